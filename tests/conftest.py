@@ -1,0 +1,60 @@
+"""Fixtures shared by every test set.
+
+- ``pg_url``: a fresh PostgreSQL database of its own for this test run (127.0.0.1:5432, trust
+  auth). Outside CI a missing server skips the test; under ``CI=true`` it fails.
+- ``shared_asterisk``: the Asterisk 22 reference material in ``../shared/asterisk``. Outside CI
+  its absence skips; under ``CI=true`` it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN_URL = os.environ.get(
+    "CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
+)
+SHARED_ASTERISK = Path(__file__).resolve().parents[2] / "shared" / "asterisk"
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this must not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The admin URL of the test PostgreSQL server, checked once per session."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        _unavailable(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    yield PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """SQLAlchemy URL of a brand-new database, dropped after the test."""
+    name = f"cc_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = pg_server.rsplit("/", 1)[0]
+    yield f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def shared_asterisk() -> Path:
+    """Path of ../shared/asterisk (api-docs and captures of a real Asterisk 22)."""
+    if not (SHARED_ASTERISK / "ari-api-docs-22").is_dir():
+        _unavailable(f"Asterisk reference material not found at {SHARED_ASTERISK}")
+    return SHARED_ASTERISK
