@@ -1,0 +1,183 @@
+"""The ``callcenter`` command line: thin click commands over the packages.
+
+Errors are one line on stderr and a non-zero exit status: 2 for bad input (config, arguments),
+1 for a failure while doing the work.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from callcenter import __version__
+from callcenter.config import CallCenterConfig, ConfigError, load_config, resolve_config_path
+from callcenter.errors import CallCenterError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
+    """Print one clear line (or the config problems) on stderr and exit."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(status)
+
+
+def maps_errors(func: F) -> F:
+    """Turn our domain errors into a clear message and exit status, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(exc.message, EXIT_BAD_INPUT)
+        except CallCenterError as exc:
+            fail(exc.message, EXIT_FAILURE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_option(func: F) -> F:
+    """Adds ``--config PATH`` (default: $CALLCENTER_CONFIG, else ./callcenter.yaml)."""
+    return click.option(
+        "--config",
+        "-c",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="callcenter.yaml to use [default: $CALLCENTER_CONFIG or ./callcenter.yaml]",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def load(config_path: str | None) -> CallCenterConfig:
+    """Load the config or exit 2 with the problems."""
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        fail(exc.message, EXIT_BAD_INPUT)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="callcenter")
+def main() -> None:
+    """callcenter: an open-source contact center beside Asterisk (ARI + AMI)."""
+
+
+@main.group()
+def config() -> None:
+    """Check the call center's configuration."""
+
+
+@config.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@json_option
+def config_check(path: str | None, as_json: bool) -> None:
+    """Validate a callcenter.yaml: types, unknown keys and every cross reference."""
+    file = resolve_config_path(path)
+    try:
+        cfg = load_config(file)
+    except ConfigError as exc:
+        if as_json:
+            echo_json({"ok": False, **exc.as_dict()})
+            sys.exit(EXIT_BAD_INPUT)
+        fail(exc.message, EXIT_BAD_INPUT)
+    summary = {
+        "ok": True,
+        "file": str(file),
+        "name": cfg.name,
+        "agents": len(cfg.agents),
+        "queues": sorted(cfg.queues),
+        "menus": len(cfg.ivr.menus),
+        "numbers": sorted(cfg.ivr.numbers),
+    }
+    numbers = ", ".join(sorted(cfg.ivr.numbers))
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(
+            f"{file}: OK ({summary['agents']} agents, {len(cfg.queues)} queues, "
+            f"{summary['menus']} IVR menus, numbers {numbers})"
+        )
+
+
+@main.group()
+def db() -> None:
+    """Create and migrate the database (SQLite or PostgreSQL)."""
+
+
+def _database_url(config_path: str | None, url: str | None) -> str:
+    if url:
+        from callcenter.config import DatabaseSettings
+
+        try:
+            return DatabaseSettings(url=url).url
+        except ValueError as exc:
+            fail(f"--url: {exc}", EXIT_BAD_INPUT)
+    return load(config_path).database.url
+
+
+def url_option(func: F) -> F:
+    return click.option(
+        "--url", default=None, help="Database URL (overrides database.url of the config)."
+    )(func)
+
+
+@db.command("upgrade")
+@config_option
+@url_option
+@click.option("--revision", default="head", show_default=True)
+@maps_errors
+def db_upgrade(config_path: str | None, url: str | None, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from callcenter.db.engine import current_revision, upgrade
+
+    database_url = _database_url(config_path, url)
+    upgrade(database_url, revision)
+    click.echo(f"database at revision {current_revision(database_url)}")
+
+
+@db.command("downgrade")
+@config_option
+@url_option
+@click.argument("revision")
+@maps_errors
+def db_downgrade(config_path: str | None, url: str | None, revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes every table)."""
+    from callcenter.db.engine import current_revision, downgrade
+
+    database_url = _database_url(config_path, url)
+    downgrade(database_url, revision)
+    click.echo(f"database at revision {current_revision(database_url) or 'base'}")
+
+
+@db.command("current")
+@config_option
+@url_option
+@json_option
+@maps_errors
+def db_current(config_path: str | None, url: str | None, as_json: bool) -> None:
+    """Show the database's revision and the newest one available."""
+    from callcenter.db.engine import current_revision, head_revision
+
+    database_url = _database_url(config_path, url)
+    info = {"current": current_revision(database_url), "head": head_revision()}
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(f"current {info['current'] or 'base'}, head {info['head']}")

@@ -1,0 +1,664 @@
+"""One validated model of a whole call center, loaded from ``callcenter.yaml``.
+
+Everything else (workers, dialplan templates, reports) reads this model; nothing is configured
+twice. Loading validates types, unknown keys and cross references at once and raises
+:class:`~callcenter.errors.ConfigError` naming the file, the key path (``queues.sales.skills[1]``)
+and what is wrong.
+
+Secrets can come from the environment: any string value may be written ``${ARI_PASSWORD}`` (or
+``${ARI_PASSWORD:-fallback}``) and is replaced at load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from callcenter.errors import ConfigError
+
+CONFIG_ENV_VAR = "CALLCENTER_CONFIG"
+DEFAULT_CONFIG_PATH = "callcenter.yaml"
+
+# --- validated scalar types -------------------------------------------------------------------
+# Every value that can reach an Asterisk config file or the dialplan passes through one of these,
+# so a name with a newline, ';', ',' or ')' can never inject dialplan or config.
+
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$"),
+]
+"""Ids of queues, agents, menus, skills: lower-case letters, digits, '_' and '-'."""
+
+Extension = Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,20}$")]
+"""A dialled number or extension: digits, '*', '#', an optional leading '+'."""
+
+DisplayName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^\x00-\x1f;,()\[\]{}\"\\|=]{1,60}$", strip_whitespace=True),
+]
+"""A human name: printable, no characters that mean something in Asterisk config syntax."""
+
+Endpoint = Annotated[str, StringConstraints(pattern=r"^PJSIP/[A-Za-z0-9_.-]{1,40}$")]
+"""An agent's SIP endpoint as Asterisk names it, e.g. ``PJSIP/1001``."""
+
+MediaUri = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(sound|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$"
+    ),
+]
+"""What ARI ``play`` takes: ``sound:vm-goodbye``, ``recording:name``, ``digits:123``..."""
+
+Digit = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+class Strict(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- Asterisk connection ----------------------------------------------------------------------
+
+
+class AriSettings(Strict):
+    url: str = "http://127.0.0.1:8088/"
+    username: str = "callcenter"
+    password: Secret
+    app: Identifier = "callcenter"
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+(/.*)?$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value if value.endswith("/") else value + "/"
+
+
+class AmiSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "callcenter"
+    secret: Secret
+
+
+class AsteriskSettings(Strict):
+    ari: AriSettings
+    ami: AmiSettings
+    request_timeout: float = Field(default=5.0, gt=0, le=120)
+    connect_retry_max_delay: float = Field(default=30.0, gt=0, le=600)
+    config_dir: str = "/etc/asterisk"
+    """Where `callcenter dialplan deploy` writes the rendered files."""
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+
+class DatabaseSettings(Strict):
+    url: str = "sqlite:///callcenter.db"
+    spool_dir: str = "var/spool"
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+
+class RecordingPolicy(Strict):
+    """What to record and how to tell the caller."""
+
+    record: Literal["none", "agent", "call"] = "none"
+    """``agent``: the caller-agent bridge; ``call``: the whole call from answer."""
+    consent_prompt: MediaUri | None = None
+    format: Literal["wav", "gsm", "ulaw", "alaw", "sln"] = "wav"
+    retention_days: int = Field(default=90, ge=1, le=3650)
+
+
+class RecordingSettings(Strict):
+    directory: str = "var/recordings"
+    default: RecordingPolicy = RecordingPolicy()
+
+
+HookEvent = Literal["call_start", "queue_entry", "agent_connect", "recording_finished", "call_end"]
+
+
+class WebhookSettings(Strict):
+    url: str
+    secret: Secret
+    events: list[HookEvent] = Field(default_factory=lambda: list[HookEvent](["call_end"]))
+
+
+# --- time -------------------------------------------------------------------------------------
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TimeRange = Annotated[
+    str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+]
+
+
+class BusinessHours(Strict):
+    """Weekly opening hours (``"09:00-17:30"`` ranges per day) plus closed dates."""
+
+    timezone: TimeZoneName | None = None
+    weekly: dict[Weekday, list[TimeRange]]
+    holidays: list[dt.date] = Field(default_factory=list)
+
+    @field_validator("weekly")
+    @classmethod
+    def _ranges_in_order(cls, value: dict[Weekday, list[str]]) -> dict[Weekday, list[str]]:
+        for day, ranges in value.items():
+            for text in ranges:
+                start, end = text.split("-")
+                if start >= end:
+                    raise ValueError(f"{day}: range {text!r} ends before it starts")
+        return value
+
+
+# --- people and queues ------------------------------------------------------------------------
+
+
+class Agent(Strict):
+    id: Identifier
+    name: DisplayName
+    endpoint: Endpoint
+    skills: dict[Identifier, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
+    max_concurrent_calls: int = Field(default=1, ge=1, le=1)
+
+
+class SkillRequirement(Strict):
+    skill: Identifier
+    min_level: int = Field(default=1, ge=1, le=10)
+
+
+class EscalationStep(Strict):
+    """After ``after_seconds`` in queue, relax the requirement (TaskRouter-style workflow step)."""
+
+    after_seconds: int = Field(ge=1)
+    min_level: int | None = Field(default=None, ge=1, le=10)
+    """Accept agents down to this level on every required skill."""
+    add_skills: list[Identifier] = Field(default_factory=list)
+    """Also accept agents who have any of these skills instead."""
+
+
+class OverflowTarget(Strict):
+    """Where a caller goes when the wait is too long or the queue is closed."""
+
+    queue: Identifier | None = None
+    voicemail: Identifier | None = None
+    callback: bool = False
+    prompt: MediaUri | None = None
+    hangup: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OverflowTarget:
+        chosen = [n for n in ("queue", "voicemail", "callback", "hangup") if getattr(self, n)]
+        if len(chosen) != 1:
+            raise ValueError("choose exactly one of queue, voicemail, callback, hangup")
+        return self
+
+
+Strategy = Literal["longest_idle", "least_calls", "best_skill", "round_robin", "ring_all"]
+
+
+class Queue(Strict):
+    name: DisplayName
+    skills: list[SkillRequirement] = Field(default_factory=list)
+    strategy: Strategy = "longest_idle"
+    ring_timeout: int = Field(default=15, ge=3, le=300)
+    wrapup_seconds: int = Field(default=10, ge=0, le=3600)
+    max_wait_seconds: int = Field(default=600, ge=10, le=86_400)
+    overflow: OverflowTarget = OverflowTarget(hangup=True)
+    escalation: list[EscalationStep] = Field(default_factory=list)
+    service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    hours: Identifier | None = None
+    closed: OverflowTarget | None = None
+    moh_class: Identifier = "default"
+    entry_prompt: MediaUri | None = None
+    announce_position_every: int = Field(default=30, ge=0, le=3600)
+    """Seconds between position / estimated-wait announcements; 0 turns them off."""
+    callback_digit: Digit | None = None
+    """A digit the waiting caller presses to leave a callback request instead of waiting."""
+    autopause_after_no_answers: int = Field(default=2, ge=0, le=100)
+    recording: RecordingPolicy | None = None
+    crm_link: str | None = None
+    """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``."""
+
+    @field_validator("escalation")
+    @classmethod
+    def _escalation_in_order(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        times = [s.after_seconds for s in steps]
+        if times != sorted(set(times)):
+            raise ValueError("escalation steps must have increasing after_seconds")
+        return steps
+
+
+# --- IVR --------------------------------------------------------------------------------------
+
+
+class Goto(Strict):
+    """Where the caller goes next: exactly one target."""
+
+    menu: Identifier | None = None
+    queue: Identifier | None = None
+    priority: int = Field(default=0, ge=0, le=100)
+    extra_skills: list[SkillRequirement] = Field(default_factory=list)
+    transfer: Extension | None = None
+    voicemail: Identifier | None = None
+    hangup: bool = False
+    prompt: MediaUri | None = None
+    """Played before going there (e.g. "transferring you to sales")."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Goto:
+        chosen = [
+            n for n in ("menu", "queue", "transfer", "voicemail", "hangup") if getattr(self, n)
+        ]
+        if len(chosen) != 1:
+            raise ValueError("choose exactly one of menu, queue, transfer, voicemail, hangup")
+        return self
+
+
+class Lookup(Strict):
+    """A self-service lookup: where to ask, how long to wait, what to say back."""
+
+    kind: Literal["http", "sql"]
+    url: str | None = None
+    """http: a URL template with ``{value}``; sql: a SQLAlchemy URL."""
+    query: str | None = None
+    """sql: a query with a ``:value`` parameter returning one row."""
+    result_field: str = "status"
+    timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Lookup:
+        if not self.url:
+            raise ValueError("a lookup needs a url")
+        if self.kind == "sql" and not self.query:
+            raise ValueError("an sql lookup needs a query")
+        return self
+
+
+class MenuNode(Strict):
+    """One IVR node. ``type`` says what it does."""
+
+    type: Literal["menu", "collect", "play", "lookup", "record_message"] = "menu"
+    prompts: list[MediaUri] = Field(default_factory=list)
+    choices: dict[Digit, Goto] = Field(default_factory=dict)
+    """menu: digit -> where to go."""
+    first_digit_timeout: float = Field(default=5.0, gt=0, le=60)
+    inter_digit_timeout: float = Field(default=3.0, gt=0, le=30)
+    retries: int = Field(default=3, ge=0, le=10)
+    invalid_prompt: MediaUri | None = "sound:option-is-invalid"
+    timeout_prompt: MediaUri | None = None
+    on_exhausted: Goto | None = None
+    """Where a caller goes when retries run out (defaults to the IVR's operator queue)."""
+    # collect
+    variable: Identifier | None = None
+    min_digits: int = Field(default=1, ge=1, le=32)
+    max_digits: int = Field(default=1, ge=1, le=32)
+    terminator: Digit | None = None
+    # lookup
+    lookup: Identifier | None = None
+    input_variable: Identifier | None = None
+    say_as: Literal["digits", "number", "characters", "sound"] = "digits"
+    result_prompts: list[MediaUri] = Field(default_factory=list)
+    failure_prompt: MediaUri | None = None
+    # business hours
+    hours: Identifier | None = None
+    on_closed: Goto | None = None
+    # play / collect / lookup / record_message
+    next: Goto | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> MenuNode:
+        if self.type == "menu" and not self.choices:
+            raise ValueError("a menu needs choices")
+        if self.type != "menu" and self.choices:
+            raise ValueError(f"a {self.type} node has no choices (use next)")
+        if self.type in {"play", "collect", "lookup", "record_message"} and self.next is None:
+            raise ValueError(f"a {self.type} node needs next")
+        if self.type == "collect":
+            if not self.variable:
+                raise ValueError("a collect node needs variable")
+            if self.min_digits > self.max_digits:
+                raise ValueError("min_digits is larger than max_digits")
+        if self.type == "lookup" and not (self.lookup and self.input_variable):
+            raise ValueError("a lookup node needs lookup and input_variable")
+        if self.hours and self.on_closed is None:
+            raise ValueError("hours needs on_closed")
+        return self
+
+
+class IvrSettings(Strict):
+    numbers: dict[Extension, Identifier]
+    """Dialled number -> the menu callers start in."""
+    menus: dict[Identifier, MenuNode]
+    operator_queue: Identifier
+    """Where callers go when a menu's retries run out and it names no other place."""
+    lookups: dict[Identifier, Lookup] = Field(default_factory=dict)
+    recording: RecordingPolicy | None = None
+
+
+# --- the whole call center --------------------------------------------------------------------
+
+
+class CallCenterConfig(Strict):
+    name: DisplayName = "Call center"
+    timezone: TimeZoneName = "UTC"
+    asterisk: AsteriskSettings
+    database: DatabaseSettings = DatabaseSettings()
+    recordings: RecordingSettings = RecordingSettings()
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    business_hours: dict[Identifier, BusinessHours] = Field(default_factory=dict)
+    skills: list[Identifier] = Field(default_factory=list)
+    agents: list[Agent] = Field(default_factory=list)
+    queues: dict[Identifier, Queue] = Field(default_factory=dict)
+    ivr: IvrSettings
+
+    def agent(self, agent_id: str) -> Agent:
+        for agent in self.agents:
+            if agent.id == agent_id:
+                return agent
+        raise KeyError(agent_id)
+
+    def queue_recording(self, queue_id: str) -> RecordingPolicy:
+        """The recording policy that applies to calls answered in this queue."""
+        return self.queues[queue_id].recording or self.recordings.default
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``("queues", "sales", "skills", 1)`` -> ``queues.sales.skills[1]``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def _substitute_env(
+    node: Any, loc: tuple[str | int, ...], env: Mapping[str, str], problems: list[Problem]
+) -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute_env(v, (*loc, str(k)), env, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute_env(v, (*loc, i), env, problems) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(Problem(format_path(loc), f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV_PATTERN.sub(replace, node)
+    return node
+
+
+def _pydantic_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        elif item["type"] == "string_pattern_mismatch":
+            message = f"invalid value {item.get('input')!r}: {_pattern_hint(loc)}"
+        problems.append(Problem(format_path(loc), message.removeprefix("Value error, ")))
+    return problems
+
+
+def _pattern_hint(loc: Sequence[str | int]) -> str:
+    hints = {
+        "endpoint": "expected a PJSIP endpoint like PJSIP/1001",
+        "name": 'no control characters or ; , ( ) [ ] { } " \\ | =',
+        "prompts": "expected a media URI like sound:hello-world",
+    }
+    for part in reversed(loc):
+        if isinstance(part, str) and part in hints:
+            return hints[part]
+    return (
+        "only lower-case letters, digits, '_' and '-' (starting with a letter), "
+        "or digits for numbers"
+    )
+
+
+def reference_problems(config: CallCenterConfig) -> list[Problem]:
+    """Cross-reference checks pydantic cannot do field by field."""
+    problems: list[Problem] = []
+    skills = set(config.skills)
+    hours = set(config.business_hours)
+
+    endpoints: dict[str, str] = {}
+    agent_ids: set[str] = set()
+    for i, agent in enumerate(config.agents):
+        if agent.id in agent_ids:
+            problems.append(Problem(f"agents[{i}].id", f"duplicate agent id {agent.id!r}"))
+        agent_ids.add(agent.id)
+        if agent.endpoint in endpoints:
+            problems.append(
+                Problem(
+                    f"agents[{i}].endpoint",
+                    f"endpoint {agent.endpoint} is already used by agent "
+                    f"{endpoints[agent.endpoint]!r}",
+                )
+            )
+        endpoints[agent.endpoint] = agent.id
+        for skill in agent.skills:
+            if skill not in skills:
+                problems.append(Problem(f"agents[{i}].skills.{skill}", f"unknown skill {skill!r}"))
+
+    for queue_id, queue in config.queues.items():
+        base = f"queues.{queue_id}"
+        for j, req in enumerate(queue.skills):
+            path = f"{base}.skills[{j}]"
+            if req.skill not in skills:
+                problems.append(Problem(path, f"unknown skill {req.skill!r}"))
+            elif not any(a.skills.get(req.skill, 0) >= req.min_level for a in config.agents):
+                problems.append(
+                    Problem(
+                        path,
+                        f"no agent has skill {req.skill!r} at level {req.min_level} or above",
+                    )
+                )
+        for k, step in enumerate(queue.escalation):
+            for skill in step.add_skills:
+                if skill not in skills:
+                    problems.append(
+                        Problem(f"{base}.escalation[{k}].add_skills", f"unknown skill {skill!r}")
+                    )
+        if queue.hours and queue.hours not in hours:
+            problems.append(Problem(f"{base}.hours", f"unknown business hours {queue.hours!r}"))
+        if queue.hours and queue.closed is None:
+            problems.append(Problem(f"{base}.closed", "hours needs closed (where callers go)"))
+        for name, target in (("overflow", queue.overflow), ("closed", queue.closed)):
+            if target and target.queue:
+                if target.queue not in config.queues:
+                    problems.append(
+                        Problem(f"{base}.{name}.queue", f"unknown queue {target.queue!r}")
+                    )
+                elif target.queue == queue_id:
+                    problems.append(
+                        Problem(f"{base}.{name}.queue", "a queue cannot overflow to itself")
+                    )
+
+    problems.extend(_ivr_problems(config, skills, hours))
+    return problems
+
+
+def _goto_targets(node: MenuNode) -> list[tuple[str, Goto]]:
+    targets = [(f"choices.{d}", g) for d, g in node.choices.items()]
+    for name in ("on_exhausted", "on_closed", "next"):
+        goto = getattr(node, name)
+        if goto is not None:
+            targets.append((name, goto))
+    return targets
+
+
+def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -> list[Problem]:
+    ivr = config.ivr
+    problems: list[Problem] = []
+    if ivr.operator_queue not in config.queues:
+        problems.append(Problem("ivr.operator_queue", f"unknown queue {ivr.operator_queue!r}"))
+    for number, menu_id in ivr.numbers.items():
+        if menu_id not in ivr.menus:
+            problems.append(Problem(f"ivr.numbers.{number}", f"unknown menu {menu_id!r}"))
+
+    for menu_id, node in ivr.menus.items():
+        base = f"ivr.menus.{menu_id}"
+        if node.hours and node.hours not in hours:
+            problems.append(Problem(f"{base}.hours", f"unknown business hours {node.hours!r}"))
+        if node.lookup and node.lookup not in ivr.lookups:
+            problems.append(Problem(f"{base}.lookup", f"unknown lookup {node.lookup!r}"))
+        for where, goto in _goto_targets(node):
+            path = f"{base}.{where}"
+            if goto.menu and goto.menu not in ivr.menus:
+                problems.append(Problem(f"{path}.menu", f"unknown menu {goto.menu!r}"))
+            if goto.queue and goto.queue not in config.queues:
+                problems.append(Problem(f"{path}.queue", f"unknown queue {goto.queue!r}"))
+            for k, req in enumerate(goto.extra_skills):
+                if req.skill not in skills:
+                    problems.append(
+                        Problem(f"{path}.extra_skills[{k}]", f"unknown skill {req.skill!r}")
+                    )
+
+    # Reachability: every menu can be reached from a dialled number.
+    reachable: set[str] = set()
+    pending = [m for m in ivr.numbers.values() if m in ivr.menus]
+    while pending:
+        menu_id = pending.pop()
+        if menu_id in reachable:
+            continue
+        reachable.add(menu_id)
+        pending.extend(
+            g.menu for _, g in _goto_targets(ivr.menus[menu_id]) if g.menu and g.menu in ivr.menus
+        )
+    for menu_id in ivr.menus:
+        if menu_id not in reachable:
+            problems.append(Problem(f"ivr.menus.{menu_id}", "unreachable from any number"))
+
+    # Cycles without input: play -> play -> ... back to itself never waits for the caller.
+    for menu_id in ivr.menus:
+        seen = [menu_id]
+        current = ivr.menus[menu_id]
+        while current.type == "play" and current.next and current.next.menu:
+            nxt = current.next.menu
+            if nxt in seen:
+                cycle = " -> ".join([*seen[seen.index(nxt) :], nxt])
+                problems.append(
+                    Problem(f"ivr.menus.{menu_id}.next", f"cycle without caller input: {cycle}")
+                )
+                break
+            if nxt not in ivr.menus:
+                break
+            seen.append(nxt)
+            current = ivr.menus[nxt]
+    return problems
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
+    """The config file to use: the given path, else $CALLCENTER_CONFIG, else ./callcenter.yaml."""
+    return Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+
+
+def parse_config(
+    raw: Any, source: str = "<config>", env: Mapping[str, str] | None = None
+) -> CallCenterConfig:
+    """Validate an already-parsed YAML document."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the file must hold a mapping of settings", file=source)
+    problems: list[Problem] = []
+    raw = _substitute_env(raw, (), os.environ if env is None else env, problems)
+    if not problems:
+        try:
+            config = CallCenterConfig.model_validate(raw)
+        except ValidationError as exc:
+            problems = _pydantic_problems(exc)
+        else:
+            problems = reference_problems(config)
+    if problems:
+        lines = [f"{source}: {p.path}: {p.message}" for p in problems]
+        raise ConfigError(
+            "\n".join(lines),
+            file=source,
+            problems=[{"path": p.path, "message": p.message} for p in problems],
+        )
+    return config
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> CallCenterConfig:
+    """Read, substitute ${ENV} secrets, and validate a callcenter.yaml file."""
+    file = resolve_config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}", file=str(file)) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{file}: invalid YAML{where}: {problem}", file=str(file)) from exc
+    return parse_config(raw, str(file), env)
+
+
+def weekday_name(day: dt.date) -> Weekday:
+    return WEEKDAYS[day.weekday()]
