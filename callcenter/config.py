@@ -451,7 +451,13 @@ def _substitute_env(
 def _pydantic_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors():
-        loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        # pydantic adds "[key]" when a mapping key (not its value) is wrong, and "function-..."
+        # for validators: neither helps a person find the line.
+        loc = [
+            p
+            for p in item["loc"]
+            if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
+        ]
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"

@@ -17,9 +17,7 @@ import psycopg
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-PG_ADMIN_URL = os.environ.get(
-    "CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED_ASTERISK = Path(__file__).resolve().parents[2] / "shared" / "asterisk"
 
 
