@@ -164,6 +164,18 @@ class WebhookSettings(Strict):
     events: list[HookEvent] = Field(default_factory=lambda: list[HookEvent](["call_end"]))
 
 
+class ApiSettings(Strict):
+    """The HTTP API a worker serves (agent control, status) and where the CLI reaches it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: Secret | None = None
+    """Bearer token every request must carry; write ``${CALLCENTER_API_TOKEN}`` to keep it out
+    of the file (the API and CLI also read that environment variable when this is unset)."""
+    url: str | None = None
+    """Where the CLI sends requests [default: http://host:port/]."""
+
+
 # --- time -------------------------------------------------------------------------------------
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -386,6 +398,7 @@ class CallCenterConfig(Strict):
     database: DatabaseSettings = DatabaseSettings()
     recordings: RecordingSettings = RecordingSettings()
     webhooks: list[WebhookSettings] = Field(default_factory=list)
+    api: ApiSettings = ApiSettings()
     business_hours: dict[Identifier, BusinessHours] = Field(default_factory=dict)
     skills: list[Identifier] = Field(default_factory=list)
     agents: list[Agent] = Field(default_factory=list)
