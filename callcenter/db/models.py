@@ -210,3 +210,21 @@ class QueueEntry(Base):
             "call_id", "queue_id", "entered_at", name="uq_queue_entries_call_queue_entered"
         ),
     )
+
+
+class User(Base):
+    """A person who signs in to the web pages or the API (agent, supervisor, qa, admin)."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(40))
+    """For role agent: the agent (config id) this user is."""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime]
+    disabled: Mapped[bool] = mapped_column(default=False)

@@ -60,3 +60,15 @@ def test_call_row_round_trip_keeps_utc(pg_url: str) -> None:
         assert row.variables == {"order_number": "1234"}
         assert row.disposition == "in_progress"
     engine.dispose()
+
+
+def test_migrations_match_the_models_on_postgres(pg_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert differences == []

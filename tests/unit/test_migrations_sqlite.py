@@ -94,3 +94,17 @@ def test_cli_db_bad_url_is_bad_input() -> None:
     result = CliRunner().invoke(main, ["db", "upgrade", "--url", "mysql://x/y"])
     assert result.exit_code == 2
     assert "must start with sqlite://" in result.output
+
+
+def test_migrations_match_the_models(tmp_path: Path) -> None:
+    """A model change without its migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    url = f"sqlite:///{tmp_path / 'cc.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert differences == []
