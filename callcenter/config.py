@@ -69,6 +69,24 @@ MediaUri = Annotated[
 
 Digit = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+AsteriskUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
+"""A user name Asterisk reads from its config (ari.conf, manager.conf, pjsip.conf sections)."""
+Hostname = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
+]
+"""A DNS name or an IPv4 address: letters, digits, '-' and '.'."""
+
+
+def _check_network(value: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError as exc:
+        raise ValueError(f"not an IP network like 192.168.0.0/16: {value!r}") from exc
+
+
+Network = Annotated[str, AfterValidator(_check_network)]
 
 
 def _check_timezone(value: str) -> str:
@@ -93,7 +111,7 @@ class Strict(BaseModel):
 
 class AriSettings(Strict):
     url: str = "http://127.0.0.1:8088/"
-    username: str = "callcenter"
+    username: AsteriskUser = "callcenter"
     password: Secret
     app: Identifier = "callcenter"
 
@@ -108,7 +126,7 @@ class AriSettings(Strict):
 class AmiSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
-    username: str = "callcenter"
+    username: AsteriskUser = "callcenter"
     secret: Secret
 
 
@@ -212,6 +230,8 @@ class Agent(Strict):
     endpoint: Endpoint
     skills: dict[Identifier, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
     max_concurrent_calls: int = Field(default=1, ge=1, le=1)
+    sip_secret: Secret | None = None
+    """The SIP password of the agent's phone (pjsip.conf stores only its MD5 digest)."""
 
 
 class SkillRequirement(Strict):
@@ -388,6 +408,37 @@ class IvrSettings(Strict):
     recording: RecordingPolicy | None = None
 
 
+# --- SIP (what `callcenter dialplan render` writes into pjsip.conf) ---------------------------
+
+
+class SipTrunk(Strict):
+    """The provider's trunk: calls from ``host`` land on the IVR numbers."""
+
+    host: Hostname
+    port: int = Field(default=5060, ge=1, le=65535)
+    username: AsteriskUser | None = None
+    secret: Secret | None = None
+    realm: Hostname | None = None
+    """The provider's digest realm: when known, only an MD5 digest of the secret is written."""
+    registration: bool = False
+    """Register to the provider (pjsip ``type=registration``) rather than match it by address."""
+
+
+Codec = Literal["ulaw", "alaw", "g722", "opus", "gsm"]
+
+
+class SipSettings(Strict):
+    bind: Hostname = "0.0.0.0"
+    port: int = Field(default=5060, ge=1, le=65535)
+    protocol: Literal["udp", "tcp"] = "udp"
+    realm: Hostname = "callcenter"
+    external_address: Hostname | None = None
+    """Public address to advertise (behind NAT or in Docker); local_nets are not rewritten."""
+    local_nets: list[Network] = Field(default_factory=list)
+    codecs: list[Codec] = Field(default_factory=lambda: list[Codec](["ulaw", "alaw"]), min_length=1)
+    trunk: SipTrunk | None = None
+
+
 # --- the whole call center --------------------------------------------------------------------
 
 
@@ -404,6 +455,7 @@ class CallCenterConfig(Strict):
     agents: list[Agent] = Field(default_factory=list)
     queues: dict[Identifier, Queue] = Field(default_factory=dict)
     ivr: IvrSettings
+    sip: SipSettings = SipSettings()
 
     def agent(self, agent_id: str) -> Agent:
         for agent in self.agents:
@@ -487,6 +539,8 @@ def _pattern_hint(loc: Sequence[str | int]) -> str:
         "endpoint": "expected a PJSIP endpoint like PJSIP/1001",
         "name": 'no control characters or ; , ( ) [ ] { } " \\ | =',
         "prompts": "expected a media URI like sound:hello-world",
+        "username": "letters, digits, '_', '.' and '-' (starting with a letter or digit)",
+        "host": "a host name or IPv4 address",
     }
     for part in reversed(loc):
         if isinstance(part, str) and part in hints:
