@@ -181,3 +181,14 @@ def db_current(config_path: str | None, url: str | None, as_json: bool) -> None:
         echo_json(info)
     else:
         click.echo(f"current {info['current'] or 'base'}, head {info['head']}")
+
+
+from callcenter.cli_agents import agent as _agent_group  # noqa: E402
+from callcenter.cli_agents import status as _status_command  # noqa: E402
+
+main.add_command(_agent_group)
+main.add_command(_status_command)
+
+from callcenter import cli_users  # noqa: E402
+
+main.add_command(cli_users.users)

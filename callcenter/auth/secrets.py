@@ -1,0 +1,55 @@
+"""Password hashing (argon2id), API tokens (stored as SHA-256), TOTP (RFC 6238)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_HASHER = PasswordHasher()
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+    if password.lower() in {"password123", "changeme123", "callcenter"}:
+        return "that password is too common"
+    return None
+
+
+def new_api_token() -> str:
+    return "cc_" + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """API tokens are stored only as this digest: a leaked table reveals no token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, username: str, issuer: str = "callcenter") -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
+
+
+def verify_totp(secret: str, code: str) -> bool:
+    """Accepts the current code and the one before or after (clock drift)."""
+    return pyotp.TOTP(secret).verify(code.strip(), valid_window=1)

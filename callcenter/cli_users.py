@@ -1,0 +1,109 @@
+"""``callcenter users add|passwd|list|token|totp``: people who sign in to the web pages and API."""
+
+from __future__ import annotations
+
+import click
+
+from callcenter.auth.model import Role
+from callcenter.cli import config_option, echo_json, json_option, load, maps_errors
+from callcenter.db.users import UserStore
+
+
+def _store(config_path: str | None) -> UserStore:
+    from callcenter.db.engine import make_engine, upgrade
+
+    url = load(config_path).database.url
+    upgrade(url)
+    return UserStore(make_engine(url))
+
+
+@click.group()
+def users() -> None:
+    """Manage the people who sign in (roles: agent, qa, supervisor, admin)."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option(
+    "--role", type=click.Choice([r.value for r in Role]), required=True, help="What they may do."
+)
+@click.option("--agent", "agent_id", help="For role agent: the agent id from the config.")
+@click.password_option(help="Asked for when not given (at least 10 characters).")
+@config_option
+@maps_errors
+def users_add(
+    username: str, role: str, agent_id: str | None, password: str, config_path: str | None
+) -> None:
+    """Create a user."""
+    if agent_id is not None:
+        config = load(config_path)
+        if agent_id not in {a.id for a in config.agents}:
+            raise click.BadParameter(f"no agent {agent_id!r} in the config", param_hint="--agent")
+    info = _store(config_path).add(username, password, Role(role), agent_id)
+    click.echo(f"user {info.username} added ({info.role.value})")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.password_option(help="The new password (at least 10 characters).")
+@config_option
+@maps_errors
+def users_passwd(username: str, password: str, config_path: str | None) -> None:
+    """Change a user's password (and unlock them)."""
+    _store(config_path).set_password(username, password)
+    click.echo(f"password of {username} changed")
+
+
+@users.command("token")
+@click.argument("username")
+@config_option
+@maps_errors
+def users_token(username: str, config_path: str | None) -> None:
+    """Issue a new API bearer token for USERNAME (printed once; the old one stops working)."""
+    click.echo(_store(config_path).issue_token(username))
+
+
+@users.command("totp")
+@click.argument("username")
+@click.option("--disable", is_flag=True, help="Turn two-factor sign-in off.")
+@config_option
+@maps_errors
+def users_totp(username: str, disable: bool, config_path: str | None) -> None:
+    """Turn on two-factor sign-in: prints the otpauth:// URI to add to an authenticator app."""
+    from callcenter.auth.secrets import new_totp_secret, totp_uri
+
+    store = _store(config_path)
+    if disable:
+        store.set_totp(username, None)
+        click.echo(f"two-factor sign-in off for {username}")
+        return
+    secret = new_totp_secret()
+    store.set_totp(username, secret)
+    click.echo(totp_uri(secret, username))
+
+
+@users.command("list")
+@json_option
+@config_option
+@maps_errors
+def users_list(as_json: bool, config_path: str | None) -> None:
+    """List users with their role and whether two-factor sign-in is on."""
+    rows = _store(config_path).list()
+    if as_json:
+        echo_json(
+            [
+                {
+                    "username": u.username,
+                    "role": u.role.value,
+                    "agent": u.agent_id,
+                    "totp": u.totp_enabled,
+                    "locked": u.locked,
+                }
+                for u in rows
+            ]
+        )
+        return
+    for u in rows:
+        flags = ", ".join(f for f, on in (("totp", u.totp_enabled), ("locked", u.locked)) if on)
+        agent = f" agent={u.agent_id}" if u.agent_id else ""
+        click.echo(f"{u.username:20} {u.role.value:10}{agent} {flags}".rstrip())
