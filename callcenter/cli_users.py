@@ -18,7 +18,7 @@ def _store(config_path: str | None) -> UserStore:
 
 
 # An explicit Group (not a decorated function) so its type is known where cli.py imports it.
-users = click.Group(
+users: click.Group = click.Group(
     "users", help="Manage the people who sign in (roles: agent, qa, supervisor, admin)."
 )
 
