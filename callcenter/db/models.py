@@ -228,3 +228,20 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime]
     disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class QaScore(Base):
+    """A QA reviewer's score of one call on the configured form."""
+
+    __tablename__ = "qa_scores"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    call_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("calls.call_id", ondelete="CASCADE"), index=True
+    )
+    reviewer: Mapped[str] = mapped_column(String(64))
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """criterion id -> points."""
+    total: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    scored_at: Mapped[dt.datetime]
