@@ -229,6 +229,7 @@ class AriClient:
         self._loop_task: asyncio.Task[None] | None = None
         self._after_connect_task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._ready = asyncio.Event()
         self._closing = False
         self._replaced = False
         self.connections = 0
@@ -288,9 +289,12 @@ class AriClient:
             self._loop_task = asyncio.create_task(self._run_websocket(), name="ari-websocket")
 
     async def wait_connected(self, within: float | None = None) -> None:
-        """Wait until the events WebSocket is open (raises TimeoutError after ``within`` s)."""
+        """Wait until the WebSocket is open and set up (event filter sent, live calls re-learnt).
+
+        Raises TimeoutError after ``within`` seconds.
+        """
         async with asyncio.timeout(within):
-            await self._connected.wait()
+            await self._ready.wait()
 
     async def close(self) -> None:
         """Close the WebSocket and the HTTP sessions; stops reconnecting."""
@@ -352,6 +356,13 @@ class AriClient:
         )
 
     async def _after_connect(self, relearn: bool) -> None:
+        try:
+            await self._set_up_connection(relearn)
+        finally:
+            if self.connected:
+                self._ready.set()
+
+    async def _set_up_connection(self, relearn: bool) -> None:
         if self.settings.disallowed_events:
             try:
                 await self.set_event_filter(disallowed=self.settings.disallowed_events)
@@ -377,6 +388,7 @@ class AriClient:
             self._connected.set()
         else:
             self._connected.clear()
+            self._ready.clear()
         if self.on_connection_change is not None:
             self.on_connection_change(value)
 

@@ -1,0 +1,355 @@
+"""The ARI adapter over the wire against the simulated Asterisk 22 (ARI server + PBX core)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+
+from callcenter.asterisk.ari import (
+    AriClient,
+    AriConflict,
+    AriNotFound,
+    AriRequestError,
+    AriSettings,
+    AriTimeout,
+)
+from callcenter.asterisk.events import (
+    AriEvent,
+    ChannelDtmfReceived,
+    ChannelStateChange,
+    Dial,
+    PlaybackFinished,
+    Reconnected,
+    RecordingFinished,
+    StasisEnd,
+    StasisStart,
+    Unknown,
+)
+from callcenter.asterisk.ids import ChannelId, RecordingName, new_channel_id
+from callcenter.errors import AsteriskUnavailable
+from callcenter.sim.ari_server import AriServer, start_ari_server
+from callcenter.sim.pbx import EndpointBehaviour, SimulatedAsterisk, Stasis
+
+APP = "cc-test"
+USER, PASSWORD = "callcenter", "secret"
+E = TypeVar("E", bound=AriEvent)
+
+
+class EventLog:
+    """What the adapter handed us: events and reconnect snapshots, awaitable by type."""
+
+    def __init__(self) -> None:
+        self.events: asyncio.Queue[AriEvent] = asyncio.Queue()
+        self.seen: list[AriEvent] = []
+        self.reconnects: asyncio.Queue[Reconnected] = asyncio.Queue()
+
+    def on_event(self, event: AriEvent) -> None:
+        self.seen.append(event)
+        self.events.put_nowait(event)
+
+    def on_reconnected(self, snapshot: Reconnected) -> None:
+        self.reconnects.put_nowait(snapshot)
+
+    async def next(self, kind: type[E], within: float = 3.0, **fields: Any) -> E:
+        async with asyncio.timeout(within):
+            while True:
+                event = await self.events.get()
+                if isinstance(event, kind) and all(
+                    getattr(event, name) == value for name, value in fields.items()
+                ):
+                    return event
+
+
+@pytest.fixture
+async def pbx(tmp_path: Path) -> AsyncIterator[SimulatedAsterisk]:
+    pbx = SimulatedAsterisk(speed=50.0, recordings_dir=tmp_path)
+    pbx.dialplan.route("100", Stasis(APP))
+    yield pbx
+    await pbx.close()
+
+
+@pytest.fixture
+async def server(pbx: SimulatedAsterisk) -> AsyncIterator[AriServer]:
+    server = await start_ari_server(pbx, "127.0.0.1", 0, USER, PASSWORD)
+    yield server
+    await server.close()
+
+
+def settings_for(url: str, **overrides: Any) -> AriSettings:
+    values: dict[str, Any] = {
+        "url": url,
+        "username": USER,
+        "password": PASSWORD,
+        "app": APP,
+        "request_timeout": 2.0,
+        "connect_timeout": 2.0,
+        "backoff_initial": 0.05,
+        "backoff_max": 0.2,
+    }
+    values.update(overrides)
+    return AriSettings(**values)
+
+
+@pytest.fixture
+async def log() -> EventLog:
+    return EventLog()
+
+
+@pytest.fixture
+async def ari(server: AriServer, log: EventLog) -> AsyncIterator[AriClient]:
+    client = AriClient(settings_for(server.url), log.on_event, log.on_reconnected)
+    await client.start()
+    await client.wait_connected(within=5)
+    yield client
+    await client.close()
+
+
+async def inbound_call(pbx: SimulatedAsterisk, log: EventLog, number: str = "+15550001") -> Any:
+    call = pbx.place_inbound_call("100", number, caller_name="Alice")
+    start = await log.next(StasisStart)
+    assert start.channel.id == call.channel_id
+    return call, start
+
+
+async def test_connects_reads_asterisk_info_and_sets_the_event_filter(
+    ari: AriClient, pbx: SimulatedAsterisk
+) -> None:
+    info = await ari.asterisk_info()
+    assert info["system"]["version"].startswith("22")
+    # wait_connected (in the fixture) returns once the filter has been sent.
+    disallowed = {item["type"] for item in pbx.app(APP).events_disallowed}
+    assert {"ChannelVarset", "ChannelDialplan"} <= disallowed
+
+
+async def test_inbound_call_answer_play_hangup(
+    ari: AriClient, pbx: SimulatedAsterisk, log: EventLog
+) -> None:
+    call, start = await inbound_call(pbx, log)
+    assert start.channel.caller_number == "+15550001"
+    assert start.channel.exten == "100"
+
+    await ari.answer(start.channel.id)
+    await log.next(ChannelStateChange, state="Up")
+    playback = await ari.play(start.channel.id, "sound:hello-world")
+    finished = await log.next(PlaybackFinished, playback_id=playback)
+    assert finished.state == "done"
+    assert finished.channel_ids == (start.channel.id,)
+    assert call.heard == ["sound:hello-world"]
+
+    await ari.hangup(start.channel.id)
+    await log.next(StasisEnd)
+    await call.wait_for("hangup")
+    # Nothing we filter out came through (ChannelVarset is sent on hang-up: STASISSTATUS).
+    assert not [e for e in log.seen if isinstance(e, Unknown) and e.type == "ChannelVarset"]
+
+
+async def test_dtmf_and_playback_stop(
+    ari: AriClient, pbx: SimulatedAsterisk, log: EventLog
+) -> None:
+    call, start = await inbound_call(pbx, log)
+    channel = start.channel.id
+    await ari.answer(channel)
+    playback = await ari.play(channel, ["sound:demo-congrats", "sound:beep"])
+    call.send_dtmf("5")
+    dtmf = await log.next(ChannelDtmfReceived)
+    assert (dtmf.digit, dtmf.duration_ms) == ("5", 280)
+    assert await ari.stop_playback(playback) is True
+    await log.next(PlaybackFinished, playback_id=playback)
+    # A playback that already ended: Asterisk answers 404, which is not an error for us.
+    assert await ari.stop_playback(playback) is False
+    call.hangup()
+    await log.next(StasisEnd)
+
+
+async def test_rest_errors_are_mapped(
+    ari: AriClient, pbx: SimulatedAsterisk, log: EventLog
+) -> None:
+    with pytest.raises(AriNotFound) as not_found:
+        await ari.answer(ChannelId("does-not-exist"))
+    assert not_found.value.status == 404
+    assert not_found.value.asterisk_message == "Channel not found"
+    assert not_found.value.operation == "channels.answer"
+    assert not_found.value.code == "ari-not-found"
+
+    with pytest.raises(AriRequestError) as alloc:
+        await ari.create_channel("PJSIP/no-such-agent")
+    assert alloc.value.status == 500
+    assert alloc.value.asterisk_message == "Allocation failed"
+
+    _, start = await inbound_call(pbx, log)
+    await ari.answer(start.channel.id)
+    name = RecordingName("cc-dup")
+    await ari.record_channel(start.channel.id, name, max_duration_seconds=1)
+    with pytest.raises(AriConflict) as conflict:
+        await ari.record_channel(start.channel.id, name)
+    assert conflict.value.status == 409
+    assert conflict.value.asterisk_message.startswith("Recording")
+
+    with pytest.raises(AriNotFound):
+        await ari.get_variable(start.channel.id, "NO_SUCH_VAR")
+
+
+async def test_agent_leg_create_dial_bridge_record_download(
+    ari: AriClient, pbx: SimulatedAsterisk, log: EventLog
+) -> None:
+    agent = pbx.register_endpoint("PJSIP", "1001", EndpointBehaviour.answer_after(0.5))
+    call, start = await inbound_call(pbx, log)
+    caller = start.channel.id
+    await ari.answer(caller)
+    bridge = await ari.create_bridge("mixing", name="cc-test")
+    await ari.add_to_bridge(bridge, caller)
+
+    leg = new_channel_id()
+    created = await ari.create_channel(
+        "PJSIP/1001", app_args="agent", channel_id=leg, variables={"CC_CALL": "x"}
+    )
+    assert created == leg
+    leg_start = await log.next(StasisStart)
+    assert leg_start.channel.id == leg and leg_start.args == ("agent",)
+    assert await ari.get_variable(leg, "CC_CALL") == "x"
+    await ari.dial(leg, caller=caller, ring_timeout=10)
+    answered = await log.next(Dial, dialstatus="ANSWER")
+    assert answered.peer_id == leg
+    await ari.add_to_bridge(bridge, leg)
+    agent_call = await agent.next_call()
+    await agent_call.wait_for("bridged")
+
+    name = await ari.record_bridge(bridge, "cc-conv", if_exists="overwrite")
+    await ari.pause_recording(name)
+    await ari.unpause_recording(name)
+    await asyncio.sleep(0.05)
+    await ari.stop_recording(name)
+    finished = await log.next(RecordingFinished, name=name)
+    assert finished.bridge_ids == (bridge,)
+    stored = await ari.get_stored_recording(name)
+    assert stored.format == "wav"
+    audio = await ari.download_recording(name)
+    assert audio[:4] == b"RIFF"
+    await ari.delete_stored_recording(name)
+    with pytest.raises(AriNotFound):
+        await ari.get_stored_recording(name)
+
+    assert bridge in {b.id for b in await ari.list_bridges()}
+    assert {caller, leg} <= {c.id for c in await ari.list_channels()}
+    await ari.hangup(leg)
+    await ari.hangup(caller)
+    await ari.destroy_bridge(bridge)
+    await call.wait_for("hangup")
+
+
+async def test_websocket_dropped_by_asterisk_reconnects_and_keeps_the_call(
+    ari: AriClient, server: AriServer, pbx: SimulatedAsterisk, log: EventLog
+) -> None:
+    call, start = await inbound_call(pbx, log)
+    await ari.answer(start.channel.id)
+    assert ari.connections == 1
+
+    # Asterisk closes our WebSocket (restart of res_ari, network cut...).
+    for stream in list(server._streams):
+        await stream.ws.close()
+
+    snapshot = await asyncio.wait_for(log.reconnects.get(), 5)
+    assert ari.connections == 2 and ari.connected
+    # Real Asterisk keeps the channel in the app and sends no new StasisStart for it.
+    assert start.channel.id in snapshot.app_channel_ids
+    assert start.channel.id in {c.id for c in snapshot.channels}
+
+    call.send_dtmf("7")
+    dtmf = await log.next(ChannelDtmfReceived)
+    assert (dtmf.channel.id, dtmf.digit) == (start.channel.id, "7")
+    await ari.hangup(start.channel.id)
+    await log.next(StasisEnd)
+
+
+async def test_connect_retries_until_asterisk_listens(pbx: SimulatedAsterisk) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = EventLog()
+    client = AriClient(settings_for(f"http://127.0.0.1:{port}/"), log.on_event)
+    await client.start()
+    await asyncio.sleep(0.3)  # a few refused attempts
+    assert not client.connected
+    server = await start_ari_server(pbx, "127.0.0.1", port, USER, PASSWORD)
+    try:
+        await client.wait_connected(within=5)
+        pbx.place_inbound_call("100", "+15550002")
+        await log.next(StasisStart)
+    finally:
+        await client.close()
+        await server.close()
+
+
+async def test_connect_gives_up_after_max_attempts_with_wrong_password(server: AriServer) -> None:
+    client = AriClient(settings_for(server.url, password="wrong"), lambda event: None)
+    with pytest.raises(AsteriskUnavailable) as failure:
+        await client.connect(max_attempts=2)
+    assert "401" in failure.value.message
+    await client.close()
+
+
+class HangingProxy:
+    """Forwards HTTP to the sim, but answers nothing for paths containing ``hang_on``."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target.rstrip("/")
+        self.hang_on: str | None = None
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{tail:.*}", self.forward)
+        self.runner = web.AppRunner(self.app)
+        self.url = ""
+        self.release = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/"
+
+    async def forward(self, request: web.Request) -> web.StreamResponse:
+        import aiohttp
+
+        if self.hang_on and self.hang_on in request.path:
+            await self.release.wait()  # a sim that hangs
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                self.target + request.path_qs,
+                data=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            ) as response,
+        ):
+            body = await response.read()
+            # The api-docs name the host to call back: keep the client on the proxy.
+            body = body.replace(self.target.encode(), self.url.rstrip("/").encode())
+            return web.Response(
+                status=response.status, body=body, content_type=response.content_type
+            )
+
+    async def close(self) -> None:
+        self.release.set()
+        await self.runner.cleanup()
+
+
+async def test_a_request_asterisk_never_answers_times_out(server: AriServer) -> None:
+    proxy = HangingProxy(server.url)
+    await proxy.start()
+    client = AriClient(settings_for(proxy.url, request_timeout=0.3), lambda event: None)
+    try:
+        await client.connect(max_attempts=1)
+        assert (await client.asterisk_info())["system"]["version"].startswith("22")
+        proxy.hang_on = "/asterisk/info"
+        with pytest.raises(AriTimeout) as timeout:
+            await client.asterisk_info()
+        assert timeout.value.operation == "asterisk.getInfo"
+        assert timeout.value.status is None
+    finally:
+        await client.close()
+        await proxy.close()
