@@ -194,6 +194,38 @@ class ApiSettings(Strict):
     """Where the CLI sends requests [default: http://host:port/]."""
 
 
+class QaCriterion(Strict):
+    id: Identifier
+    label: DisplayName
+    max_points: int = Field(default=5, ge=1, le=100)
+
+
+DEFAULT_QA_FORM = (
+    QaCriterion(id="greeting", label="Greeted the caller and gave their name"),
+    QaCriterion(id="identification", label="Identified the caller correctly"),
+    QaCriterion(id="resolution", label="Resolved the request", max_points=10),
+    QaCriterion(id="courtesy", label="Courteous and clear"),
+)
+
+
+class WebSettings(Strict):
+    """The web pages (agent desktop, wallboard, QA) served beside the API."""
+
+    session_secret: Secret | None = None
+    """Signs session cookies. Write ``${CALLCENTER_SESSION_SECRET}``; when unset a random one
+    is made at start (everyone signs in again after a restart)."""
+    secure_cookies: bool = False
+    """Set the cookie's Secure flag: turn on behind HTTPS."""
+    session_hours: int = Field(default=10, ge=1, le=168)
+    max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    sign_in_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
+    """Per client address, whatever the user name."""
+    qa_form: list[QaCriterion] = Field(default_factory=lambda: list(DEFAULT_QA_FORM))
+    supervisor_endpoint: Endpoint | None = None
+    """Where listen/whisper/barge rings when the supervisor user has no agent endpoint."""
+
+
 # --- time -------------------------------------------------------------------------------------
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -450,6 +482,7 @@ class CallCenterConfig(Strict):
     recordings: RecordingSettings = RecordingSettings()
     webhooks: list[WebhookSettings] = Field(default_factory=list)
     api: ApiSettings = ApiSettings()
+    web: WebSettings = WebSettings()
     business_hours: dict[Identifier, BusinessHours] = Field(default_factory=dict)
     skills: list[Identifier] = Field(default_factory=list)
     agents: list[Agent] = Field(default_factory=list)
