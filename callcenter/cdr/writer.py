@@ -1,0 +1,313 @@
+"""``CdrWriter``: batched CDR writes that never block a call and never lose an acknowledged row.
+
+Usage (one per worker process)::
+
+    writer = CdrWriter.from_config(config, worker_id="w1")
+    await writer.start()                    # replays what a previous run left in the spool
+    await writer.recover_in_progress("w1", live_call_ids=...)   # after a crash, see below
+    writer.submit(record)                   # a CallRecordBuilder: its changed rows; never awaits
+    writer.submit_call(row) / submit_leg(row) / submit_event(row) / submit_recording(row)
+    await writer.flush()                    # returns once everything submitted is acknowledged
+    await writer.close()
+
+How rows travel: ``submit_*`` appends to memory. A flusher task takes a batch every
+``batch_size`` rows or ``flush_interval_ms`` and upserts it in one transaction (``store.py``).
+If the database fails or does not answer within ``db_timeout``, the batch is appended to the
+durable spool (``spool.py``, fsync'd) instead, and from then on every batch goes to the spool,
+in order, until a replay (retried with backoff) has moved the whole spool into the database.
+
+Acknowledged = committed, or fsync'd to the spool. ``flush()`` returns when every row submitted
+before it is acknowledged: a worker SIGKILLed after that loses none of them; its next run
+replays the spool. Rows submitted but not yet acknowledged live in memory only.
+
+Idempotence: every upsert is keyed (call id, (call id, seq), recording name), so a replay of a
+batch that did land (time-out after commit, crash before the spool segment was removed) writes
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.cdr.record import CallRecordBuilder
+from callcenter.cdr.spool import Record, Spool, read_segment
+from callcenter.cdr.store import CdrStore
+from callcenter.errors import CallCenterError
+
+if TYPE_CHECKING:
+    from callcenter.config import CallCenterConfig
+
+log = logging.getLogger(__name__)
+
+
+class CdrUnavailable(CallCenterError):
+    code = "cdr-database-unavailable"
+
+
+@dataclass
+class WriterStats:
+    submitted: int = 0
+    committed: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    db_failures: int = 0
+
+
+class CdrWriter:
+    """Batches CDR rows into the database; spools them durably while it is unreachable."""
+
+    def __init__(
+        self,
+        url: str,
+        spool_dir: str | Path,
+        *,
+        batch_size: int = 500,
+        flush_interval_ms: int = 200,
+        db_timeout: float = 5.0,
+        retry_initial: float = 0.2,
+        retry_max: float = 5.0,
+    ) -> None:
+        self.store = CdrStore(url, timeout=db_timeout)
+        self.spool = Spool(spool_dir)
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval_ms / 1000
+        self.db_timeout = db_timeout
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.stats = WriterStats()
+        self._pending: list[Record] = []
+        self._acked = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._spool_has_data = False
+        self._retry_delay = retry_initial
+        self._next_retry = 0.0
+
+    @classmethod
+    def from_config(cls, config: CallCenterConfig, worker_id: str = "worker") -> CdrWriter:
+        """A writer with ``database.*`` settings; the spool is ``spool_dir/cdr-<worker_id>``."""
+        db = config.database
+        return cls(
+            db.url,
+            Path(db.spool_dir) / f"cdr-{worker_id}",
+            batch_size=db.batch_size,
+            flush_interval_ms=db.flush_interval_ms,
+        )
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the spool (trimming a torn tail) and start the flusher; leftovers replay first."""
+        await asyncio.to_thread(self.spool.open)
+        self._spool_has_data = not self.spool.is_empty()
+        if self._spool_has_data:
+            log.info(
+                "cdr spool %s holds records from a previous run: replaying", self.spool.directory
+            )
+        self._task = asyncio.create_task(self._run(), name="cdr-writer")
+
+    async def close(self, drain_timeout: float = 5.0) -> None:
+        """Acknowledge what was submitted, try once more to empty the spool, stop."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), drain_timeout + self.db_timeout)
+        except TimeoutError:
+            log.error(
+                "cdr writer did not stop in time; unacknowledged rows: %d", len(self._pending)
+            )
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+        await asyncio.to_thread(self.spool.close)
+        await asyncio.to_thread(self.store.dispose)
+
+    # --- submitting (never awaits) -----------------------------------------------------------
+
+    def submit(self, record: CallRecordBuilder) -> None:
+        """Queue the call's current row plus its legs and events changed since last time."""
+        call, legs, events = record.take_changes()
+        self.submit_call(call)
+        for leg in legs:
+            self.submit_leg(leg)
+        for event in events:
+            self.submit_event(event)
+
+    def submit_call(self, row: dict[str, Any]) -> None:
+        self._add({"table": "calls", "row": row})
+
+    def submit_leg(self, row: dict[str, Any]) -> None:
+        self._add({"table": "call_legs", "row": row})
+
+    def submit_event(self, row: dict[str, Any]) -> None:
+        self._add({"table": "call_events", "row": row})
+
+    def submit_recording(self, row: dict[str, Any]) -> None:
+        self._add({"table": "recordings", "row": row})
+
+    async def flush(self) -> None:
+        """Wait until every row submitted so far is committed or fsync'd to the spool."""
+        target = self.stats.submitted
+        if self._acked >= target:
+            return
+        if self._task is None:
+            raise CdrUnavailable("the CDR writer is not running")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, future))
+        self._wake.set()
+        await future
+
+    @property
+    def database_up(self) -> bool:
+        return not self._spool_has_data
+
+    async def drain_spool(self, within: float = 10.0) -> bool:
+        """Flush, then wait up to ``within`` s until the spool is replayed; True if empty."""
+        await self.flush()
+        deadline = time.monotonic() + within
+        while self._spool_has_data and time.monotonic() < deadline:
+            self._next_retry = 0.0
+            self._wake.set()
+            await asyncio.sleep(0.05)
+        return not self._spool_has_data
+
+    async def recover_in_progress(
+        self, worker_id: str, live_call_ids: Iterable[str] = (), within: float = 10.0
+    ) -> list[str]:
+        """After a crash: end this worker's calls left ``in_progress`` (disposition ``failed``,
+        hang-up cause unknown), skipping calls ARI still shows. Returns their call ids."""
+        if not await self.drain_spool(within):
+            raise CdrUnavailable(
+                "cannot recover calls in progress: the database is unreachable",
+                worker_id=worker_id,
+            )
+        ids = await asyncio.wait_for(
+            asyncio.to_thread(self.store.recover_in_progress, worker_id, list(live_call_ids)),
+            self.db_timeout,
+        )
+        for call_id in ids:
+            log.warning("call %s: ended as failed after worker %s restarted", call_id, worker_id)
+        return ids
+
+    # --- the flusher -------------------------------------------------------------------------
+
+    def _add(self, record: Record) -> None:
+        self._pending.append(record)
+        self.stats.submitted += 1
+        # Wake the flusher on the first row (it starts the flush interval) and on a full batch.
+        if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending and not self._waiters and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._idle_wait())
+            elif len(self._pending) < self.batch_size and not self._waiters and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[: self.batch_size]
+                if not await self._store_batch(batch):
+                    break  # could neither commit nor spool: keep in memory, retry later
+                del self._pending[: len(batch)]
+                self._acked += len(batch)
+            self._release_waiters()
+            if self._spool_has_data and time.monotonic() >= self._next_retry:
+                await self._replay()
+            if self._closing and not self._pending:
+                if self._spool_has_data:
+                    self._next_retry = 0.0
+                    await self._replay()
+                return
+            if self._pending and self._closing:
+                await asyncio.sleep(0.1)
+
+    def _idle_wait(self) -> float:
+        if self._spool_has_data:
+            return max(0.01, self._next_retry - time.monotonic())
+        return 3600.0
+
+    def _release_waiters(self) -> None:
+        still = []
+        for target, future in self._waiters:
+            if self._acked >= target:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((target, future))
+        self._waiters = still
+
+    async def _store_batch(self, batch: list[Record]) -> bool:
+        """Commit the batch, or fsync it to the spool; False if neither worked."""
+        if not self._spool_has_data:
+            if await self._write_db(batch):
+                self.stats.committed += len(batch)
+                return True
+            self._spool_has_data = True
+            self._schedule_retry(first=True)
+        try:
+            await asyncio.to_thread(self.spool.append, batch)
+        except OSError as exc:
+            log.error("cdr spool %s: cannot append: %s", self.spool.directory, exc)
+            await asyncio.sleep(0.5)
+            return False
+        self.stats.spooled += len(batch)
+        return True
+
+    async def _write_db(self, records: list[Record]) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.store.write, records), self.db_timeout)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            self.stats.db_failures += 1
+            reason = " ".join(str(getattr(exc, "orig", exc) or type(exc).__name__).split())
+            log.warning(
+                "cdr database write failed (%d rows), spooling: %s", len(records), reason[:300]
+            )
+            return False
+        return True
+
+    def _schedule_retry(self, first: bool = False) -> None:
+        if first:
+            self._retry_delay = self.retry_initial
+        else:
+            self._retry_delay = min(self.retry_max, self._retry_delay * 2)
+        self._next_retry = time.monotonic() + self._retry_delay
+
+    async def _replay(self) -> None:
+        """Move the spool into the database, oldest segment first; stop at the first failure."""
+        await asyncio.to_thread(self.spool.seal)
+        for segment in self.spool.sealed_segments():
+            batches = await asyncio.to_thread(_read_batches, segment)
+            chunk: list[Record] = []
+            for batch in [*batches, []]:
+                chunk.extend(batch)
+                if len(chunk) >= self.batch_size * 4 or (not batch and chunk):
+                    if not await self._write_db(chunk):
+                        self._schedule_retry()
+                        return
+                    self.stats.replayed += len(chunk)
+                    chunk = []
+            await asyncio.to_thread(self.spool.remove, segment)
+            log.info("cdr spool segment %s replayed into the database", segment.name)
+        self._spool_has_data = False
+        self._retry_delay = self.retry_initial
+
+
+def _read_batches(segment: Path) -> list[list[Record]]:
+    return list(read_segment(segment))
