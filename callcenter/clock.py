@@ -1,0 +1,66 @@
+"""Time as the rest of the code sees it: wall-clock ``now()`` and a ``monotonic()`` counter.
+
+Code that decides by the time of day (business hours, CDR timestamps) takes a ``Clock`` so tests
+can set the time. ``SystemClock`` is the real one; ``FixedClock`` stays where a test puts it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Protocol
+
+__all__ = ["Clock", "FixedClock", "SystemClock"]
+
+
+class Clock(Protocol):
+    """Where the time comes from."""
+
+    def now(self) -> dt.datetime:
+        """The current wall-clock time, timezone-aware, in UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a counter that never goes back (for durations, not dates)."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class FixedClock:
+    """A clock that only moves when told to (``set`` or ``advance``): for tests."""
+
+    def __init__(self, now: dt.datetime, monotonic: float = 0.0) -> None:
+        self._now = _aware_utc(now)
+        self._monotonic = monotonic
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def set(self, now: dt.datetime) -> None:
+        """Jump the wall clock to ``now`` (the monotonic counter does not move)."""
+        self._now = _aware_utc(now)
+
+    def advance(self, seconds: float) -> None:
+        """Move both the wall clock and the monotonic counter forward."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go back")
+        self._now += dt.timedelta(seconds=seconds)
+        self._monotonic += seconds
+
+
+def _aware_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("give the clock a timezone-aware datetime")
+    return value.astimezone(dt.UTC)
