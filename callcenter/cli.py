@@ -192,3 +192,9 @@ main.add_command(_status_command)
 from callcenter import cli_users  # noqa: E402
 
 main.add_command(cli_users.users)
+
+from callcenter.cli_sim import run_command as _run_command  # noqa: E402
+from callcenter.cli_sim import sim_command as _sim_command  # noqa: E402
+
+main.add_command(_sim_command)
+main.add_command(_run_command)
