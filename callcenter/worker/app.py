@@ -68,6 +68,8 @@ class WorkerSettings:
     """When set, new calls during a drain go back to this dialplan context."""
     drain_extension: str | None = None
     drain_message: str | None = "sound:tt-allbusy"
+    drain_message_max: float = 15.0
+    """Longest a turned-away caller hears ``drain_message`` before the hang-up."""
     end_grace: float = 5.0
     """Time a flow has to finish after its caller left before it is cancelled."""
 
@@ -337,6 +339,8 @@ class Worker:
         """A new call while draining: back to the dialplan, or a message and hang up."""
         self.metrics.calls_rejected.inc()
         settings = self.settings
+        inbox: asyncio.Queue[AriEvent] = asyncio.Queue()
+        self.router.claim(channel.id, inbox)
         try:
             if settings.drain_context:
                 log.info("draining: channel %s back to %s", channel.id, settings.drain_context)
@@ -350,12 +354,23 @@ class Worker:
             log.info("draining: turning channel %s away", channel.id)
             if settings.drain_message:
                 await self.ari.answer(channel.id)
-                await self.ari.play(channel.id, settings.drain_message)
-                # No call task follows this channel's events: give the message a moment.
-                await asyncio.sleep(2.0)
+                playback = await self.ari.play(channel.id, settings.drain_message)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(settings.drain_message_max):
+                        while True:
+                            event = await inbox.get()
+                            if isinstance(event, StasisEnd):
+                                return
+                            if (
+                                isinstance(event, PlaybackFinished)
+                                and event.playback_id == playback
+                            ):
+                                break
             await self.ari.hangup(channel.id, reason="congestion")
         except AriRequestError as exc:
             log.info("draining: channel %s: %s", channel.id, exc)
+        finally:
+            self.router.release(channel.id)
 
     def _side_task(self, coro: Any, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
