@@ -19,10 +19,24 @@ Synchronous on purpose: the async ``CdrWriter`` runs it in a thread with a time-
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, case, create_engine, select, text, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    column,
+    create_engine,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.cdr.spool import Record
@@ -34,6 +48,8 @@ LEGS: Table = CallLeg.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
 RECORDINGS: Table = Recording.__table__  # type: ignore[assignment]
 TABLES = ("calls", "call_legs", "call_events", "recordings")
+TABLE_OF = {"calls": CALLS, "call_legs": LEGS, "call_events": EVENTS, "recordings": RECORDINGS}
+COPY_THRESHOLD = 100
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 _CALL_DEFAULTS: dict[str, Any] = {
@@ -124,6 +140,22 @@ def placeholder_calls(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str,
     ]
 
 
+def _on_conflict(name: str, stmt: Any) -> Any:
+    """The idempotent conflict clause of each CDR table (see the module docstring)."""
+    table = TABLE_OF[name]
+    keys = {"calls": ["call_id"], "recordings": ["name"]}.get(name, ["call_id", "seq"])
+    if name == "call_events":
+        return stmt.on_conflict_do_nothing(index_elements=keys)
+    set_ = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in {"id", *keys}}
+    where = None
+    if name == "calls":
+        where = CALLS.c.updated_at <= stmt.excluded.updated_at
+    elif name == "call_legs":
+        # An old snapshot (ringing) never overwrites a newer one (answered, ended).
+        where = _leg_rank(stmt.excluded) >= _leg_rank(LEGS.c)
+    return stmt.on_conflict_do_update(index_elements=keys, set_=set_, where=where)
+
+
 class CdrStore:
     """Writes batches of CDR records to PostgreSQL (or SQLite) in one transaction each."""
 
@@ -138,59 +170,44 @@ class CdrStore:
     def write(self, records: Sequence[Record]) -> int:
         """Upsert every record in one transaction; returns the rows sent after folding."""
         groups = split_records(records)
-        insert = self._dialect.insert
-        sent = 0
         with self.engine.begin() as conn:
             stubs = placeholder_calls(groups)
             if stubs:
-                conn.execute(
-                    insert(CALLS).on_conflict_do_nothing(index_elements=["call_id"]), stubs
+                stmt = self._dialect.insert(CALLS)
+                conn.execute(stmt.on_conflict_do_nothing(index_elements=["call_id"]), stubs)
+            for name in TABLES:
+                if groups[name]:
+                    self._upsert(conn, name, groups[name])
+        return sum(len(rows) for rows in groups.values())
+
+    def _upsert(self, conn: Connection, name: str, rows: list[dict[str, Any]]) -> None:
+        """Small batches: a multi-row INSERT; large ones on PostgreSQL: COPY into a temp
+        staging table, then one ``INSERT ... SELECT ... ON CONFLICT`` (the fastest bulk path)."""
+        table = TABLE_OF[name]
+        columns = [c.name for c in table.columns if c.name != "id"]
+        if self._dialect is postgresql and len(rows) >= COPY_THRESHOLD:
+            stage = f"cdr_stage_{name}"
+            raw = conn.connection.driver_connection
+            json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+            with raw.cursor() as cur:  # type: ignore[union-attr]
+                # Only the columns we copy (no id, no NOT NULL): the real table checks them.
+                cur.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+                    f"SELECT {', '.join(columns)} FROM {name} WITH NO DATA"
                 )
-            if groups["calls"]:
-                stmt = insert(CALLS)
-                columns = {
-                    c.name: stmt.excluded[c.name] for c in CALLS.columns if c.name != "call_id"
-                }
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["call_id"],
-                        set_=columns,
-                        where=CALLS.c.updated_at <= stmt.excluded.updated_at,
-                    ),
-                    groups["calls"],
-                )
-            if groups["call_legs"]:
-                stmt = insert(LEGS)
-                columns = {
-                    c.name: stmt.excluded[c.name]
-                    for c in LEGS.columns
-                    if c.name not in {"id", "call_id", "seq"}
-                }
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["call_id", "seq"],
-                        set_=columns,
-                        # An old snapshot (ringing) never overwrites a newer one (answered, ended).
-                        where=_leg_rank(stmt.excluded) >= _leg_rank(LEGS.c),
-                    ),
-                    groups["call_legs"],
-                )
-            if groups["call_events"]:
-                conn.execute(
-                    insert(EVENTS).on_conflict_do_nothing(index_elements=["call_id", "seq"]),
-                    groups["call_events"],
-                )
-            if groups["recordings"]:
-                stmt = insert(RECORDINGS)
-                columns = {
-                    c.name: stmt.excluded[c.name] for c in RECORDINGS.columns if c.name != "name"
-                }
-                conn.execute(
-                    stmt.on_conflict_do_update(index_elements=["name"], set_=columns),
-                    groups["recordings"],
-                )
-            sent = sum(len(rows) for rows in groups.values())
-        return sent
+                with cur.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(
+                            [
+                                json.dumps(row[c]) if c in json_columns else row.get(c)
+                                for c in columns
+                            ]
+                        )
+            source: Any = select(*[column(c) for c in columns]).select_from(sql_table(stage))
+            stmt = self._dialect.insert(table).from_select(columns, source)
+            conn.execute(_on_conflict(name, stmt))
+        else:
+            conn.execute(_on_conflict(name, self._dialect.insert(table)), rows)
 
     def recover_in_progress(
         self, worker_id: str, live_call_ids: Iterable[str] = (), now: dt.datetime | None = None

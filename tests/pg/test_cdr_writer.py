@@ -135,3 +135,26 @@ async def test_recover_in_progress_ends_orphaned_calls(pg_url: str, tmp_path: Pa
     engine.dispose()
     assert rows == {"dead": "failed", "live": "in_progress", "done": "answered"}
     assert leg == "failed" and end["recovered"] is True
+
+
+def test_large_batches_go_through_copy_and_stay_idempotent(pg_url: str) -> None:
+    upgrade(pg_url)
+    store = CdrStore(pg_url)
+    records = []
+    for n in range(150):
+        rec = answered_call(f"bulk{n}")
+        rec.variable("account", str(n))
+        records += [{"table": "calls", "row": rec.call_row()}]
+        records += [{"table": "call_legs", "row": r} for r in rec.leg_rows()]
+        records += [{"table": "call_events", "row": e} for e in rec.event_rows()]
+    store.write(records)
+    store.write(records)
+    store.dispose()
+    events = len(answered_call("x").event_rows())
+    assert counts(pg_url) == (150, 150, 150 * events)
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("select * from calls where call_id='bulk7'")).mappings().one()
+    engine.dispose()
+    assert row["variables"] == {"account": "7"} and row["ivr_path"] == ["main"]
+    assert row["started_at"] == T0 and row["disposition"] == "answered"
