@@ -643,8 +643,8 @@ def parse_params(operation: Operation, match_info: dict[str, str], query: Any, b
         value = _convert(param, raw)
         if param.required and param.multiple and not value:
             raise PbxError(400, f"{param.name} parameter is required")
-        if param.allowed and not param.multiple and value not in param.allowed:
-            raise PbxError(400, f"Invalid value for {param.name}")
+        # allowableValues are not enforced here: Asterisk's handlers look the object up first
+        # (404) and only then reject a bad value (400), so the handlers check them.
         params[param.name] = value
     return params
 

@@ -1107,41 +1107,62 @@ MODELS: dict[str, Model] = {
         "Message", "events", {"type": Prop("string", required=True), "asterisk_id": Prop("string")}
     ),
     "MissingParams": Model(
-        "MissingParams", "events", {"params": Prop("List[string]", required=True)}
+        "MissingParams",
+        "events",
+        {"params": Prop("List[string]", required=True)},
+        extends="Message",
     ),
     "Event": Model(
         "Event",
         "events",
         {"application": Prop("string", required=True), "timestamp": Prop("Date", required=True)},
+        extends="Message",
     ),
     "DeviceStateChanged": Model(
-        "DeviceStateChanged", "events", {"device_state": Prop("DeviceState", required=True)}
+        "DeviceStateChanged",
+        "events",
+        {"device_state": Prop("DeviceState", required=True)},
+        extends="Event",
     ),
     "PlaybackStarted": Model(
-        "PlaybackStarted", "events", {"playback": Prop("Playback", required=True)}
+        "PlaybackStarted", "events", {"playback": Prop("Playback", required=True)}, extends="Event"
     ),
     "PlaybackContinuing": Model(
-        "PlaybackContinuing", "events", {"playback": Prop("Playback", required=True)}
+        "PlaybackContinuing",
+        "events",
+        {"playback": Prop("Playback", required=True)},
+        extends="Event",
     ),
     "PlaybackFinished": Model(
-        "PlaybackFinished", "events", {"playback": Prop("Playback", required=True)}
+        "PlaybackFinished", "events", {"playback": Prop("Playback", required=True)}, extends="Event"
     ),
     "RecordingStarted": Model(
-        "RecordingStarted", "events", {"recording": Prop("LiveRecording", required=True)}
+        "RecordingStarted",
+        "events",
+        {"recording": Prop("LiveRecording", required=True)},
+        extends="Event",
     ),
     "RecordingFinished": Model(
-        "RecordingFinished", "events", {"recording": Prop("LiveRecording", required=True)}
+        "RecordingFinished",
+        "events",
+        {"recording": Prop("LiveRecording", required=True)},
+        extends="Event",
     ),
     "RecordingFailed": Model(
-        "RecordingFailed", "events", {"recording": Prop("LiveRecording", required=True)}
+        "RecordingFailed",
+        "events",
+        {"recording": Prop("LiveRecording", required=True)},
+        extends="Event",
     ),
-    "ApplicationReplaced": Model("ApplicationReplaced", "events", {}),
-    "BridgeCreated": Model("BridgeCreated", "events", {"bridge": Prop("Bridge", required=True)}),
+    "ApplicationReplaced": Model("ApplicationReplaced", "events", {}, extends="Event"),
+    "BridgeCreated": Model(
+        "BridgeCreated", "events", {"bridge": Prop("Bridge", required=True)}, extends="Event"
+    ),
     "BridgeDestroyed": Model(
-        "BridgeDestroyed", "events", {"bridge": Prop("Bridge", required=True)}
+        "BridgeDestroyed", "events", {"bridge": Prop("Bridge", required=True)}, extends="Event"
     ),
     "ChannelCreated": Model(
-        "ChannelCreated", "events", {"channel": Prop("Channel", required=True)}
+        "ChannelCreated", "events", {"channel": Prop("Channel", required=True)}, extends="Event"
     ),
     "ChannelDestroyed": Model(
         "ChannelDestroyed",
@@ -1152,19 +1173,22 @@ MODELS: dict[str, Model] = {
             "tech_cause": Prop("int"),
             "channel": Prop("Channel", required=True),
         },
+        extends="Event",
     ),
     "ChannelEnteredBridge": Model(
         "ChannelEnteredBridge",
         "events",
         {"bridge": Prop("Bridge", required=True), "channel": Prop("Channel")},
+        extends="Event",
     ),
     "ChannelLeftBridge": Model(
         "ChannelLeftBridge",
         "events",
         {"bridge": Prop("Bridge", required=True), "channel": Prop("Channel", required=True)},
+        extends="Event",
     ),
     "ChannelStateChange": Model(
-        "ChannelStateChange", "events", {"channel": Prop("Channel", required=True)}
+        "ChannelStateChange", "events", {"channel": Prop("Channel", required=True)}, extends="Event"
     ),
     "ChannelDtmfReceived": Model(
         "ChannelDtmfReceived",
@@ -1174,6 +1198,7 @@ MODELS: dict[str, Model] = {
             "duration_ms": Prop("int", required=True),
             "channel": Prop("Channel", required=True),
         },
+        extends="Event",
     ),
     "ChannelDialplan": Model(
         "ChannelDialplan",
@@ -1183,6 +1208,7 @@ MODELS: dict[str, Model] = {
             "dialplan_app": Prop("string", required=True),
             "dialplan_app_data": Prop("string", required=True),
         },
+        extends="Event",
     ),
     "ChannelHangupRequest": Model(
         "ChannelHangupRequest",
@@ -1193,6 +1219,7 @@ MODELS: dict[str, Model] = {
             "soft": Prop("boolean"),
             "channel": Prop("Channel", required=True),
         },
+        extends="Event",
     ),
     "ChannelVarset": Model(
         "ChannelVarset",
@@ -1202,15 +1229,22 @@ MODELS: dict[str, Model] = {
             "value": Prop("string", required=True),
             "channel": Prop("Channel"),
         },
+        extends="Event",
     ),
     "ChannelHold": Model(
         "ChannelHold",
         "events",
         {"channel": Prop("Channel", required=True), "musicclass": Prop("string")},
+        extends="Event",
     ),
-    "ChannelUnhold": Model("ChannelUnhold", "events", {"channel": Prop("Channel", required=True)}),
+    "ChannelUnhold": Model(
+        "ChannelUnhold", "events", {"channel": Prop("Channel", required=True)}, extends="Event"
+    ),
     "EndpointStateChange": Model(
-        "EndpointStateChange", "events", {"endpoint": Prop("Endpoint", required=True)}
+        "EndpointStateChange",
+        "events",
+        {"endpoint": Prop("Endpoint", required=True)},
+        extends="Event",
     ),
     "Dial": Model(
         "Dial",
@@ -1223,8 +1257,11 @@ MODELS: dict[str, Model] = {
             "dialstring": Prop("string"),
             "dialstatus": Prop("string", required=True),
         },
+        extends="Event",
     ),
-    "StasisEnd": Model("StasisEnd", "events", {"channel": Prop("Channel", required=True)}),
+    "StasisEnd": Model(
+        "StasisEnd", "events", {"channel": Prop("Channel", required=True)}, extends="Event"
+    ),
     "StasisStart": Model(
         "StasisStart",
         "events",
@@ -1233,9 +1270,13 @@ MODELS: dict[str, Model] = {
             "channel": Prop("Channel", required=True),
             "replace_channel": Prop("Channel"),
         },
+        extends="Event",
     ),
     "ChannelConnectedLine": Model(
-        "ChannelConnectedLine", "events", {"channel": Prop("Channel", required=True)}
+        "ChannelConnectedLine",
+        "events",
+        {"channel": Prop("Channel", required=True)},
+        extends="Event",
     ),
 }
 

@@ -1318,19 +1318,33 @@ class SimulatedAsterisk:
         extension: str | None,
         priority: int | None,
     ) -> None:
-        """POST /channels/{id}/continue: StasisEnd at once, then the dialplan carries on."""
+        """POST /channels/{id}/continue: StasisEnd at once, then the dialplan carries on.
+
+        Without a location the channel goes on at the next priority, which in our one-step
+        dialplan means it falls off the end and hangs up.
+        """
         channel = self._stasis_channel(channel_id)
+        moved = context is not None or extension is not None
         context = context or channel.dialplan.context
         extension = extension or channel.dialplan.exten
+        target_priority = priority or (1 if moved else channel.dialplan.priority + 1)
         self._leave_stasis(channel)
         route = self.dialplan.lookup(context, extension)
         channel.dialplan.context = context
         channel.dialplan.exten = extension
-        channel.dialplan.priority = priority or 1
-        # Run the next dialplan step after the REST answer, as Asterisk does on its own thread.
-        self._later(
-            0.0, lambda: self._run_dialplan(channel, route) if not channel.gone else None, channel
-        )
+        channel.dialplan.priority = target_priority
+        if route is not None and target_priority > route.priority:
+            route = None
+        # The next step runs after the REST answer, as on Asterisk's channel thread.
+        self._later(0.0, lambda: self._continue(channel, route), channel)
+
+    def _continue(self, channel: Channel, route: DialplanRoute | None) -> None:
+        if channel.gone:
+            return
+        if route is None:
+            self._end_channel(channel, cause=16, style="dialplan")
+        else:
+            self._run_dialplan(channel, route)
 
     def redirect(self, channel_id: str, endpoint: str) -> None:
         """POST /channels/{id}/redirect: the channel leaves us for another endpoint."""
@@ -1712,6 +1726,10 @@ class SimulatedAsterisk:
         self._leave_stasis(channel, unsubscribe=style == "remote" and not was_bridged)
         if style == "remote" and in_stasis and was_bridged:
             self._publish_channel("ChannelHangupRequest", channel, cause=cause, soft=True)
+        if style == "app" and channel.is_pjsip and channel.state != "Up":
+            # chan_pjsip ends a never-answered session with 603 Decline (failure-paths e).
+            tech_cause = 603
+            self._publish_channel("ChannelHangupRequest", channel, cause=cause, tech_cause=603)
         for snoop in [c for c in self.channels.values() if c.snoop_target == channel.id]:
             self._end_channel(snoop, cause=16, style="snoop")
         self._destroy(channel, cause, tech_cause)
