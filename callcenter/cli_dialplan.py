@@ -1,0 +1,212 @@
+"""``callcenter dialplan``: render, diff, check, deploy and roll back Asterisk's config files.
+
+Thin click commands over :mod:`callcenter.dialplan`. Exit status: 0 done (``diff``: no
+difference), 1 failure (``diff``: files differ; ``check``: problems found; a reload failed),
+2 bad input (config, a placeholder secret, lint problems refusing a deploy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from callcenter.cli import EXIT_FAILURE, config_option, echo_json, json_option, load, maps_errors
+from callcenter.config import CallCenterConfig
+from callcenter.dialplan import check as lint
+from callcenter.dialplan import deploy as deployment
+from callcenter.dialplan.render import render_files, write_files
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _render_options(func: F) -> F:
+    func = click.option(
+        "--allow-insecure-defaults",
+        is_flag=True,
+        help="Render placeholder secrets (change-me-*) and demo SIP passwords: demos only.",
+    )(func)
+    func = click.option(
+        "--templates",
+        "templates_dir",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        default=None,
+        help="Directory of the .j2 templates [default: the ones shipped with callcenter].",
+    )(func)
+    return config_option(func)
+
+
+def _dir_option(func: F) -> F:
+    return click.option(
+        "--dir",
+        "config_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Asterisk's config directory [default: asterisk.config_dir of the config].",
+    )(func)
+
+
+def _render(cfg: CallCenterConfig, templates_dir: Path | None, allow: bool) -> dict[str, str]:
+    return render_files(cfg, allow_insecure_defaults=allow, templates_dir=templates_dir)
+
+
+@contextlib.asynccontextmanager
+async def connect_ami(cfg: CallCenterConfig) -> AsyncIterator[deployment.CommandRunner]:
+    """An AMI session for the reloads (tests may replace this function)."""
+    from callcenter.asterisk.ami import AmiClient
+
+    client = AmiClient.from_settings(cfg.asterisk.ami, timeout=cfg.asterisk.request_timeout)
+    await client.connect()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def _deploy(cfg: CallCenterConfig, files: dict[str, str], config_dir: Path) -> Any:
+    async with connect_ami(cfg) as runner:
+        return await deployment.deploy(files, config_dir, runner)
+
+
+async def _rollback(cfg: CallCenterConfig, config_dir: Path, to: str | None) -> Any:
+    async with connect_ami(cfg) as runner:
+        return await deployment.rollback(config_dir, runner, to=to)
+
+
+@click.group("dialplan")
+def dialplan() -> None:
+    """Asterisk's config files (extensions.conf, pjsip.conf, ...) from callcenter.yaml."""
+
+
+@dialplan.command("render")
+@_render_options
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write the files into (created if needed).",
+)
+@maps_errors
+def render_command(
+    config_path: str | None,
+    templates_dir: Path | None,
+    allow_insecure_defaults: bool,
+    out_dir: Path,
+) -> None:
+    """Write the rendered files into OUT (the same config always gives the same bytes)."""
+    files = _render(load(config_path), templates_dir, allow_insecure_defaults)
+    for path in write_files(files, out_dir):
+        click.echo(str(path))
+
+
+@dialplan.command("diff")
+@_render_options
+@_dir_option
+@maps_errors
+def diff_command(
+    config_path: str | None,
+    templates_dir: Path | None,
+    allow_insecure_defaults: bool,
+    config_dir: Path | None,
+) -> None:
+    """Show what deploy would change (unified diff, secrets masked); exit 1 when different."""
+    cfg = load(config_path)
+    files = _render(cfg, templates_dir, allow_insecure_defaults)
+    text = deployment.unified_diff(files, config_dir or Path(cfg.asterisk.config_dir))
+    if text:
+        click.echo(text, nl=False)
+        raise SystemExit(EXIT_FAILURE)
+
+
+@dialplan.command("check")
+@_render_options
+@click.option(
+    "--dir",
+    "check_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Lint the .conf files in this directory instead of rendering them.",
+)
+@json_option
+@maps_errors
+def check_command(
+    config_path: str | None,
+    templates_dir: Path | None,
+    allow_insecure_defaults: bool,
+    check_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Lint the rendered files (or those in --dir): syntax, priorities, includes, brackets."""
+    if check_dir is not None:
+        files = {p.name: p.read_text(encoding="utf-8") for p in sorted(check_dir.glob("*.conf"))}
+    else:
+        files = _render(load(config_path), templates_dir, allow_insecure_defaults)
+    issues = lint.check_files(files)
+    if as_json:
+        echo_json({"ok": not issues, "files": sorted(files), "issues": [str(i) for i in issues]})
+    else:
+        for issue in issues:
+            click.echo(str(issue))
+        if not issues:
+            click.echo(f"OK: {len(files)} files ({', '.join(sorted(files))})")
+    if issues:
+        raise SystemExit(EXIT_FAILURE)
+
+
+@dialplan.command("deploy")
+@_render_options
+@_dir_option
+@maps_errors
+def deploy_command(
+    config_path: str | None,
+    templates_dir: Path | None,
+    allow_insecure_defaults: bool,
+    config_dir: Path | None,
+) -> None:
+    """Lint, back up, write the changed files atomically, reload over AMI; roll back on failure."""
+    cfg = load(config_path)
+    files = _render(cfg, templates_dir, allow_insecure_defaults)
+    target = config_dir or Path(cfg.asterisk.config_dir)
+    result = asyncio.run(_deploy(cfg, files, target))
+    if not result.changed:
+        click.echo(f"nothing to deploy: {target} is up to date")
+        return
+    click.echo(f"backup: {result.backup}")
+    for name in result.changed:
+        click.echo(f"wrote {target / name}")
+    for reload in result.reloads:
+        click.echo(f"{reload.command}: {' / '.join(reload.output) or 'ok'}")
+
+
+@dialplan.command("rollback")
+@config_option
+@_dir_option
+@click.option("--to", "to", default=None, help="Backup name to restore [default: the newest].")
+@click.option("--list", "list_only", is_flag=True, help="List the backups and exit.")
+@maps_errors
+def rollback_command(
+    config_path: str | None, config_dir: Path | None, to: str | None, list_only: bool
+) -> None:
+    """Restore a backup made by deploy (the newest by default) and reload what it changes."""
+    cfg = load(config_path)
+    target = config_dir or Path(cfg.asterisk.config_dir)
+    if list_only:
+        for backup in deployment.list_backups(target):
+            manifest = deployment.read_manifest(backup)
+            click.echo(f"{backup.name}  {manifest['reason']}  {json.dumps(manifest['files'])}")
+        return
+    result = asyncio.run(_rollback(cfg, target, to))
+    if not result.changed:
+        click.echo("the deployed files already match that backup")
+        return
+    click.echo(f"saved the replaced files in {result.backup}")
+    for name in result.changed:
+        click.echo(f"restored {target / name}")
+    for reload in result.reloads:
+        click.echo(f"{reload.command}: {' / '.join(reload.output) or 'ok'}")
