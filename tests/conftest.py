@@ -27,6 +27,15 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> None:
+    """argon2 at production cost takes about a second on a busy 2-core machine: tests use a
+    cheap setting (the algorithm and code paths are the same)."""
+    from callcenter.auth.secrets import set_hashing_cost
+
+    set_hashing_cost(time_cost=1, memory_cost_kib=1024, parallelism=1)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """The admin URL of the test PostgreSQL server, checked once per session."""

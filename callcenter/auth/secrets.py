@@ -9,8 +9,16 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_HASHER = PasswordHasher()
+_HASHER = PasswordHasher()  # argon2id with RFC 9106's low-memory parameters
 MIN_PASSWORD_LENGTH = 10
+
+
+def set_hashing_cost(time_cost: int, memory_cost_kib: int, parallelism: int = 1) -> None:
+    """Change argon2's cost for new hashes (tests use a cheap one; old hashes still verify)."""
+    global _HASHER
+    _HASHER = PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism
+    )
 
 
 def hash_password(password: str) -> str:

@@ -1,0 +1,628 @@
+"""Routes of the web pages, added to the API's aiohttp application by ``add_web_routes``.
+
+Every page needs a signed session cookie; every POST needs the session's CSRF token; each
+route names the permission it needs, and an agent only ever sees their own calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+from aiohttp import web
+
+from callcenter.auth.model import Permission, Role, allows
+from callcenter.config import CallCenterConfig
+from callcenter.db.calls import (
+    CallFilter,
+    call_detail,
+    previous_calls,
+    save_qa_score,
+    search_calls,
+    set_agent_disposition,
+)
+from callcenter.db.users import SignInRefused, TotpRequired, UserStore
+from callcenter.errors import CallCenterError, NotFoundError
+from callcenter.web.security import (
+    SESSION_COOKIE,
+    SessionCodec,
+    SignInRateLimit,
+    WebSession,
+    csrf_matches,
+)
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
+LOGIN_CSRF_COOKIE = "cc_login_csrf"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class LiveCallCenter(Protocol):
+    """What the pages need from the running worker (the ACD service implements it)."""
+
+    def status(self) -> dict[str, Any]: ...
+
+    def agent_call(self, agent_id: str) -> dict[str, Any] | None:
+        """The agent's ringing or connected call with its caller context, or None."""
+        ...
+
+    async def login(self, agent_id: str) -> dict[str, Any]: ...
+
+    async def logout(self, agent_id: str, reason: str | None = None) -> dict[str, Any]: ...
+
+    async def pause(self, agent_id: str, reason: str | None = None) -> dict[str, Any]: ...
+
+    async def unpause(self, agent_id: str) -> dict[str, Any]: ...
+
+    async def listen(self, call_id: str, endpoint: str, mode: str) -> dict[str, Any]:
+        """Ring ``endpoint`` and bridge it to a snoop on the call (listen, whisper, barge)."""
+        ...
+
+
+@dataclass
+class WebDeps:
+    config: CallCenterConfig
+    users: UserStore
+    live: LiveCallCenter | None
+    recordings_dir: Path
+    codec: SessionCodec
+    rate_limit: SignInRateLimit
+    clock: Callable[[], float] = time.time
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+DEPS_KEY = web.AppKey("web_deps", WebDeps)
+JINJA_KEY = web.AppKey("web_jinja", jinja2.Environment)
+SESSION_KEY = web.RequestKey("web_session", WebSession)
+
+
+class Forbidden(CallCenterError):
+    code = "forbidden"
+
+
+def deps_of(request: web.Request) -> WebDeps:
+    return request.app[DEPS_KEY]
+
+
+def current_session(request: web.Request) -> WebSession | None:
+    deps = deps_of(request)
+    return deps.codec.decode(request.cookies.get(SESSION_COOKIE), deps.clock())
+
+
+def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    env = request.app[JINJA_KEY]
+    session = current_session(request)
+    html = env.get_template(template).render(
+        session=session, center=deps_of(request).config.name, **values
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; media-src 'self'; style-src 'self'; script-src 'self'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def require(*permissions: Permission) -> Callable[[Handler], Handler]:
+    """Decorator: a signed-in session whose role has one of ``permissions``; POSTs need the
+    session's CSRF token."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            session = current_session(request)
+            if session is None:
+                if request.method == "GET":
+                    raise web.HTTPFound(f"/login?next={request.path}")
+                raise web.HTTPUnauthorized(text="sign in first")
+            if not any(allows(Role(session.role), p) for p in permissions):
+                return render(request, "forbidden.html", status=403)
+            if request.method == "POST":
+                form = await request.post()
+                token = form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+                if not csrf_matches(session, str(token) if token else None):
+                    return render(request, "forbidden.html", status=403, reason="CSRF")
+            request[SESSION_KEY] = session
+            return await handler(request)
+
+        return guarded
+
+    return wrap
+
+
+def session_of(request: web.Request) -> WebSession:
+    return request[SESSION_KEY]
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+
+async def login_page(request: web.Request) -> web.Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or _new_token()
+    response = render(request, "login.html", csrf_token=token, next=request.query.get("next", ""))
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
+    return response
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    form = await request.post()
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not cookie_token or form.get("csrf_token") != cookie_token:
+        return render(request, "forbidden.html", status=403, reason="CSRF")
+    address = request.remote or "unknown"
+    if not deps.rate_limit.allow(address, deps.clock()):
+        return render(
+            request,
+            "login.html",
+            status=429,
+            csrf_token=cookie_token,
+            error="Too many sign-in attempts from your address; wait a minute.",
+        )
+    username = str(form.get("username", "")).strip()
+    try:
+        user = await asyncio.to_thread(
+            deps.users.sign_in,
+            username,
+            str(form.get("password", "")),
+            str(form.get("totp", "")).strip() or None,
+        )
+    except TotpRequired as exc:
+        return render(
+            request,
+            "login.html",
+            status=401,
+            csrf_token=cookie_token,
+            error=exc.message,
+            username=username,
+            ask_totp=True,
+        )
+    except SignInRefused as exc:
+        log.info("sign-in refused for %r from %s: %s", username, address, exc.message)
+        return render(
+            request,
+            "login.html",
+            status=401,
+            csrf_token=cookie_token,
+            error=exc.message,
+            username=username,
+        )
+    session = deps.codec.new(user.username, user.role.value, user.agent_id, deps.clock())
+    target = str(form.get("next") or "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = home_of(user.role)
+    response = web.HTTPFound(target)
+    _set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        deps.codec.encode(session),
+        max_age=int(deps.codec.lifetime_seconds),
+    )
+    response.del_cookie(LOGIN_CSRF_COOKIE)
+    raise response
+
+
+async def logout_submit(request: web.Request) -> web.StreamResponse:
+    session = current_session(request)
+    form = await request.post()
+    if session is not None and not csrf_matches(session, str(form.get("csrf_token", ""))):
+        return render(request, "forbidden.html", status=403, reason="CSRF")
+    response = web.HTTPFound("/login")
+    response.del_cookie(SESSION_COOKIE)
+    raise response
+
+
+def home_of(role: Role) -> str:
+    return {
+        Role.AGENT: "/agent",
+        Role.QA: "/qa",
+        Role.SUPERVISOR: "/wallboard",
+        Role.ADMIN: "/wallboard",
+    }[role]
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    session = current_session(request)
+    raise web.HTTPFound(home_of(Role(session.role)) if session else "/login")
+
+
+def _new_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
+def _set_cookie(
+    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="Strict",
+        secure=deps_of(request).config.web.secure_cookies,
+        path="/",
+    )
+
+
+# --- agent desktop -------------------------------------------------------------------------------
+
+
+def _agent_snapshot(deps: WebDeps, agent_id: str) -> dict[str, Any]:
+    state: dict[str, Any] = {"agent_id": agent_id, "state": "unknown", "call": None}
+    if deps.live is None:
+        return state
+    for agent in deps.live.status().get("agents", []):
+        if agent.get("agent_id", agent.get("id")) == agent_id:
+            state.update({k: v for k, v in agent.items() if k != "call"})
+    call = deps.live.agent_call(agent_id)
+    if call is not None:
+        queue = deps.config.queues.get(str(call.get("queue_id") or ""))
+        if queue and queue.crm_link:
+            call = {
+                **call,
+                "crm_url": queue.crm_link.replace("{caller}", str(call.get("caller_number", ""))),
+            }
+        state["call"] = call
+    return state
+
+
+@require(Permission.OWN_STATE)
+async def agent_page(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    session = session_of(request)
+    if not session.agent_id:
+        return render(request, "forbidden.html", status=403, reason="not an agent")
+    snapshot = _agent_snapshot(deps, session.agent_id)
+    history: list[dict[str, Any]] = []
+    call = snapshot.get("call")
+    if call and call.get("caller_number"):
+        history = await asyncio.to_thread(
+            previous_calls, deps.users.engine, str(call["caller_number"])
+        )
+    return render(request, "agent.html", agent=snapshot, history=history)
+
+
+@require(Permission.OWN_STATE)
+async def agent_state_submit(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    session = session_of(request)
+    if deps.live is None or not session.agent_id:
+        raise web.HTTPServiceUnavailable(text="no worker is running")
+    form = await request.post()
+    action = str(form.get("action", ""))
+    reason = str(form.get("reason", "")).strip() or None
+    live, agent_id = deps.live, session.agent_id
+    if action == "available":
+        state = _agent_snapshot(deps, agent_id).get("state")
+        if state == "logged_out":
+            await live.login(agent_id)
+        else:
+            await live.unpause(agent_id)
+    elif action == "pause":
+        await live.pause(agent_id, reason or "break")
+    elif action == "logout":
+        await live.logout(agent_id, reason)
+    else:
+        raise web.HTTPBadRequest(text=f"unknown action {action!r}")
+    raise web.HTTPFound("/agent")
+
+
+@require(Permission.OWN_CALLS)
+async def disposition_submit(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    session = session_of(request)
+    form = await request.post()
+    disposition = str(form.get("disposition", "")).strip()
+    if not disposition or len(disposition) > 64:
+        raise web.HTTPBadRequest(text="choose a disposition")
+    notes = str(form.get("notes", "")).strip()[:4000] or None
+    await asyncio.to_thread(
+        set_agent_disposition,
+        deps.users.engine,
+        request.match_info["call_id"],
+        session.agent_id,
+        disposition,
+        notes,
+    )
+    raise web.HTTPFound("/agent?saved=1")
+
+
+async def _event_stream(
+    request: web.Request, produce: Callable[[], dict[str, Any]], interval: float = 1.0
+) -> web.StreamResponse:
+    """Server-Sent Events: one JSON snapshot a second while the browser listens."""
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    try:
+        while True:
+            payload = json.dumps(produce(), default=str)
+            await response.write(f"data: {payload}\n\n".encode())
+            await asyncio.sleep(interval)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+@require(Permission.OWN_STATE)
+async def agent_events(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    agent_id = session_of(request).agent_id or ""
+    return await _event_stream(request, lambda: _agent_snapshot(deps, agent_id))
+
+
+# --- wallboard ---------------------------------------------------------------------------------
+
+
+def _wallboard(deps: WebDeps) -> dict[str, Any]:
+    status = deps.live.status() if deps.live else {"queues": [], "agents": []}
+    return {"status": status, "kpis": deps.extra.get("kpis_today", lambda: {})()}
+
+
+@require(Permission.WALLBOARD)
+async def wallboard_page(request: web.Request) -> web.Response:
+    return render(request, "wallboard.html", board=_wallboard(deps_of(request)))
+
+
+@require(Permission.WALLBOARD)
+async def wallboard_events(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    return await _event_stream(request, lambda: _wallboard(deps))
+
+
+@require(Permission.LIVE_CONTROL)
+async def force_agent_submit(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    if deps.live is None:
+        raise web.HTTPServiceUnavailable(text="no worker is running")
+    agent_id = request.match_info["agent_id"]
+    action = request.match_info["action"]
+    reason = f"by supervisor {session_of(request).username}"
+    if action == "pause":
+        await deps.live.pause(agent_id, reason)
+    elif action == "logout":
+        await deps.live.logout(agent_id, reason)
+    else:
+        raise web.HTTPNotFound()
+    raise web.HTTPFound("/wallboard")
+
+
+@require(Permission.LIVE_CONTROL)
+async def listen_submit(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    if deps.live is None:
+        raise web.HTTPServiceUnavailable(text="no worker is running")
+    form = await request.post()
+    mode = str(form.get("mode", "listen"))
+    if mode not in {"listen", "whisper", "barge"}:
+        raise web.HTTPBadRequest(text="mode is listen, whisper or barge")
+    endpoint = deps.config.web.supervisor_endpoint
+    session = session_of(request)
+    if session.agent_id:
+        endpoint = deps.config.agent(session.agent_id).endpoint
+    if not endpoint:
+        raise web.HTTPConflict(text="set web.supervisor_endpoint to listen to calls")
+    result = await deps.live.listen(request.match_info["call_id"], endpoint, mode)
+    return render(request, "listening.html", result=result, mode=mode)
+
+
+# --- QA ----------------------------------------------------------------------------------------
+
+
+def _call_filter(request: web.Request, session: WebSession) -> CallFilter:
+    q = request.query
+
+    def date(name: str) -> dt.datetime | None:
+        value = q.get(name, "").strip()
+        if not value:
+            return None
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=f"{name}: expected YYYY-MM-DD") from exc
+        return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+    until = date("until")
+    min_talk = q.get("min_duration", "").strip()
+    try:
+        min_talk_seconds = float(min_talk) if min_talk else None
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="min_duration: expected seconds") from exc
+    agent = q.get("agent") or None
+    if not allows(Role(session.role), Permission.ALL_CALLS):
+        agent = session.agent_id or "-"  # an agent sees only their own calls
+    return CallFilter(
+        since=date("since"),
+        until=until + dt.timedelta(days=1) if until else None,
+        agent_id=agent,
+        queue_id=q.get("queue") or None,
+        caller=q.get("caller") or None,
+        disposition=q.get("disposition") or None,
+        min_talk_seconds=min_talk_seconds,
+        with_recording=q.get("recorded") == "1",
+    )
+
+
+@require(Permission.ALL_CALLS)
+async def qa_page(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    filters = _call_filter(request, session_of(request))
+    calls = await asyncio.to_thread(search_calls, deps.users.engine, filters)
+    return render(request, "qa.html", calls=calls, query=dict(request.query))
+
+
+async def _detail_for(request: web.Request) -> Any:
+    deps = deps_of(request)
+    session = session_of(request)
+    detail = await asyncio.to_thread(call_detail, deps.users.engine, request.match_info["call_id"])
+    if not allows(Role(session.role), Permission.ALL_CALLS) and (
+        detail.call.get("agent_id") != session.agent_id
+    ):
+        raise NotFoundError("no such call")  # do not confirm another agent's call exists
+    return detail
+
+
+@require(Permission.OWN_CALLS)
+async def my_calls_page(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    filters = _call_filter(request, session_of(request))
+    calls = await asyncio.to_thread(search_calls, deps.users.engine, filters)
+    return render(request, "qa.html", calls=calls, query=dict(request.query), own=True)
+
+
+async def call_page(request: web.Request) -> web.Response:
+    detail = await _detail_for(request)
+    return render(
+        request,
+        "call.html",
+        detail=detail,
+        form=deps_of(request).config.web.qa_form,
+        can_score=allows(Role(session_of(request).role), Permission.SCORE_CALLS),
+    )
+
+
+async def recording_file(request: web.Request) -> web.StreamResponse:
+    detail = await _detail_for(request)
+    session = session_of(request)
+    if detail.recording is None:
+        raise NotFoundError("this call has no recording")
+    if not (
+        allows(Role(session.role), Permission.RECORDINGS)
+        or detail.call.get("agent_id") == session.agent_id
+    ):
+        raise Forbidden("no access to recordings")
+    path = _recording_path(deps_of(request), detail.recording)
+    if path is None:
+        raise NotFoundError("the recording file is missing")
+    return web.FileResponse(
+        path, headers={"Content-Type": "audio/wav", "Cache-Control": "private, no-store"}
+    )
+
+
+def _recording_path(deps: WebDeps, recording: dict[str, Any]) -> Path | None:
+    url = str(recording.get("storage_url") or "")
+    candidate = Path(url.removeprefix("file://")) if url else None
+    root = deps.recordings_dir.resolve()
+    if candidate is None or not candidate.is_absolute():
+        candidate = root / f"{recording['name']}.{recording.get('format') or 'wav'}"
+    candidate = candidate.resolve()
+    # Only files under the recordings directory are ever served.
+    if root not in candidate.parents or not candidate.is_file():
+        return None
+    return candidate
+
+
+@require(Permission.SCORE_CALLS)
+async def score_submit(request: web.Request) -> web.StreamResponse:
+    deps = deps_of(request)
+    form = await request.post()
+    scores: dict[str, int] = {}
+    for criterion in deps.config.web.qa_form:
+        raw = str(form.get(f"score_{criterion.id}", "")).strip()
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=f"{criterion.label}: enter a number") from exc
+        if not 0 <= value <= criterion.max_points:
+            raise web.HTTPBadRequest(text=f"{criterion.label}: 0 to {criterion.max_points}")
+        scores[criterion.id] = value
+    comment = str(form.get("comment", "")).strip()[:4000] or None
+    call_id = request.match_info["call_id"]
+    await asyncio.to_thread(
+        save_qa_score,
+        deps.users.engine,
+        call_id,
+        session_of(request).username,
+        scores,
+        comment,
+        dt.datetime.now(dt.UTC),
+    )
+    raise web.HTTPFound(f"/calls/{call_id}?scored=1")
+
+
+@require(Permission.ALL_CALLS)
+async def qa_export(request: web.Request) -> web.Response:
+    deps = deps_of(request)
+    calls = await asyncio.to_thread(
+        search_calls, deps.users.engine, _call_filter(request, session_of(request))
+    )
+    columns = [
+        "call_id",
+        "started_at",
+        "caller_number",
+        "queue_id",
+        "agent_id",
+        "disposition",
+        "wait_seconds",
+        "talk_seconds",
+        "recording_name",
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(calls)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
+    )
+
+
+@web.middleware
+async def web_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors on pages become a page with the right status, never a traceback."""
+    try:
+        return await handler(request)
+    except NotFoundError as exc:
+        if request.path.startswith("/api/"):
+            raise
+        return render(request, "forbidden.html", status=404, reason=exc.message)
+    except Forbidden as exc:
+        return render(request, "forbidden.html", status=403, reason=exc.message)
+
+
+def add_web_routes(app: web.Application, deps: WebDeps) -> None:
+    """Mount the pages on ``app`` (the API application)."""
+    app[DEPS_KEY] = deps
+    app[JINJA_KEY] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.middlewares.append(web_errors)
+    r = app.router
+    r.add_get("/", index)
+    r.add_get("/login", login_page)
+    r.add_post("/login", login_submit)
+    r.add_post("/logout", logout_submit)
+    r.add_get("/agent", agent_page)
+    r.add_post("/agent/state", agent_state_submit)
+    r.add_get("/agent/events", agent_events)
+    r.add_post("/agent/calls/{call_id}/disposition", disposition_submit)
+    r.add_get("/wallboard", wallboard_page)
+    r.add_get("/wallboard/events", wallboard_events)
+    r.add_post("/wallboard/agents/{agent_id}/{action}", force_agent_submit)
+    r.add_post("/wallboard/calls/{call_id}/listen", listen_submit)
+    r.add_get("/qa", qa_page)
+    r.add_get("/qa/export.csv", qa_export)
+    r.add_get("/my-calls", my_calls_page)
+    any_calls = require(Permission.OWN_CALLS, Permission.ALL_CALLS)
+    r.add_get("/calls/{call_id}", any_calls(call_page))
+    r.add_get("/calls/{call_id}/recording", any_calls(recording_file))
+    r.add_post("/calls/{call_id}/score", score_submit)
+    r.add_static("/static", STATIC)
