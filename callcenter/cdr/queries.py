@@ -1,0 +1,123 @@
+"""Queries QA and the retention job need: find recordings, show a whole call, purge.
+
+Kept in ``cdr/`` because only this package talks SQL; ``recording/`` and the CLI call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, delete, select
+
+from callcenter.cdr.store import CALLS, EVENTS, LEGS, RECORDINGS
+
+
+@dataclass(frozen=True)
+class RecordingFilter:
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    agent: str | None = None
+    queue: str | None = None
+    caller: str | None = None
+    disposition: str | None = None
+    min_duration: float | None = None
+    limit: int = 1000
+
+
+def list_recordings(engine: Engine, where: RecordingFilter) -> list[dict[str, Any]]:
+    """Recordings (not deleted) with their call's caller and disposition, newest first."""
+    r, c = RECORDINGS.c, CALLS.c
+    conditions: list[ColumnElement[bool]] = [r.deleted_at.is_(None)]
+    if where.since:
+        conditions.append(r.started_at >= where.since)
+    if where.until:
+        conditions.append(r.started_at < where.until)
+    if where.agent:
+        conditions.append(r.agent_id == where.agent)
+    if where.queue:
+        conditions.append(r.queue_id == where.queue)
+    if where.caller:
+        conditions.append(c.caller_number.contains(where.caller, autoescape=True))
+    if where.disposition:
+        conditions.append(c.disposition == where.disposition)
+    if where.min_duration is not None:
+        conditions.append(r.duration_seconds >= where.min_duration)
+    query = (
+        select(
+            r.call_id,
+            r.name,
+            r.started_at,
+            r.duration_seconds,
+            r.agent_id,
+            r.queue_id,
+            c.caller_number,
+            c.disposition,
+            r.format,
+            r.size_bytes,
+            r.storage_url,
+            r.sha256,
+        )
+        .join(CALLS, c.call_id == r.call_id)
+        .where(and_(*conditions))
+        .order_by(r.started_at.desc())
+        .limit(where.limit)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def call_detail(engine: Engine, call_id: str) -> dict[str, Any] | None:
+    """The CDR with its legs, events and recordings, or None if there is no such call."""
+    with engine.connect() as conn:
+        call = conn.execute(select(CALLS).where(CALLS.c.call_id == call_id)).mappings().first()
+        if call is None:
+            return None
+        legs = conn.execute(
+            select(LEGS).where(LEGS.c.call_id == call_id).order_by(LEGS.c.seq)
+        ).mappings()
+        legs_list = [{k: v for k, v in leg.items() if k != "id"} for leg in legs]
+        events = conn.execute(
+            select(EVENTS).where(EVENTS.c.call_id == call_id).order_by(EVENTS.c.seq)
+        ).mappings()
+        events_list = [{k: v for k, v in e.items() if k != "id"} for e in events]
+        recordings = conn.execute(
+            select(RECORDINGS)
+            .where(and_(RECORDINGS.c.call_id == call_id, RECORDINGS.c.deleted_at.is_(None)))
+            .order_by(RECORDINGS.c.started_at)
+        ).mappings()
+        return {
+            "call": dict(call),
+            "legs": legs_list,
+            "events": events_list,
+            "recordings": [dict(rec) for rec in recordings],
+        }
+
+
+def all_recordings(engine: Engine) -> list[dict[str, Any]]:
+    """Every stored recording's name, storage URL and checksum (for ``recordings verify``)."""
+    r = RECORDINGS.c
+    query = select(r.name, r.call_id, r.storage_url, r.sha256, r.size_bytes).where(
+        r.deleted_at.is_(None)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query.order_by(r.started_at))]
+
+
+def expired_recordings(engine: Engine, now: dt.datetime) -> list[dict[str, Any]]:
+    r = RECORDINGS.c
+    query = select(r.name, r.call_id, r.storage_url, r.expires_at).where(
+        and_(r.expires_at.is_not(None), r.expires_at <= now)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query.order_by(r.expires_at))]
+
+
+def delete_recording_row(engine: Engine, name: str) -> None:
+    """Remove a recording's row (its file is already gone); the call's CDR stays."""
+    with engine.begin() as conn:
+        conn.execute(delete(RECORDINGS).where(RECORDINGS.c.name == name))
+        conn.execute(
+            CALLS.update().where(CALLS.c.recording_name == name).values(recording_name=None)
+        )
