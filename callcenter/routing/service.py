@@ -1,0 +1,536 @@
+"""The ACD service: glue between the pure dispatcher, the shared reservations and the calls.
+
+One ``AcdService`` per worker. It owns the :class:`~callcenter.routing.dispatcher.Dispatcher`
+and one background task (``run``) that
+
+- asks the dispatcher for assignments whenever something changed (a caller joined, an agent
+  became free) and reserves each chosen agent in the database (``SELECT ... SKIP LOCKED``
+  through :class:`AgentReservations`) before the call rings them: two workers sharing one
+  database never ring the same agent;
+- applies the dispatcher's timers (wrap-up ends, ring time-outs, max-wait overflows);
+- writes agent state changes and queue entries to the database off the event loop.
+
+Calls talk to it through small methods (``join_queue``, ``agent_answered``...) and receive its
+decisions (``AgentOffered``, ``OverflowDue``, ``RingTimeUp``) in their own event inbox, mixed
+with their ARI events, so a call's task reads one stream in order.
+
+Agent control for the API and the CLI (``login``, ``logout``, ``pause``, ``unpause``,
+``status``) also lives here; errors are the dispatcher's domain errors (``agent-not-found``,
+``agent-not-logged-in``, ``agent-busy``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from callcenter.asterisk.events import AriEvent
+from callcenter.clock import Clock, SystemClock
+from callcenter.config import CallCenterConfig, OverflowTarget
+from callcenter.routing.dispatcher import AgentStateChanged, Dispatcher
+from callcenter.routing.model import (
+    AgentAutoPaused,
+    AgentSpec,
+    AgentState,
+    Assignment,
+    Decision,
+    FailureReason,
+    NoAnswerPauseEnded,
+    Overflow,
+    QueueSpec,
+    RingTimedOut,
+    SkillLike,
+    WrapupEnded,
+)
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE_REASON = "unreachable"
+"""Pause reason of an agent whose endpoint went offline or could not be allocated."""
+
+
+# --- what the service tells a call (through the call's inbox) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueDecision(AriEvent):
+    """Base of the service's messages to a call; not from Asterisk, so no channel ids."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentOffered(QueueDecision):
+    """These agents are reserved for the call (in the database too): ring them now."""
+
+    queue_id: str
+    agent_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OverflowDue(QueueDecision):
+    """The caller waited ``max_wait_seconds``: they are out of the queue, send them on."""
+
+    queue_id: str
+    target: OverflowTarget
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RingTimeUp(QueueDecision):
+    """The dispatcher gave up on a ringing agent (no Asterisk event came): hang the leg up."""
+
+    agent_id: str
+
+
+class CallInbox(Protocol):
+    def put_nowait(self, item: AriEvent, /) -> None: ...
+
+
+# --- the shared database, as the service uses it ---------------------------------------------
+
+
+class ReservationStore(Protocol):
+    """What the service needs from ``callcenter.db.reservations.AgentReservations``."""
+
+    def reserve(self, agent_ids: Sequence[str], call_id: str) -> str | None: ...
+
+    def release(self, agent_id: str) -> None: ...
+
+
+@dataclass
+class _CallState:
+    inbox: CallInbox
+    queue_id: str
+    entered_at: float
+    reserved: set[str] = field(default_factory=set)
+
+
+class AcdService:
+    """The dispatcher of one worker plus its shared reservations; see the module docstring."""
+
+    def __init__(
+        self,
+        config: CallCenterConfig,
+        *,
+        clock: Clock | None = None,
+        speed: float = 1.0,
+        reservations: Any | None = None,
+        worker_id: str = "worker",
+        no_answer_pause_seconds: float = 5.0,
+        elsewhere_poll_seconds: float = 0.5,
+    ) -> None:
+        """``speed``: how much faster than real time the PBX runs (the simulator's speed
+        factor; 1 on a real Asterisk). Dispatcher times are PBX seconds."""
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.speed = speed
+        self.worker_id = worker_id
+        self.reservations = reservations
+        self.dispatcher = Dispatcher(
+            QueueSpec.from_config(config),
+            AgentSpec.from_config(config),
+            no_answer_pause_seconds=no_answer_pause_seconds,
+        )
+        self.elsewhere_poll_seconds = elsewhere_poll_seconds
+        self._calls: dict[str, _CallState] = {}
+        self._held: dict[str, str] = {}
+        """Agents this worker reserved in the database -> the call."""
+        self._elsewhere: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._db_queue: asyncio.Queue[Callable[[], None]] = asyncio.Queue()
+        self._db_task: asyncio.Task[None] | None = None
+        self.offers = 0
+        self.refused_reservations = 0
+        self.on_agent_state: Callable[[AgentStateChanged], None] | None = None
+
+    # --- time --------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """PBX seconds on a monotonic counter (what the dispatcher reads)."""
+        return self.clock.monotonic() * self.speed
+
+    def real_seconds(self, pbx_seconds: float) -> float:
+        """How long ``pbx_seconds`` take on this machine's clock."""
+        return pbx_seconds / self.speed
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the dispatch loop and the database writer."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="acd-dispatch")
+            self._db_task = asyncio.create_task(self._write_db(), name="acd-db-writer")
+
+    async def close(self) -> None:
+        """Stop the loop; pending database writes are finished first (up to 5 s)."""
+        for task in (self._task,):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
+        if self._db_task is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5.0):
+                    await self._db_queue.join()
+            self._db_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._db_task
+            self._db_task = None
+
+    def kick(self) -> None:
+        """Something changed: run a dispatch round soon."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        last_poll = 0.0
+        while True:
+            try:
+                await self._dispatch_round()
+                if self._elsewhere and time.monotonic() - last_poll >= self.elsewhere_poll_seconds:
+                    last_poll = time.monotonic()
+                    await self._poll_elsewhere()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The loop must outlive one bad round (a database hiccup): log and go on.
+                log.exception("dispatch round failed")
+            delay = 1.0
+            next_timer = self.dispatcher.next_timer()
+            if next_timer is not None:
+                delay = min(delay, max(0.0, self.real_seconds(next_timer - self.now())))
+            if self._elsewhere:
+                delay = min(delay, self.elsewhere_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            self._wake.clear()
+
+    async def _dispatch_round(self) -> None:
+        self._apply(self.dispatcher.tick(self.now()))
+        while True:
+            assignments = self.dispatcher.next_assignments(self.now())
+            if not assignments:
+                break
+            for assignment in assignments:
+                await self._reserve_and_offer(assignment)
+            # A refused reservation put the caller back: try the next agent at once.
+        self._apply(self.dispatcher.tick(self.now()))
+        self._flush_state_changes()
+
+    async def _reserve_and_offer(self, assignment: Assignment) -> None:
+        call = self._calls.get(assignment.call_id)
+        granted: list[str] = []
+        for agent_id in assignment.agent_ids:
+            if await self._reserve(agent_id, assignment.call_id):
+                granted.append(agent_id)
+            else:
+                self.refused_reservations += 1
+                self._elsewhere.add(agent_id)
+                self._apply(
+                    self.dispatcher.reservation_refused(assignment.call_id, agent_id, self.now())
+                )
+        if not granted:
+            return
+        if call is None:
+            # The caller left between the decision and now: give the agents back.
+            for agent_id in granted:
+                await self._release(agent_id)
+            self.dispatcher.remove_caller(assignment.call_id, self.now())
+            return
+        call.reserved.update(granted)
+        self.offers += 1
+        call.inbox.put_nowait(
+            AgentOffered(
+                call_id=assignment.call_id,
+                queue_id=assignment.queue_id,
+                agent_ids=tuple(granted),
+            )
+        )
+
+    async def _reserve(self, agent_id: str, call_id: str) -> bool:
+        if self.reservations is None:
+            self._held[agent_id] = call_id
+            return True
+        chosen = await asyncio.to_thread(self.reservations.reserve, [agent_id], call_id)
+        if chosen is None:
+            return False
+        self._held[agent_id] = call_id
+        return True
+
+    async def _release(self, agent_id: str) -> None:
+        if self._held.pop(agent_id, None) is None:
+            return
+        if self.reservations is not None:
+            await asyncio.to_thread(self.reservations.release, agent_id)
+
+    def _release_soon(self, agent_id: str) -> None:
+        """Release the database reservation from the writer task (keeps callers fast)."""
+        if self._held.pop(agent_id, None) is None or self.reservations is None:
+            return
+        store = self.reservations
+        self._db_queue.put_nowait(lambda: store.release(agent_id))
+
+    async def _poll_elsewhere(self) -> None:
+        """Agents another worker holds: are they free again?"""
+        if self.reservations is None or not hasattr(self.reservations, "free_agents"):
+            for agent_id in list(self._elsewhere):
+                self.dispatcher.agent_free_elsewhere(agent_id, self.now())
+            self._elsewhere.clear()
+            return
+        free = await asyncio.to_thread(self.reservations.free_agents, sorted(self._elsewhere))
+        for agent_id in free:
+            self._elsewhere.discard(agent_id)
+            self.dispatcher.agent_free_elsewhere(agent_id, self.now())
+
+    def _apply(self, decisions: Iterable[Decision]) -> None:
+        for decision in decisions:
+            if isinstance(decision, Overflow):
+                call = self._calls.pop(decision.call_id, None)
+                if call is not None:
+                    self._release_all(call)
+                    call.inbox.put_nowait(
+                        OverflowDue(
+                            call_id=decision.call_id,
+                            queue_id=decision.queue_id,
+                            target=decision.target,
+                            priority=decision.priority,
+                        )
+                    )
+            elif isinstance(decision, RingTimedOut):
+                call = self._calls.get(decision.call_id)
+                if call is not None:
+                    call.inbox.put_nowait(
+                        RingTimeUp(call_id=decision.call_id, agent_id=decision.agent_id)
+                    )
+                self._release_agent_of(decision.call_id, decision.agent_id)
+            elif isinstance(decision, WrapupEnded | NoAnswerPauseEnded):
+                self._release_soon(decision.agent_id)
+                self.kick()
+            elif isinstance(decision, AgentAutoPaused):
+                log.info("agent=%s auto-paused (%s)", decision.agent_id, decision.reason)
+                self._release_soon(decision.agent_id)
+            else:
+                self.kick()
+
+    def _release_agent_of(self, call_id: str, agent_id: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.reserved.discard(agent_id)
+        if self._held.get(agent_id) == call_id:
+            state = self.dispatcher.agent_state(agent_id)
+            # A paused-after-no-answer agent stays held by us until the rest ends, so the
+            # other workers do not ring them meanwhile.
+            if state is not AgentState.PAUSED or self.dispatcher.agent_status(
+                agent_id
+            ).reason not in (None, "no_answer"):
+                self._release_soon(agent_id)
+
+    def _release_all(self, call: _CallState) -> None:
+        for agent_id in list(call.reserved):
+            state = self.dispatcher.agent_state(agent_id)
+            if state not in (AgentState.ON_CALL, AgentState.WRAPUP):
+                self._release_soon(agent_id)
+        call.reserved.clear()
+
+    # --- database writes ---------------------------------------------------------------------
+
+    def _flush_state_changes(self) -> None:
+        changes = self.dispatcher.drain_state_changes()
+        if not changes:
+            return
+        if self.on_agent_state is not None:
+            for change in changes:
+                self.on_agent_state(change)
+        store = self.reservations
+        if store is None or not hasattr(store, "record_state_change"):
+            return
+        wall = self._wall_clock_of
+
+        def write() -> None:
+            for change in changes:
+                store.record_state_change(
+                    change.agent_id,
+                    change.state.value,
+                    at=wall(change.at),
+                    reason=change.reason,
+                    call_id=change.call_id,
+                )
+
+        self._db_queue.put_nowait(write)
+
+    def _wall_clock_of(self, pbx_time: float) -> dt.datetime:
+        return self.clock.now() - dt.timedelta(seconds=self.real_seconds(self.now() - pbx_time))
+
+    async def _write_db(self) -> None:
+        while True:
+            job = await self._db_queue.get()
+            try:
+                await asyncio.to_thread(job)
+            except Exception:
+                # A lost history row must not stop the calls; the next write may succeed.
+                log.exception("database write failed")
+            finally:
+                self._db_queue.task_done()
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def join_queue(
+        self,
+        call_id: str,
+        queue_id: str,
+        inbox: CallInbox,
+        *,
+        priority: int = 0,
+        extra_skills: Iterable[SkillLike] = (),
+    ) -> int:
+        """Put the caller in ``queue_id``; decisions arrive in ``inbox``. Returns the position."""
+        now = self.now()
+        position = self.dispatcher.enqueue(
+            call_id, queue_id, now, priority=priority, extra_skills=extra_skills
+        )
+        self._calls[call_id] = _CallState(inbox=inbox, queue_id=queue_id, entered_at=now)
+        self.kick()
+        return position
+
+    def leave_queue(self, call_id: str) -> None:
+        """The caller is gone or chose another way (callback, voicemail): free their offers."""
+        call = self._calls.pop(call_id, None)
+        self.dispatcher.remove_caller(call_id, self.now())
+        if call is not None:
+            self._release_all(call)
+        self._flush_state_changes()
+        self.kick()
+
+    def in_queue(self, call_id: str) -> bool:
+        return call_id in self._calls
+
+    def position(self, call_id: str) -> int:
+        return self.dispatcher.position(call_id)
+
+    def estimated_wait(self, call_id: str) -> float:
+        """PBX seconds until an agent is likely free for this caller."""
+        return self.dispatcher.estimated_wait(call_id, self.now())
+
+    def agent_ringing(self, call_id: str, agent_id: str) -> None:
+        self.dispatcher.agent_ringing(call_id, agent_id, self.now())
+        self._flush_state_changes()
+
+    def agent_answered(self, call_id: str, agent_id: str) -> bool:
+        """The agent picked up; False when the offer is void (hang that leg up)."""
+        taken = self.dispatcher.agent_answered(call_id, agent_id, self.now())
+        if taken:
+            call = self._calls.pop(call_id, None)
+            if call is not None:
+                for other in call.reserved - {agent_id}:
+                    self._release_agent_of(call_id, other)
+        self._flush_state_changes()
+        self.kick()
+        return taken
+
+    def agent_failed(self, call_id: str, agent_id: str, reason: FailureReason) -> None:
+        """The agent did not take the call (busy, no answer, rejected, unreachable)."""
+        self._apply(self.dispatcher.agent_failed(call_id, agent_id, self.now(), reason))
+        self._release_agent_of(call_id, agent_id)
+        self._flush_state_changes()
+        self.kick()
+
+    def agent_unreachable(self, agent_id: str) -> None:
+        """The agent's phone is offline: pause them until someone unpauses them."""
+        with contextlib.suppress(Exception):
+            self.dispatcher.pause(agent_id, UNREACHABLE_REASON, self.now())
+        self._flush_state_changes()
+
+    def call_finished(self, agent_id: str) -> None:
+        """The agent's call ended: wrap-up, then available (the loop applies the timer)."""
+        self._apply(self.dispatcher.call_finished(agent_id, self.now()))
+        self._flush_state_changes()
+        self.kick()
+
+    # --- agent control (API, CLI) ------------------------------------------------------------
+
+    async def login(self, agent_id: str) -> dict[str, Any]:
+        """Log the agent in: available for calls."""
+        self.dispatcher.log_in(agent_id, self.now())
+        return self._after_control(agent_id)
+
+    async def logout(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
+        """Log the agent out (refused with ``agent-busy`` while a call rings or is up)."""
+        self.dispatcher.log_out(agent_id, self.now())
+        return self._after_control(agent_id, reason)
+
+    async def pause(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
+        """Pause the agent; during a call the pause starts when the call and wrap-up end."""
+        self.dispatcher.pause(agent_id, reason or "paused", self.now())
+        return self._after_control(agent_id)
+
+    async def unpause(self, agent_id: str) -> dict[str, Any]:
+        """End the agent's pause (also an auto-pause after missed calls)."""
+        self.dispatcher.unpause(agent_id, self.now())
+        return self._after_control(agent_id)
+
+    def _after_control(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
+        status = self.dispatcher.agent_status(agent_id)
+        if status.state in (AgentState.PAUSED, AgentState.LOGGED_OUT):
+            self._release_soon(agent_id)
+        self._flush_state_changes()
+        self.kick()
+        return self.agent_view(agent_id, reason)
+
+    def agent_view(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
+        """One agent as the API shows it."""
+        status = self.dispatcher.agent_status(agent_id)
+        now = self.now()
+        return {
+            "id": agent_id,
+            "name": status.spec.name,
+            "endpoint": status.spec.endpoint,
+            "state": status.state.value,
+            "reason": status.reason or reason,
+            "pending_pause": status.pending_pause,
+            "seconds_in_state": round(max(0.0, now - status.since), 1),
+            "call_id": status.call_id,
+            "queue_id": status.queue_id,
+            "calls_today": status.calls_today,
+            "skills": dict(status.spec.skills),
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Every queue (waiting, being offered, longest wait, agents) and agent, now."""
+        now = self.now()
+        snapshot = self.dispatcher.snapshot(now)
+        agents = [self.agent_view(agent_id) for agent_id in sorted(snapshot["agents"])]
+        queues = []
+        for queue_id, row in snapshot["queues"].items():
+            spec = self.config.queues[queue_id]
+            needs = {(r.skill, r.min_level) for r in spec.skills}
+            serving = [
+                a
+                for a in agents
+                if all(a["skills"].get(skill, 0) >= level for skill, level in needs)
+            ]
+            queues.append(
+                {
+                    "id": queue_id,
+                    "name": spec.name,
+                    "waiting": row["waiting"],
+                    "offered": row["offered"],
+                    "longest_wait_seconds": round(row["longest_wait"], 1),
+                    "agents_available": sum(1 for a in serving if a["state"] == "available"),
+                    "agents_logged_in": sum(1 for a in serving if a["state"] != "logged_out"),
+                }
+            )
+        return {
+            "at": self.clock.now().isoformat(),
+            "worker": self.worker_id,
+            "queues": queues,
+            "agents": agents,
+        }

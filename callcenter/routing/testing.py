@@ -1,0 +1,226 @@
+"""A whole call center over the simulated Asterisk: for the ACD tests, demos and benchmarks.
+
+``running_center(config)`` starts the simulated PBX and its ARI server, a ``Worker`` with the
+``InboundCallFlow`` and its ``AcdService``, and registers every agent's phone. Times in the
+config are PBX seconds; the PBX and the service run ``SPEED`` times faster than real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callcenter.asterisk.ari import AriSettings
+from callcenter.config import CallCenterConfig
+from callcenter.ivr.machine import IvrOutcome, QueueRequest
+from callcenter.routing.service import AcdService
+from callcenter.sim.ari_server import AriServer, start_ari_server
+from callcenter.sim.pbx import (
+    BridgeCreated,
+    ChannelHungUp,
+    DialBegan,
+    DialEnded,
+    EndpointBehaviour,
+    EndpointHandle,
+    PbxEvent,
+    SimulatedAsterisk,
+    Stasis,
+)
+from callcenter.worker.app import Worker, WorkerSettings
+from callcenter.worker.inbound import InboundCallFlow, IvrRunner, build_inbound
+from callcenter.worker.session import CallSession
+
+APP = "cc-acd"
+USER, PASSWORD = "callcenter", "secret"
+SPEED = 20.0
+
+
+def make_config(**overrides: Any) -> CallCenterConfig:
+    """Three skills, four agents, three queues; ``overrides`` replace top-level keys."""
+    raw: dict[str, Any] = {
+        "asterisk": {
+            "ari": {"password": PASSWORD, "app": APP},
+            "ami": {"secret": "x"},
+        },
+        "skills": ["billing", "sales", "french"],
+        "agents": [
+            {"id": "bill1", "name": "Bill One", "endpoint": "PJSIP/1001", "skills": {"billing": 5}},
+            {"id": "bill2", "name": "Bill Two", "endpoint": "PJSIP/1002", "skills": {"billing": 3}},
+            {"id": "sale1", "name": "Sale One", "endpoint": "PJSIP/1003", "skills": {"sales": 5}},
+            {
+                "id": "both1",
+                "name": "Both One",
+                "endpoint": "PJSIP/1004",
+                "skills": {"sales": 4, "french": 5},
+            },
+        ],
+        "queues": {
+            "billing": {
+                "name": "Billing",
+                "skills": [{"skill": "billing"}],
+                "ring_timeout": 3,
+                "wrapup_seconds": 0,
+                "announce_position_every": 0,
+                "max_wait_seconds": 600,
+            },
+            "sales": {
+                "name": "Sales",
+                "skills": [{"skill": "sales"}],
+                "ring_timeout": 3,
+                "wrapup_seconds": 0,
+                "announce_position_every": 0,
+            },
+        },
+        "ivr": {
+            "numbers": {"100": "main"},
+            "operator_queue": "billing",
+            "menus": {
+                "main": {
+                    "prompts": ["sound:hello-world"],
+                    "choices": {
+                        "1": {"queue": "billing"},
+                        "2": {"queue": "sales"},
+                        "3": {"queue": "sales", "extra_skills": [{"skill": "french"}]},
+                        "9": {"queue": "billing", "priority": 10},
+                    },
+                }
+            },
+        },
+    }
+    raw.update(overrides)
+    return CallCenterConfig.model_validate(raw)
+
+
+def direct_to_queue(routes: dict[str, QueueRequest]) -> IvrRunner:
+    """A stand-in for the IVR in ACD tests: answer, then the queue of the dialled number."""
+
+    async def run(session: CallSession) -> IvrOutcome:
+        await session.ari.answer(session.caller_channel_id)
+        return routes[session.caller.exten]
+
+    return run
+
+
+@dataclass
+class Dialled:
+    endpoint: str
+    channel_id: str
+    caller_id: str | None
+    status: str | None = None
+    cause: int | None = None
+
+
+@dataclass
+class CenterUnderTest:
+    pbx: SimulatedAsterisk
+    server: AriServer
+    worker: Worker
+    service: AcdService
+    flow: InboundCallFlow
+    phones: dict[str, EndpointHandle] = field(default_factory=dict)
+    dials: list[Dialled] = field(default_factory=list)
+    """Every agent dial, in order (what the PBX saw)."""
+    bridges_created: int = 0
+
+    def watch_pbx(self) -> None:
+        self.pbx.add_listener(self._pbx_event)
+
+    def _pbx_event(self, event: PbxEvent) -> None:
+        if isinstance(event, DialBegan):
+            self.dials.append(
+                Dialled(
+                    endpoint=event.dialstring,
+                    channel_id=event.peer.uniqueid,
+                    caller_id=event.caller.uniqueid if event.caller else None,
+                )
+            )
+        elif isinstance(event, DialEnded):
+            for dial in self.dials:
+                if dial.channel_id == event.peer.uniqueid:
+                    dial.status = event.dialstatus
+        elif isinstance(event, ChannelHungUp):
+            for dial in self.dials:
+                if dial.channel_id == event.channel.uniqueid:
+                    dial.cause = event.cause
+        elif isinstance(event, BridgeCreated):
+            self.bridges_created += 1
+
+    def dials_to(self, agent_id: str) -> list[Dialled]:
+        endpoint = self.service.config.agent(agent_id).endpoint
+        return [d for d in self.dials if d.endpoint == endpoint]
+
+    def phone(self, agent_id: str) -> EndpointHandle:
+        return self.phones[agent_id]
+
+    async def wait_until(
+        self, condition: Callable[[], bool], within: float = 5.0, step: float = 0.01
+    ) -> None:
+        """Poll ``condition`` (state spread over PBX, worker and service has no one event)."""
+        async with asyncio.timeout(within):
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(step)
+
+    def agent_state(self, agent_id: str) -> str:
+        return self.service.dispatcher.agent_state(agent_id).value
+
+    async def settle(self) -> None:
+        """Wait until no call is in progress and every bridge is gone."""
+        await self.wait_until(lambda: not self.worker.sessions)
+
+
+@contextlib.asynccontextmanager
+async def running_center(
+    config: CallCenterConfig,
+    tmp_path: Path,
+    *,
+    behaviours: dict[str, EndpointBehaviour] | None = None,
+    ivr: IvrRunner | None = None,
+    extensions: Iterable[str] = ("100", "201", "202", "209"),
+    login: Iterable[str] | None = None,
+    service: AcdService | None = None,
+    cdr: Any = None,
+) -> AsyncIterator[CenterUnderTest]:
+    pbx = SimulatedAsterisk(speed=SPEED, recordings_dir=tmp_path)
+    for exten in extensions:
+        pbx.dialplan.route(exten, Stasis(APP))
+    phones: dict[str, EndpointHandle] = {}
+    for agent in config.agents:
+        technology, resource = agent.endpoint.split("/", 1)
+        behaviour = (behaviours or {}).get(agent.id, EndpointBehaviour.answer_after(0.5))
+        phones[agent.id] = pbx.register_endpoint(technology, resource, behaviour)
+    server = await start_ari_server(pbx, "127.0.0.1", 0, USER, PASSWORD)
+    settings = WorkerSettings(
+        ari=AriSettings(
+            url=server.url,
+            username=USER,
+            password=PASSWORD,
+            app=APP,
+            request_timeout=2.0,
+            connect_timeout=2.0,
+            backoff_initial=0.2,
+            backoff_max=0.4,
+        ),
+        http_port=None,
+        end_grace=1.0,
+    )
+    worker = Worker(settings)
+    service = service or AcdService(config, speed=SPEED, worker_id="w1")
+    flow, service = build_inbound(config, worker, service=service, ivr=ivr, cdr=cdr)
+    await service.start()
+    for agent_id in login if login is not None else [a.id for a in config.agents]:
+        await service.login(agent_id)
+    await worker.start()
+    await worker.ari.wait_connected(within=5)
+    center = CenterUnderTest(pbx, server, worker, service, flow, phones)
+    center.watch_pbx()
+    try:
+        yield center
+    finally:
+        await worker.stop(grace=1.0)
+        await service.close()
+        await server.close()
+        await pbx.close()

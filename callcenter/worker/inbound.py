@@ -1,0 +1,309 @@
+"""``InboundCallFlow``: the whole life of an inbound call, IVR -> queue -> agent -> the end.
+
+The worker runs it for every new caller. It
+
+1. runs the IVR (:func:`callcenter.ivr.driver.run_ivr`), which fills ``session.context``;
+2. for a queue request, runs :class:`~callcenter.routing.driver.QueueCall` (wait, ring, talk),
+   following overflows to other queues; voicemail, callback and hang-up targets end here;
+3. keeps a :class:`~callcenter.cdr.record.CallRecordBuilder` up to date and hands it to the CDR
+   writer when the call is over (``cdr.submit``; the writer batches and spools).
+
+``build_inbound(config, worker)`` wires the ACD service and this flow into a ``Worker``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from callcenter.asterisk.ari import AriRequestError
+from callcenter.asterisk.events import (
+    AriEvent,
+    PlaybackFinished,
+    RecordingFailed,
+    RecordingFinished,
+    StasisEnd,
+    Unknown,
+)
+from callcenter.asterisk.ids import new_playback_id
+from callcenter.cdr.record import CallRecordBuilder
+from callcenter.clock import Clock, SystemClock
+from callcenter.config import CallCenterConfig, OverflowTarget, SkillRequirement
+from callcenter.ivr.driver import run_ivr
+from callcenter.ivr.lookups import LookupRegistry
+from callcenter.ivr.machine import (
+    CallerHungUp,
+    Hangup,
+    IvrOutcome,
+    QueueRequest,
+    Transfer,
+    Voicemail,
+)
+from callcenter.routing.driver import QueueCall, QueueResult
+from callcenter.routing.service import AcdService
+from callcenter.worker.session import CallEnded, CallSession
+
+if TYPE_CHECKING:
+    from callcenter.worker.app import Worker
+
+log = logging.getLogger("callcenter.call")
+
+IvrRunner = Callable[[CallSession], Awaitable[IvrOutcome]]
+
+CALLBACK_CONFIRMATION = "sound:queue-thankyou"
+VOICEMAIL_GREETING = "sound:vm-intro"
+VOICEMAIL_MAX_SECONDS = 120
+MAX_OVERFLOW_HOPS = 5
+"""Overflow chains longer than this end (a loop of queues would keep a caller for ever)."""
+
+
+class CdrSink(Protocol):
+    """What the flow needs from ``callcenter.cdr.writer.CdrWriter``."""
+
+    def submit(self, record: CallRecordBuilder) -> None: ...
+
+
+@dataclass
+class InboundCallFlow:
+    """The CallFlow for inbound calls; see the module docstring."""
+
+    config: CallCenterConfig
+    service: AcdService
+    ivr: IvrRunner | None = None
+    cdr: CdrSink | None = None
+    worker_id: str = "worker"
+
+    async def run(self, session: CallSession) -> None:
+        """IVR, queue(s), talk; the CDR is handed over whatever happens."""
+        caller = session.caller
+        record = CallRecordBuilder(
+            session.call_id,
+            started_at=session.started_at,
+            caller_number=caller.caller_number or None,
+            caller_name=caller.caller_name or None,
+            dialled_number=caller.exten or None,
+            worker_id=self.worker_id,
+            channel_uniqueid=caller.id,
+            linkedid=caller.id,
+        )
+        disposition: str | None = None
+        side: str | None = None
+        try:
+            outcome = await self._run_ivr(session)
+            _copy_context(session, record)
+            disposition, side = await self._after_ivr(session, record, outcome)
+        except CallEnded:
+            side = "caller"
+        finally:
+            if session.caller_left and side is None:
+                side = "caller"
+            record.ended(disposition=disposition, side=side)
+            if self.cdr is not None:
+                self.cdr.submit(record)
+
+    async def _run_ivr(self, session: CallSession) -> IvrOutcome:
+        ivr = self.ivr or ivr_runner(self.config, speed=self.service.speed)
+        return await ivr(session)
+
+    async def _after_ivr(
+        self, session: CallSession, record: CallRecordBuilder, outcome: IvrOutcome
+    ) -> tuple[str | None, str | None]:
+        """Where the caller goes after the IVR; returns (disposition, who hung up)."""
+        if isinstance(outcome, CallerHungUp):
+            return "abandoned_ivr", "caller"
+        if isinstance(outcome, Hangup):
+            await _hang_up(session)
+            return None, "system"
+        if isinstance(outcome, Voicemail):
+            await leave_voicemail(session, outcome.box)
+            return "voicemail", None
+        if isinstance(outcome, Transfer):
+            record.transferred(outcome.extension)
+            with contextlib.suppress(AriRequestError):
+                await session.ari.continue_in_dialplan(
+                    session.caller_channel_id, extension=outcome.extension, priority=1
+                )
+            return None, "system"
+        return await self._queue(session, record, outcome)
+
+    async def _queue(
+        self, session: CallSession, record: CallRecordBuilder, request: QueueRequest
+    ) -> tuple[str | None, str | None]:
+        queue_id, priority = request.queue_id, request.priority
+        extra: tuple[SkillRequirement, ...] = tuple(request.extra_skills)
+        for _ in range(MAX_OVERFLOW_HOPS):
+            result = await QueueCall(
+                session,
+                self.service,
+                queue_id,
+                priority=priority,
+                extra_skills=extra,
+                record=record,
+            ).run()
+            if result.outcome == "overflowed" and result.target and result.target.queue:
+                queue_id, priority = result.target.queue, result.priority
+                continue
+            return await self._queue_ended(session, result)
+        await _hang_up(session)
+        return "overflowed", "system"
+
+    async def _queue_ended(
+        self, session: CallSession, result: QueueResult
+    ) -> tuple[str | None, str | None]:
+        if result.outcome == "answered":
+            return "answered", result.ended_by
+        if result.outcome == "abandoned":
+            return "abandoned_queue", "caller"
+        if result.outcome == "callback":
+            await _say_and_hang_up(session, CALLBACK_CONFIRMATION)
+            return "callback", "system"
+        target = result.target or OverflowTarget(hangup=True)
+        if target.voicemail:
+            await leave_voicemail(session, target.voicemail)
+            return "voicemail", None
+        if target.callback:
+            await _say_and_hang_up(session, target.prompt or CALLBACK_CONFIRMATION)
+            return "callback", "system"
+        await _say_and_hang_up(session, target.prompt)
+        return "overflowed", "system"
+
+
+def _copy_context(session: CallSession, record: CallRecordBuilder) -> None:
+    context = session.context
+    for node_id, at in context.ivr_path:
+        record.ivr_entered(node_id, at)
+    for digit in context.digits:
+        record.digits.append(digit)
+    for name, value in context.variables.items():
+        record.variable(name, value)
+
+
+async def _hang_up(session: CallSession) -> None:
+    if not session.caller_left:
+        with contextlib.suppress(AriRequestError):
+            await session.ari.hangup(session.caller_channel_id)
+
+
+async def _play_to_end(session: CallSession, media: str, within: float = 30.0) -> None:
+    """Play one prompt and wait for its end (or the caller leaving)."""
+    if session.caller_left:
+        return
+    playback = new_playback_id()
+    try:
+        await session.ari.play(session.caller_channel_id, media, playback_id=playback)
+    except AriRequestError:
+        return
+    while True:
+        event = await session.next_event(within)
+        if event is None or _caller_gone(session, event):
+            return
+        if isinstance(event, PlaybackFinished) and event.playback_id == playback:
+            return
+
+
+async def _say_and_hang_up(session: CallSession, media: str | None) -> None:
+    if media:
+        await _play_to_end(session, media)
+    await _hang_up(session)
+
+
+def _caller_gone(session: CallSession, event: AriEvent) -> bool:
+    return isinstance(event, StasisEnd) and event.channel.id == session.caller_channel_id
+
+
+async def leave_voicemail(session: CallSession, box: str) -> None:
+    """Greeting, then record the caller into ``voicemail-<box>-<call id>`` until they hang up,
+    press # or ``VOICEMAIL_MAX_SECONDS`` pass."""
+    await _play_to_end(session, VOICEMAIL_GREETING)
+    if session.caller_left:
+        return
+    name = f"voicemail-{box}-{session.call_id}"
+    try:
+        await session.ari.record_channel(
+            session.caller_channel_id,
+            name,
+            "wav",
+            beep=True,
+            max_duration_seconds=VOICEMAIL_MAX_SECONDS,
+            terminate_on="#",
+        )
+    except AriRequestError as exc:
+        session.log.warning("call=%s voicemail recording failed: %s", session.call_id, exc)
+        await _hang_up(session)
+        return
+    while True:
+        event = await session.next_event(VOICEMAIL_MAX_SECONDS + 10)
+        if event is None or _caller_gone(session, event):
+            break
+        if isinstance(event, RecordingFinished | RecordingFailed) and event.name == name:
+            break
+    await _hang_up(session)
+
+
+# --- wiring into a worker ---------------------------------------------------------------------
+
+
+def ivr_runner(
+    config: CallCenterConfig,
+    *,
+    lookups: LookupRegistry | None = None,
+    clock: Clock | None = None,
+    speed: float = 1.0,
+) -> IvrRunner:
+    """The configured IVR (menus, hours, lookups) as the flow's first step."""
+    registry = lookups or LookupRegistry.from_config(config.ivr.lookups)
+    wall_clock = clock or SystemClock()
+
+    async def run(session: CallSession) -> IvrOutcome:
+        return await run_ivr(
+            session,
+            config.ivr,
+            config.business_hours,
+            registry,
+            wall_clock,
+            config.timezone,
+            speed=speed,
+        )
+
+    return run
+
+
+def watch_endpoints(service: AcdService, worker: Worker) -> None:
+    """Pause agents whose endpoint goes offline (ARI EndpointStateChange, unclaimed)."""
+    by_endpoint = {agent.endpoint: agent.id for agent in service.config.agents}
+    previous = worker.router.default_handler
+
+    def on_unclaimed(event: AriEvent) -> None:
+        if isinstance(event, Unknown) and event.type == "EndpointStateChange":
+            endpoint: Any = event.raw.get("endpoint") or {}
+            name = f"{endpoint.get('technology', '')}/{endpoint.get('resource', '')}"
+            agent_id = by_endpoint.get(name)
+            if agent_id is not None and endpoint.get("state") == "offline":
+                log.info("agent=%s endpoint %s went offline", agent_id, name)
+                service.agent_unreachable(agent_id)
+            return
+        if previous is not None:
+            previous(event)
+
+    worker.router.default_handler = on_unclaimed
+
+
+def build_inbound(
+    config: CallCenterConfig,
+    worker: Worker,
+    *,
+    service: AcdService | None = None,
+    ivr: IvrRunner | None = None,
+    cdr: CdrSink | None = None,
+    worker_id: str = "worker",
+) -> tuple[InboundCallFlow, AcdService]:
+    """The inbound flow as the worker's default flow, with its ACD service (start it)."""
+    service = service or AcdService(config, worker_id=worker_id)
+    ivr = ivr or ivr_runner(config, speed=service.speed)
+    flow = InboundCallFlow(config, service, ivr=ivr, cdr=cdr, worker_id=worker_id)
+    worker.register_flow(flow)
+    watch_endpoints(service, worker)
+    return flow, service
