@@ -209,8 +209,15 @@ class StopPrompt:
 
 @dataclass(frozen=True, slots=True)
 class StartTimer:
+    """Send TimerExpired(token) after ``seconds``.
+
+    ``caller_time``: the time-out measures the caller (or Asterisk) and may be sped up with a
+    simulated PBX; False for outside systems (lookups), whose time is always real.
+    """
+
     token: int
     seconds: float
+    caller_time: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,10 +536,12 @@ class IvrMachine:
 
     # --- timers --------------------------------------------------------------------------
 
-    def _start_timer(self, seconds: float, out: list[Decision]) -> None:
+    def _start_timer(
+        self, seconds: float, out: list[Decision], *, caller_time: bool = True
+    ) -> None:
         self._cancel_timer(out)
         self._timer = self._new_id()
-        out.append(StartTimer(self._timer, seconds))
+        out.append(StartTimer(self._timer, seconds, caller_time))
 
     def _cancel_timer(self, out: list[Decision]) -> None:
         if self._timer is not None:
@@ -665,7 +674,7 @@ class IvrMachine:
         self.phase = Phase.LOOKING_UP
         self._lookup = self._new_id()
         out.append(RunLookup(self._lookup, node.lookup, value))
-        self._start_timer(spec.timeout_seconds, out)
+        self._start_timer(spec.timeout_seconds, out, caller_time=False)
 
     def _on_lookup_answer(self, value: str | None, out: list[Decision]) -> None:
         node = self.node

@@ -606,6 +606,7 @@ def test_lookup_runs_with_its_time_out() -> None:
     call = at_lookup()
     assert call.log[-2:] == [RunLookup(call.lookup.token, "order_status", "1234"), call.timer]  # type: ignore[union-attr]
     assert call.timer is not None and call.timer.seconds == 2.0
+    assert not call.timer.caller_time  # an outside system: real seconds, never sped up
 
 
 def test_lookup_answer_is_said_then_next() -> None:
