@@ -87,7 +87,7 @@ def test_status_prints_queues_and_agents(api: ApiThread) -> None:
 
 
 def test_errors_are_one_line_and_a_non_zero_status(api: ApiThread) -> None:
-    code, out, err = run(api, "agent", "login", "nobody")
+    code, _, err = run(api, "agent", "login", "nobody")
     assert code == 2
     assert err == "error: no agent 'nobody' (agent-not-found)\n"
     code, _, err = run(api, "agent", "pause", "bill2")
