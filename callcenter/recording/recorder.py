@@ -1,0 +1,369 @@
+"""Recording hooks over ARI: start, pause/resume, stop, and store the file when it is finished.
+
+Usage by the inbound flow (one ``Recorder`` per worker)::
+
+    recorder = Recorder.from_config(config, ari, cdr=writer, hooks=hooks)
+    policy = config.queue_recording(queue_id)
+    name = await recorder.start_for_call(call_id, bridge_id=bridge, policy=policy,
+                                         agent_id="a7", queue_id=queue_id, record=record)
+    await recorder.pause(call_id)      # the caller reads a card number (the API calls these)
+    await recorder.resume(call_id)
+    recorder.on_event(event)           # hand it every RecordingFinished / RecordingFailed
+    info = await recorder.wait_stored(name, within=10)    # optional
+    await recorder.close()
+
+Names: ``<call id>`` (then ``<call id>-2``...), recorded with ``ifExists=fail`` so a name can
+never overwrite another call's audio; Asterisk answers 409 when a name is taken (e.g. a second
+agent leg of the same call) and we take the next suffix.
+
+When Asterisk reports RecordingFinished (after ``stop``, or when the bridge/channel goes away),
+the file is fetched with ``GET /recordings/stored/{name}/file``, written atomically into
+``recordings.directory`` with its SHA-256, the metadata row is handed to the CDR writer
+(``recordings`` table, linked to the call), the stored recording is deleted from Asterisk, and
+the ``recording_finished`` hook fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import logging
+import wave
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from callcenter.asterisk.ari import AriConflict, AriNotFound, AriRequestError
+from callcenter.asterisk.events import AriEvent, RecordingFailed, RecordingFinished
+from callcenter.asterisk.ids import BridgeId, ChannelId, RecordingName
+from callcenter.config import RecordingPolicy
+from callcenter.errors import CallCenterError
+from callcenter.recording.policy import expires_at, recording_name
+from callcenter.recording.storage import LocalStorage, StoredFile
+
+if TYPE_CHECKING:
+    from callcenter.asterisk.ari import AriClient
+    from callcenter.cdr.record import CallRecordBuilder
+    from callcenter.config import CallCenterConfig
+
+log = logging.getLogger("callcenter.recording")
+
+MAX_PARTS = 20
+DOWNLOAD_ATTEMPTS = 4
+
+
+class RecordingError(CallCenterError):
+    code = "recording-error"
+
+
+class RecordingSink(Protocol):
+    """What the recorder needs of the CDR writer."""
+
+    def submit_recording(self, row: dict[str, Any]) -> None: ...
+
+
+class HookSink(Protocol):
+    def emit(self, event: str, payload: Mapping[str, Any]) -> None: ...
+
+
+@dataclass
+class ActiveRecording:
+    name: RecordingName
+    call_id: str
+    target: str
+    """``bridge`` or ``channel``."""
+    policy: RecordingPolicy
+    started_at: dt.datetime
+    agent_id: str | None = None
+    queue_id: str | None = None
+    paused: bool = False
+    stored: asyncio.Future[StoredRecordingInfo | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+@dataclass(frozen=True)
+class StoredRecordingInfo:
+    """What ends up in the ``recordings`` row."""
+
+    name: str
+    call_id: str
+    agent_id: str | None
+    queue_id: str | None
+    target: str
+    started_at: dt.datetime
+    duration_seconds: float | None
+    format: str
+    size_bytes: int
+    storage_url: str
+    sha256: str
+    expires_at: dt.datetime
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "call_id": self.call_id,
+            "agent_id": self.agent_id,
+            "queue_id": self.queue_id,
+            "target": self.target,
+            "started_at": self.started_at,
+            "duration_seconds": self.duration_seconds,
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "storage_url": self.storage_url,
+            "sha256": self.sha256,
+            "expires_at": self.expires_at,
+            "deleted_at": None,
+        }
+
+
+def wav_duration(data: bytes) -> float | None:
+    """Seconds of audio in a WAV file, or None if it is not one."""
+    try:
+        with wave.open(io.BytesIO(data)) as reader:
+            rate = reader.getframerate()
+            return round(reader.getnframes() / rate, 3) if rate else None
+    except (wave.Error, EOFError):
+        return None
+
+
+class Recorder:
+    """Starts, pauses, resumes and stops call recordings, and stores them when finished."""
+
+    def __init__(
+        self,
+        ari: AriClient,
+        storage: LocalStorage,
+        cdr: RecordingSink | None = None,
+        hooks: HookSink | None = None,
+        *,
+        delete_from_asterisk: bool = True,
+    ) -> None:
+        self.ari = ari
+        self.storage = storage
+        self.cdr = cdr
+        self.hooks = hooks
+        self.delete_from_asterisk = delete_from_asterisk
+        self._by_name: dict[str, ActiveRecording] = {}
+        self._by_call: dict[str, list[ActiveRecording]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: CallCenterConfig,
+        ari: AriClient,
+        cdr: RecordingSink | None = None,
+        hooks: HookSink | None = None,
+    ) -> Recorder:
+        return cls(ari, LocalStorage(config.recordings.directory), cdr, hooks)
+
+    # --- control -----------------------------------------------------------------------------
+
+    async def start_for_call(
+        self,
+        call_id: str,
+        *,
+        policy: RecordingPolicy,
+        bridge_id: BridgeId | str | None = None,
+        channel_id: ChannelId | str | None = None,
+        agent_id: str | None = None,
+        queue_id: str | None = None,
+        record: CallRecordBuilder | None = None,
+    ) -> RecordingName | None:
+        """Start recording the bridge (or the channel) if the policy says so; returns the name."""
+        if policy.record == "none":
+            return None
+        if (bridge_id is None) == (channel_id is None):
+            raise ValueError("give exactly one of bridge_id and channel_id")
+        if policy.consent_prompt:
+            await self._play_consent(call_id, policy.consent_prompt, bridge_id, channel_id)
+        part = len(self._by_call.get(call_id, [])) + 1
+        while part <= MAX_PARTS:
+            name = recording_name(call_id, part)
+            try:
+                if bridge_id is not None:
+                    started = await self.ari.record_bridge(
+                        BridgeId(bridge_id), name, policy.format, if_exists="fail"
+                    )
+                else:
+                    started = await self.ari.record_channel(
+                        ChannelId(str(channel_id)), name, policy.format, if_exists="fail"
+                    )
+                break
+            except AriConflict:
+                # 409 "Recording 'NAME' already exists and can not be overwritten": try NAME-2.
+                part += 1
+        else:
+            raise RecordingError(f"call {call_id}: no free recording name", call_id=call_id)
+        active = ActiveRecording(
+            started,
+            call_id,
+            "bridge" if bridge_id is not None else "channel",
+            policy,
+            dt.datetime.now(dt.UTC),
+            agent_id,
+            queue_id,
+        )
+        self._by_name[started] = active
+        self._by_call.setdefault(call_id, []).append(active)
+        if record is not None:
+            record.recording_started(started, active.started_at)
+        log.info("call %s: recording %s started (%s)", call_id, started, active.target)
+        return started
+
+    async def pause(self, call_id: str) -> list[str]:
+        """Pause the call's live recordings (e.g. while a card number is read out)."""
+        return await self._each_live(call_id, "pause")
+
+    async def resume(self, call_id: str) -> list[str]:
+        return await self._each_live(call_id, "resume")
+
+    async def stop(self, call_id: str) -> list[str]:
+        """Stop the call's live recordings; storing follows their RecordingFinished."""
+        return await self._each_live(call_id, "stop")
+
+    def recordings_of(self, call_id: str) -> list[ActiveRecording]:
+        return list(self._by_call.get(call_id, []))
+
+    # --- finishing ---------------------------------------------------------------------------
+
+    def on_event(self, event: AriEvent) -> bool:
+        """Feed ARI events here; True if it was one of our recordings finishing (never awaits)."""
+        if isinstance(event, RecordingFinished | RecordingFailed) and event.name in self._by_name:
+            task = asyncio.create_task(self._finish(event), name=f"recording-{event.name}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return True
+        return False
+
+    async def on_recording_finished(self, event: RecordingFinished) -> StoredRecordingInfo | None:
+        """Fetch, store, record and delete a finished recording (awaitable form of on_event)."""
+        active = self._by_name.get(event.name)
+        if active is None:
+            return None
+        return await self._store(active, event)
+
+    async def wait_stored(self, name: str, within: float = 10.0) -> StoredRecordingInfo | None:
+        """Wait until a recording is stored (None if it failed)."""
+        active = self._by_name.get(name)
+        if active is None:
+            raise RecordingError(f"unknown recording {name}", name=name)
+        return await asyncio.wait_for(asyncio.shield(active.stored), within)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _each_live(self, call_id: str, action: str) -> list[str]:
+        done: list[str] = []
+        for active in self._by_call.get(call_id, []):
+            if active.stored.done():
+                continue
+            try:
+                if action == "pause" and not active.paused:
+                    await self.ari.pause_recording(active.name)
+                    active.paused = True
+                elif action == "resume" and active.paused:
+                    await self.ari.unpause_recording(active.name)
+                    active.paused = False
+                elif action == "stop":
+                    await self.ari.stop_recording(active.name)
+                else:
+                    continue
+            except AriNotFound:
+                continue  # it already ended: RecordingFinished is on its way
+            done.append(active.name)
+            log.info("call %s: recording %s %s", call_id, active.name, action)
+        return done
+
+    async def _play_consent(
+        self, call_id: str, media: str, bridge_id: str | None, channel_id: str | None
+    ) -> None:
+        try:
+            if bridge_id is not None:
+                await self.ari.play_on_bridge(BridgeId(bridge_id), media)
+            else:
+                await self.ari.play(ChannelId(str(channel_id)), media)
+        except AriRequestError as exc:
+            log.warning("call %s: consent prompt %s not played: %s", call_id, media, exc)
+
+    async def _finish(self, event: RecordingFinished | RecordingFailed) -> None:
+        active = self._by_name[event.name]
+        if isinstance(event, RecordingFailed):
+            log.error("call %s: recording %s failed: %s", active.call_id, event.name, event.cause)
+            if not active.stored.done():
+                active.stored.set_result(None)
+            return
+        try:
+            await self._store(active, event)
+        except CallCenterError as exc:
+            log.error("call %s: recording %s not stored: %s", active.call_id, event.name, exc)
+            if not active.stored.done():
+                active.stored.set_result(None)
+
+    async def _store(
+        self, active: ActiveRecording, event: RecordingFinished
+    ) -> StoredRecordingInfo | None:
+        if active.stored.done():
+            return active.stored.result()
+        data = await self._download(active)
+        audio_format = event.format or active.policy.format
+        stored: StoredFile = await asyncio.to_thread(
+            self.storage.store, active.name, audio_format, data, active.started_at
+        )
+        duration = wav_duration(data) if audio_format == "wav" else None
+        if duration is None and event.duration is not None:
+            duration = float(event.duration)
+        info = StoredRecordingInfo(
+            name=active.name,
+            call_id=active.call_id,
+            agent_id=active.agent_id,
+            queue_id=active.queue_id,
+            target=active.target,
+            started_at=active.started_at,
+            duration_seconds=duration,
+            format=audio_format,
+            size_bytes=stored.size_bytes,
+            storage_url=stored.url,
+            sha256=stored.sha256,
+            expires_at=expires_at(active.started_at, active.policy),
+        )
+        if self.cdr is not None:
+            self.cdr.submit_recording(info.row())
+        if self.delete_from_asterisk:
+            with contextlib.suppress(AriNotFound):
+                await self.ari.delete_stored_recording(active.name)
+        if self.hooks is not None:
+            payload = info.row()
+            payload.pop("deleted_at")
+            self.hooks.emit("recording_finished", payload)
+        log.info(
+            "call %s: recording %s stored at %s (%d bytes, sha256 %s)",
+            active.call_id,
+            active.name,
+            stored.path,
+            stored.size_bytes,
+            stored.sha256[:12],
+        )
+        if not active.stored.done():
+            active.stored.set_result(info)
+        return info
+
+    async def _download(self, active: ActiveRecording) -> bytes:
+        delay = 0.1
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                return await self.ari.download_recording(active.name)
+            except AriNotFound:
+                # The file can appear a moment after RecordingFinished on a busy box.
+                if attempt == DOWNLOAD_ATTEMPTS:
+                    raise
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")

@@ -1,0 +1,232 @@
+"""A whole recorded call through the simulated Asterisk (ARI over the wire) into real
+PostgreSQL: the CDR, its legs, the recording row, and a valid WAV file whose checksum matches."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from callcenter.asterisk.ari import AriClient, AriNotFound, AriSettings
+from callcenter.asterisk.events import AriEvent, Dial, RecordingFinished, StasisStart
+from callcenter.asterisk.ids import RecordingName, new_channel_id
+from callcenter.cdr.record import CallRecordBuilder
+from callcenter.cdr.writer import CdrWriter
+from callcenter.config import RecordingPolicy
+from callcenter.db.engine import upgrade
+from callcenter.recording.recorder import Recorder
+from callcenter.recording.storage import LocalStorage, path_of
+from callcenter.sim.ari_server import AriServer, start_ari_server
+from callcenter.sim.pbx import EndpointBehaviour, SimulatedAsterisk, Stasis
+
+pytestmark = pytest.mark.pg
+
+APP = "cc-rec"
+E = TypeVar("E", bound=AriEvent)
+
+
+class Events:
+    """Events from the adapter; recordings are also handed to the recorder, as a worker does."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[AriEvent] = asyncio.Queue()
+        self.recorder: Recorder | None = None
+
+    def on_event(self, event: AriEvent) -> None:
+        if self.recorder is not None:
+            self.recorder.on_event(event)
+        self.queue.put_nowait(event)
+
+    async def next(self, kind: type[E], **fields: Any) -> E:
+        async with asyncio.timeout(5):
+            while True:
+                event = await self.queue.get()
+                if isinstance(event, kind) and all(
+                    getattr(event, k) == v for k, v in fields.items()
+                ):
+                    return event
+
+
+@pytest.fixture
+async def pbx(tmp_path: Path) -> AsyncIterator[SimulatedAsterisk]:
+    pbx = SimulatedAsterisk(speed=20.0, recordings_dir=tmp_path / "asterisk")
+    pbx.dialplan.route("100", Stasis(APP))
+    yield pbx
+    await pbx.close()
+
+
+@pytest.fixture
+async def server(pbx: SimulatedAsterisk) -> AsyncIterator[AriServer]:
+    server = await start_ari_server(pbx, "127.0.0.1", 0, "callcenter", "secret")
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def events() -> Events:
+    return Events()
+
+
+@pytest.fixture
+async def ari(server: AriServer, events: Events) -> AsyncIterator[AriClient]:
+    settings = AriSettings(server.url, "callcenter", "secret", APP, request_timeout=3.0)
+    client = AriClient(settings, events.on_event)
+    await client.start()
+    await client.wait_connected(within=5)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def writer(pg_url: str, tmp_path: Path) -> AsyncIterator[CdrWriter]:
+    upgrade(pg_url)
+    writer = CdrWriter(pg_url, tmp_path / "spool", flush_interval_ms=10)
+    await writer.start()
+    yield writer
+    await writer.close()
+
+
+async def connected_call(
+    ari: AriClient, pbx: SimulatedAsterisk, events: Events
+) -> tuple[Any, str, str, str, CallRecordBuilder, int]:
+    """Caller answered, agent a1 rung and answered, both in a mixing bridge."""
+    pbx.register_endpoint("PJSIP", "1001", EndpointBehaviour.answer_after(0.2))
+    call = pbx.place_inbound_call("100", "+15550001", caller_name="Alice")
+    start = await events.next(StasisStart)
+    caller = start.channel.id
+    record = CallRecordBuilder(
+        "c0ffee" + caller.replace(".", ""),
+        dt.datetime.now(dt.UTC),
+        caller_number="+15550001",
+        dialled_number="100",
+        worker_id="w1",
+        channel_uniqueid=caller,
+        linkedid=caller,
+    )
+    await ari.answer(caller)
+    record.queue_entered("sales")
+    bridge = await ari.create_bridge("mixing", name="cc-rec")
+    await ari.add_to_bridge(bridge, caller)
+    leg_id = new_channel_id()
+    seq = record.leg_ringing("a1", "PJSIP/1001", leg_id)
+    await ari.create_channel("PJSIP/1001", app_args="agent", channel_id=leg_id)
+    await events.next(StasisStart)
+    await ari.dial(leg_id, caller=caller, ring_timeout=10)
+    await events.next(Dial, dialstatus="ANSWER")
+    await ari.add_to_bridge(bridge, leg_id)
+    record.leg_answered(seq)
+    return call, caller, leg_id, bridge, record, seq
+
+
+async def test_recorded_call_gives_cdr_legs_recording_row_and_valid_wav(
+    ari: AriClient, pbx: SimulatedAsterisk, events: Events, writer: CdrWriter, tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "recordings")
+    recorder = Recorder(ari, storage, cdr=writer)
+    events.recorder = recorder
+    call, caller, leg, bridge, record, seq = await connected_call(ari, pbx, events)
+    writer.submit(record)  # the call in progress
+
+    policy = RecordingPolicy(record="agent", retention_days=30)
+    name = await recorder.start_for_call(
+        record.call_id,
+        bridge_id=bridge,
+        policy=policy,
+        agent_id="a1",
+        queue_id="sales",
+        record=record,
+    )
+    assert name == record.call_id
+    await asyncio.sleep(0.1)
+    assert await recorder.pause(record.call_id) == [name]
+    assert await recorder.resume(record.call_id) == [name]
+    await asyncio.sleep(0.1)
+    assert await recorder.stop(record.call_id) == [name]
+    info = await recorder.wait_stored(name, within=5)
+    assert info is not None
+
+    await ari.hangup(leg)
+    record.leg_ended(seq, cause=16)
+    await ari.hangup(caller)
+    record.ended(side="system", cause=16)
+    await ari.destroy_bridge(bridge)
+    writer.submit(record)
+    await writer.flush()
+
+    # The file: where the row says, a valid WAV, the checksum matches, gone from Asterisk.
+    path = path_of(info.storage_url)
+    assert path.is_file() and path.is_relative_to(tmp_path / "recordings")
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == info.sha256 and len(data) == info.size_bytes
+    with wave.open(str(path)) as audio:
+        assert audio.getnframes() > 0 and audio.getframerate() > 0
+    with pytest.raises(AriNotFound):
+        await ari.get_stored_recording(RecordingName(name))
+
+    engine = create_engine(writer.store.url)
+    with engine.connect() as conn:
+        cdr = (
+            conn.execute(text("select * from calls where call_id = :c"), {"c": record.call_id})
+            .mappings()
+            .one()
+        )
+        legs = (
+            conn.execute(text("select * from call_legs where call_id = :c"), {"c": record.call_id})
+            .mappings()
+            .all()
+        )
+        rec_row = (
+            conn.execute(text("select * from recordings where call_id = :c"), {"c": record.call_id})
+            .mappings()
+            .one()
+        )
+    engine.dispose()
+    assert cdr["disposition"] == "answered" and cdr["agent_id"] == "a1"
+    assert cdr["recording_name"] == name and cdr["channel_uniqueid"] == caller
+    assert cdr["caller_number"] == "+15550001" and cdr["dialled_number"] == "100"
+    assert [(leg["agent_id"], leg["outcome"], leg["hangup_cause"]) for leg in legs] == [
+        ("a1", "answered", 16)
+    ]
+    assert rec_row["sha256"] == info.sha256 and rec_row["size_bytes"] == len(data)
+    assert rec_row["agent_id"] == "a1" and rec_row["queue_id"] == "sales"
+    assert rec_row["format"] == "wav" and rec_row["storage_url"] == info.storage_url
+    assert rec_row["expires_at"] - rec_row["started_at"] == dt.timedelta(days=30)
+    await recorder.close()
+    await call.wait_for("hangup")
+
+
+async def test_name_taken_in_asterisk_gets_the_next_suffix_and_none_policy_records_nothing(
+    ari: AriClient, pbx: SimulatedAsterisk, events: Events, tmp_path: Path
+) -> None:
+    storage = LocalStorage(tmp_path / "recordings")
+    call, caller, leg, bridge, record, _ = await connected_call(ari, pbx, events)
+    policy = RecordingPolicy(record="call")
+    assert (
+        await Recorder(ari, storage).start_for_call(
+            record.call_id, bridge_id=bridge, policy=RecordingPolicy(record="none")
+        )
+        is None
+    )
+    # A recording of this call is already stored in Asterisk (e.g. by a worker that crashed).
+    await ari.record_bridge(bridge, record.call_id, if_exists="fail")
+    await ari.stop_recording(RecordingName(record.call_id))
+    await events.next(RecordingFinished, name=record.call_id)
+
+    recorder = Recorder(ari, storage)  # a fresh worker knows nothing of it
+    events.recorder = recorder
+    name = await recorder.start_for_call(record.call_id, bridge_id=bridge, policy=policy)
+    assert name == f"{record.call_id}-2"  # 409 on the first name, never an overwrite
+    await ari.hangup(leg)
+    await ari.hangup(caller)
+    await ari.destroy_bridge(bridge)  # Asterisk ends the bridge's recording itself
+    info = await recorder.wait_stored(name, within=5)
+    assert info is not None and path_of(info.storage_url).name == f"{name}.wav"
+    await recorder.close()
+    await call.wait_for("hangup")
