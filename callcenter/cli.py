@@ -199,6 +199,6 @@ from callcenter.cli_sim import sim_command as _sim_command  # noqa: E402
 main.add_command(_sim_command)
 main.add_command(_run_command)
 
-from callcenter.cli_dialplan import dialplan as _dialplan_group  # noqa: E402
+from callcenter import cli_dialplan  # noqa: E402
 
-main.add_command(_dialplan_group)
+main.add_command(cli_dialplan.dialplan)

@@ -60,7 +60,20 @@ async def connect_ami(cfg: CallCenterConfig) -> AsyncIterator[deployment.Command
     """An AMI session for the reloads (tests may replace this function)."""
     from callcenter.asterisk.ami import AmiClient
 
-    client = AmiClient.from_settings(cfg.asterisk.ami, timeout=cfg.asterisk.request_timeout)
+    ami = cfg.asterisk.ami
+    client = AmiClient(
+        ami.host,
+        ami.port,
+        ami.username,
+        ami.secret,
+        connect_timeout=cfg.asterisk.request_timeout,
+        login_timeout=cfg.asterisk.request_timeout,
+        # Reloading a large dialplan or pjsip.conf takes a while; it is not a hung Asterisk.
+        action_timeout=max(cfg.asterisk.request_timeout, 30.0),
+        connect_attempts=2,
+        keepalive_interval=None,
+        events=False,
+    )
     await client.connect()
     try:
         yield client
@@ -78,9 +91,10 @@ async def _rollback(cfg: CallCenterConfig, config_dir: Path, to: str | None) -> 
         return await deployment.rollback(config_dir, runner, to=to)
 
 
-@click.group("dialplan")
-def dialplan() -> None:
-    """Asterisk's config files (extensions.conf, pjsip.conf, ...) from callcenter.yaml."""
+dialplan: click.Group = click.Group(
+    "dialplan",
+    help="Asterisk's config files (extensions.conf, pjsip.conf, ...) from callcenter.yaml.",
+)
 
 
 @dialplan.command("render")

@@ -103,7 +103,7 @@ def balance_problem(text: str) -> str | None:
             if not stack or stack[-1] != _PAIRS[char]:
                 return f"unbalanced {char!r}"
             stack.pop()
-    return f"unclosed {stack[-1]!r}" if stack else None
+    return f"unbalanced: unclosed {stack[-1]!r}" if stack else None
 
 
 def split_arguments(args: str) -> list[str]:

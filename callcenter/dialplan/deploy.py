@@ -58,7 +58,7 @@ class CommandRunner(Protocol):
     ``Response: Error``.
     """
 
-    async def command(self, command: str) -> list[str]: ...
+    async def command(self, cli: str, /) -> list[str]: ...
 
 
 class DeployError(CallCenterError):
