@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -219,13 +220,33 @@ def _report(task: asyncio.Task[Any], stop: asyncio.Event) -> None:
     type=float,
     help="Seconds calls in progress get to finish after SIGTERM.",
 )
+@click.option(
+    "--flow",
+    type=click.Choice(["inbound", "hello"]),
+    default="inbound",
+    show_default=True,
+    help="inbound: IVR -> queue -> agent (+ the agent API); hello: answer, hello-world, hang up.",
+)
+@click.option(
+    "--speed",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01, max=1000),
+    help="Speed factor of a simulated PBX (`callcenter sim --speed`); 1 on a real Asterisk.",
+)
 @click.option("--verbose/--quiet", default=True, help="Log at INFO (one line per call event).")
 def run_command(
-    config_path: str | None, http_host: str, http_port: int, drain_grace: float, verbose: bool
+    config_path: str | None,
+    http_host: str,
+    http_port: int,
+    drain_grace: float,
+    flow: str,
+    speed: float,
+    verbose: bool,
 ) -> None:
     """Run a worker: take calls from Asterisk's ARI app until SIGTERM, then drain and exit 0."""
     from callcenter.config import load_config
-    from callcenter.worker.app import Worker, WorkerSettings
+    from callcenter.worker.app import WorkerSettings
 
     _setup_logging(verbose)
     try:
@@ -236,7 +257,46 @@ def run_command(
     settings = WorkerSettings.from_config(
         config, http_host=http_host, http_port=http_port, drain_grace=drain_grace
     )
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            status = asyncio.run(_run_worker(config, settings, flow, speed))
+            sys.exit(status)
+    except CallCenterError as exc:
+        _fail(exc.message, 1)
+
+
+async def _run_worker(config: Any, settings: Any, flow: str, speed: float) -> int:
+    """The worker, plus (for the inbound flow) the ACD service and the agent API."""
+    from aiohttp import web
+
+    from callcenter.worker.app import Worker
+
     worker = Worker(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        status = asyncio.run(worker.run())
-        sys.exit(status)
+    service = None
+    api_runner: web.AppRunner | None = None
+    if flow == "inbound":
+        from callcenter.routing.service import AcdService
+        from callcenter.worker.inbound import build_inbound
+
+        worker_id = settings.ari.app
+        service = AcdService(config, speed=speed, worker_id=worker_id)
+        build_inbound(config, worker, service=service, worker_id=worker_id)
+        await service.start()
+        token = config.api.token or os.environ.get("CALLCENTER_API_TOKEN")
+        if token:
+            from callcenter.api.app import make_api_app
+
+            api_runner = web.AppRunner(make_api_app(service, token), access_log=None)
+            await api_runner.setup()
+            await web.TCPSite(api_runner, config.api.host, config.api.port).start()
+            log.info("agent API on http://%s:%s/api/", config.api.host, config.api.port)
+        else:
+            log.warning("no api.token nor $CALLCENTER_API_TOKEN: the agent API is not served")
+    try:
+        # Calls in progress use the ACD service until the worker has drained.
+        return await worker.run()
+    finally:
+        if api_runner is not None:
+            await api_runner.cleanup()
+        if service is not None:
+            await service.close()

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +172,7 @@ class Worker:
         self._draining = False
         self._stop_requested = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._listeners: list[Callable[[AriEvent], None]] = []
         self.http_port: int | None = None
 
     # --- flows -------------------------------------------------------------------------------
@@ -182,6 +183,20 @@ class Worker:
             self._default_flow = flow
         else:
             self._flows[exten] = flow
+
+    def add_event_listener(self, listener: Callable[[AriEvent], None]) -> Callable[[], None]:
+        """Also hand every ARI event to ``listener`` (before routing); returns its remover.
+
+        It runs inside the WebSocket read loop: it must not block (enqueue work elsewhere).
+        An exception in it is logged and the event is still routed.
+        """
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
 
     def flow_for(self, channel: ChannelSnapshot) -> CallFlow:
         return self._flows.get(channel.exten, self._default_flow)
@@ -250,6 +265,11 @@ class Worker:
     def _on_event(self, event: AriEvent) -> None:
         """Called for every ARI event inside aioari's read loop: count and route, no awaiting."""
         self.metrics.count_event(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %s", listener, type(event).__name__)
         self.router.dispatch(event)
 
     def _unclaimed_event(self, event: AriEvent) -> None:

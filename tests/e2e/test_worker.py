@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from callcenter.asterisk.ari import AriRequestError, AriSettings
-from callcenter.asterisk.events import ChannelDtmfReceived, StasisStart
+from callcenter.asterisk.events import AriEvent, ChannelDtmfReceived, StasisStart
 from callcenter.sim.ari_server import AriServer, start_ari_server
 from callcenter.sim.pbx import PlayThenHangup, SimulatedAsterisk, Stasis
 from callcenter.worker import CallEnded, CallSession, Worker, WorkerSettings
@@ -292,6 +292,24 @@ async def test_unclaimed_own_leg_is_not_taken_for_a_new_call(
         await worker.ari.answer(leg)
 
 
+async def test_event_listeners_see_every_event_and_cannot_break_routing(
+    worker: Worker, pbx: SimulatedAsterisk
+) -> None:
+    seen: list[str] = []
+
+    def broken(event: AriEvent) -> None:
+        raise RuntimeError("listener bug")
+
+    worker.add_event_listener(broken)
+    remove = worker.add_event_listener(lambda event: seen.append(type(event).__name__))
+    call = pbx.place_inbound_call("100", "+15550013")
+    await call.wait_for("hangup")
+    assert call.heard == ["sound:hello-world"]
+    await until(lambda: "StasisEnd" in seen)
+    assert seen[0] == "StasisStart"
+    remove()
+
+
 async def test_sigterm_stops_the_worker_process_with_status_0(
     server: AriServer, pbx: SimulatedAsterisk, tmp_path: Path
 ) -> None:
@@ -313,6 +331,8 @@ async def test_sigterm_stops_the_worker_process_with_status_0(
         "0",
         "--drain-grace",
         "5",
+        "--flow",
+        "hello",
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
