@@ -9,7 +9,9 @@ dialled number (or the default flow) runs in a task the worker owns.
 - Stopping (SIGTERM/SIGINT, or ``stop()``): new calls are turned away (sent back to the
   dialplan when ``drain_context`` is set, else answered with ``drain_message`` and hung up),
   calls in progress get ``drain_grace`` seconds to finish, then are hung up; exit status 0.
-- Asterisk unreachable: the adapter keeps retrying with backoff and logs each attempt.
+- Asterisk unreachable: the adapter keeps retrying with backoff and logs each attempt. The AMI
+  client (``settings.ami``, ``Worker.ami``, also ``session.ami``) connects in the background the
+  same way; a call flow must not assume it is up.
 - After an ARI reconnect the worker compares its calls with what Asterisk still holds: a call
   whose caller is gone gets a synthetic StasisEnd (Asterisk sent the real one while we were
   away), so its flow ends normally.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -34,7 +37,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from callcenter.asterisk.ari import AriClient, AriRequestError, AriSettings
+from callcenter.asterisk.ari import AriClient, AriRequestError, AriSettings, backoff_delay
 from callcenter.asterisk.events import (
     AriEvent,
     ChannelSnapshot,
@@ -43,10 +46,12 @@ from callcenter.asterisk.events import (
     StasisEnd,
     StasisStart,
 )
+from callcenter.errors import AsteriskError
 from callcenter.worker.router import EventRouter
 from callcenter.worker.session import CallEnded, CallFlow, CallSession
 
 if TYPE_CHECKING:
+    from callcenter.asterisk.ami import AmiClient
     from callcenter.config import CallCenterConfig
 
 log = logging.getLogger(__name__)
@@ -56,10 +61,24 @@ OWN_LEG_ARGS = frozenset({"leg", "agent", "snoop", "originated"})
 
 
 @dataclass(frozen=True)
+class AmiConnection:
+    """Where the worker's AMI client logs in (``asterisk.ami`` of the config)."""
+
+    host: str
+    port: int
+    username: str
+    secret: str
+    action_timeout: float = 5.0
+    backoff_max: float = 30.0
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     """How the worker runs; ARI settings come from the config (``from_config``)."""
 
     ari: AriSettings
+    ami: AmiConnection | None = None
+    """None: no AMI client (ARI is enough for the built-in flows)."""
     http_host: str = "127.0.0.1"
     http_port: int | None = 8081
     """Port of /healthz and /metrics; 0 picks a free one, None serves nothing."""
@@ -85,7 +104,16 @@ class WorkerSettings:
             request_timeout=asterisk.request_timeout,
             backoff_max=asterisk.connect_retry_max_delay,
         )
-        return cls(ari=ari, **overrides)
+        ami = AmiConnection(
+            host=asterisk.ami.host,
+            port=asterisk.ami.port,
+            username=asterisk.ami.username,
+            secret=asterisk.ami.secret,
+            action_timeout=asterisk.request_timeout,
+            backoff_max=asterisk.connect_retry_max_delay,
+        )
+        values: dict[str, Any] = {"ari": ari, "ami": ami, **overrides}
+        return cls(**values)
 
 
 class HelloWorldFlow:
@@ -137,6 +165,9 @@ class _Metrics:
         self.ari_connected = Gauge(
             "callcenter_ari_connected", "1 while the ARI WebSocket is open", registry=r
         )
+        self.ami_connected = Gauge(
+            "callcenter_ami_connected", "1 while logged in to AMI", registry=r
+        )
         self.ari_reconnects = Counter(
             "callcenter_ari_reconnects", "ARI WebSocket reconnects", registry=r
         )
@@ -166,6 +197,12 @@ class Worker:
         self.router = EventRouter(default_handler=self._unclaimed_event)
         self.ari = AriClient(settings.ari, on_event=self._on_event, on_reconnected=self._relearn)
         self.ari.on_connection_change = self._connection_changed
+        self.ami: AmiClient | None = None
+        """The AMI client (``settings.ami``), connected in the background by ``start``."""
+        self._ami_task: asyncio.Task[None] | None = None
+        self.metrics.ami_connected.set_function(
+            lambda: 1.0 if self.ami is not None and self.ami.connected else 0.0
+        )
         self.sessions: dict[str, CallSession] = {}
         self._call_tasks: set[asyncio.Task[None]] = set()
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -212,6 +249,33 @@ class Worker:
         if self.settings.http_port is not None:
             await self._start_http()
         await self.ari.start()
+        if self.settings.ami is not None and self._ami_task is None:
+            self._ami_task = asyncio.create_task(self._connect_ami(self.settings.ami), name="ami")
+
+    async def _connect_ami(self, conn: AmiConnection) -> None:
+        """Log in to AMI, retrying for ever with backoff (the AMI client reconnects after)."""
+        from callcenter.asterisk.ami import AmiClient
+
+        self.ami = AmiClient(
+            conn.host,
+            conn.port,
+            conn.username,
+            conn.secret,
+            action_timeout=conn.action_timeout,
+            backoff_max=conn.backoff_max,
+        )
+        attempt = 0
+        while True:
+            try:
+                await self.ami.connect()
+                return
+            except AsteriskError as exc:
+                # Unreachable (after the client's own retries) or a refused login: an operator
+                # may fix Asterisk or manager.conf, so keep trying and say so.
+                attempt += 1
+                delay = backoff_delay(attempt, 1.0, conn.backoff_max, random.Random())
+                log.warning("AMI not available (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
 
     def request_stop(self) -> None:
         """Ask the worker to drain and stop (what SIGTERM does)."""
@@ -255,6 +319,12 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self._side_tasks, return_exceptions=True)
         await self.ari.close()
+        if self._ami_task is not None:
+            self._ami_task.cancel()
+            await asyncio.gather(self._ami_task, return_exceptions=True)
+            self._ami_task = None
+        if self.ami is not None:
+            await self.ami.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -289,6 +359,7 @@ class Worker:
 
     def _start_call(self, event: StasisStart) -> None:
         session = CallSession(event.channel, self.ari, self.router, args=event.args)
+        session.ami = self.ami
         # The StasisStart itself is the first event the flow reads.
         session.inbox.put_nowait(event)
         self.sessions[session.call_id] = session
@@ -438,6 +509,7 @@ class Worker:
         return {
             "status": "ok" if self.ari.connected and not self._draining else "unavailable",
             "ari_connected": self.ari.connected,
+            "ami_connected": self.ami.connected if self.ami is not None else None,
             "draining": self._draining,
             "calls_active": len(self.sessions),
             "app": self.settings.ari.app,

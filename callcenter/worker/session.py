@@ -34,6 +34,7 @@ from callcenter.asterisk.ids import BridgeId, CallId, ChannelId, new_call_id
 from callcenter.errors import CallCenterError
 
 if TYPE_CHECKING:
+    from callcenter.asterisk.ami import AmiClient
     from callcenter.asterisk.ari import AriClient
     from callcenter.worker.router import EventRouter
 
@@ -99,6 +100,8 @@ class CallSession:
         self.caller_channel_id: ChannelId = caller.id
         self.args = args
         self.ari = ari
+        self.ami: AmiClient | None = None
+        """The worker's AMI client when it has one (MixMonitor and the like)."""
         self.started_at = time.time()
         self.context = CallerContext(
             caller_number=caller.caller_number,

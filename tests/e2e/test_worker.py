@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from callcenter.asterisk.events import AriEvent, ChannelDtmfReceived, StasisStar
 from callcenter.sim.ari_server import AriServer, start_ari_server
 from callcenter.sim.pbx import PlayThenHangup, SimulatedAsterisk, Stasis
 from callcenter.worker import CallEnded, CallSession, Worker, WorkerSettings
+from callcenter.worker.app import AmiConnection
 
 APP = "cc-worker"
 USER, PASSWORD = "callcenter", "secret"
@@ -308,6 +310,31 @@ async def test_event_listeners_see_every_event_and_cannot_break_routing(
     await until(lambda: "StasisEnd" in seen)
     assert seen[0] == "StasisStart"
     remove()
+
+
+async def test_worker_logs_in_to_ami_in_the_background(
+    server: AriServer, pbx: SimulatedAsterisk
+) -> None:
+    from callcenter.sim.ami_server import start_ami_server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ami = AmiConnection("127.0.0.1", port, "callcenter", "amisecret", backoff_max=0.3)
+    worker = Worker(worker_settings(server.url, ami=ami))
+    await worker.start()
+    ami_server = None
+    try:
+        await worker.ari.wait_connected(within=5)
+        assert worker.health()["ami_connected"] is False  # nothing listens yet: retrying
+        ami_server = await start_ami_server(pbx, "127.0.0.1", port, "callcenter", "amisecret")
+        await until(lambda: worker.health()["ami_connected"] is True, within=10)
+        _, body = await http_get(worker, "/metrics")
+        assert "callcenter_ami_connected 1.0" in body
+    finally:
+        await worker.stop(grace=0.5)
+        if ami_server is not None:
+            await ami_server.close()
 
 
 async def test_sigterm_stops_the_worker_process_with_status_0(
