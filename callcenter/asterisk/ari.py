@@ -39,6 +39,7 @@ from typing import Any
 
 import aioari
 import aiohttp
+from aioswagger11.processors import SwaggerError
 
 from callcenter.asterisk.ari_http import AriHttpClient, HttpStatusError
 from callcenter.asterisk.events import (
@@ -281,6 +282,9 @@ class AriClient:
                 await client.init()
         except HttpStatusError as exc:
             raise _status_error("api-docs", exc.status, exc.message) from exc
+        except (SwaggerError, KeyError, TypeError, ValueError) as exc:
+            # Not Asterisk's ARI description (wrong URL, a proxy's page...).
+            raise AriRequestError("api-docs", None, f"unusable api-docs: {exc!r}") from exc
         self._aioari = client
 
     async def start(self) -> None:
@@ -326,6 +330,10 @@ class AriClient:
             except (TimeoutError, ValueError) as exc:
                 # ValueError: aioari's json.loads on a message that is not JSON.
                 log.warning("ARI events WebSocket failed: %r", exc)
+            except Exception:
+                # Whatever aioari or aiohttp raise next, this loop must not die: it is the
+                # only thing that brings the events back.
+                log.exception("ARI events WebSocket failed unexpectedly")
             was_connected = self.connected
             self._set_connected(False)
             if self._closing:
@@ -397,7 +405,11 @@ class AriClient:
         event = parse_event(message)
         if isinstance(event, ApplicationReplaced):
             self._replaced = True
-        self._on_event(event)
+        try:
+            self._on_event(event)
+        except Exception:
+            # An exception here would end aioari's read loop and drop the WebSocket.
+            log.exception("ARI event handler failed on %s", type(event).__name__)
 
     async def relearn(self) -> Reconnected:
         """What Asterisk holds now: live channels, bridges and the app's own ids."""

@@ -353,3 +353,99 @@ async def test_a_request_asterisk_never_answers_times_out(server: AriServer) -> 
     finally:
         await client.close()
         await proxy.close()
+
+
+async def test_every_other_operation_reaches_asterisk_with_the_right_parameters(
+    ari: AriClient, pbx: SimulatedAsterisk, log: EventLog
+) -> None:
+    agent = pbx.register_endpoint("PJSIP", "1002", EndpointBehaviour.answer_after(0.2))
+    call, start = await inbound_call(pbx, log)
+    caller = start.channel.id
+    await ari.ring(caller)
+    await call.wait_for("ringing")
+    await ari.answer(caller)
+    await ari.set_variable(caller, "CC_LANG", "fr")
+    assert await ari.get_variable(caller, "CC_LANG") == "fr"
+    assert (await ari.get_channel(caller)).caller_number == "+15550001"
+
+    await ari.start_moh(caller, "default")
+    await call.wait_for("moh_started")
+    await ari.stop_moh(caller)
+    await call.wait_for("moh_stopped")
+    await ari.send_dtmf(caller, "12", between_ms=50)
+    await call.wait_for("dtmf", predicate=lambda e: e.detail == "2")
+
+    snoop = await ari.snoop(caller, spy="both", app_args="snoop")
+    snoop_start = await log.next(StasisStart, args=("snoop",))
+    assert snoop_start.channel.id == snoop
+    await ari.hangup(snoop)
+
+    bridge = await ari.create_bridge("holding", name="cc-hold")
+    await ari.add_to_bridge(bridge, caller, role="participant")
+    await ari.start_bridge_moh(bridge)
+    await ari.stop_bridge_moh(bridge)
+    with pytest.raises(AriConflict):
+        await ari.stop_bridge_moh(bridge)  # "Bridge isn't playing music"
+    announcement = await ari.play_on_bridge(bridge, "sound:beep")
+    finished = await log.next(PlaybackFinished, playback_id=announcement)
+    assert finished.bridge_ids == (bridge,)
+    await ari.remove_from_bridge(bridge, caller)
+    with pytest.raises(AriRequestError) as gone:
+        await ari.remove_from_bridge(bridge, ChannelId("gone"))
+    assert gone.value.status in (400, 422)
+    await ari.destroy_bridge(bridge)
+
+    # originate with app: StasisStart only once the agent answers.
+    leg = await ari.originate("PJSIP/1002", app_args="originated", caller_id="CC <100>")
+    leg_start = await log.next(StasisStart, args=("originated",))
+    assert leg_start.channel.id == leg
+    agent_call = await agent.next_call()
+    await ari.hangup(leg)
+    await agent_call.wait_for("hangup")
+
+    await ari.continue_in_dialplan(caller)
+    await log.next(StasisEnd)
+    await call.wait_for("hangup")
+
+
+async def test_a_failing_event_handler_does_not_drop_the_websocket(
+    server: AriServer, pbx: SimulatedAsterisk
+) -> None:
+    log = EventLog()
+
+    def handler(event: AriEvent) -> None:
+        log.on_event(event)
+        if isinstance(event, StasisStart):
+            raise RuntimeError("handler bug")
+
+    client = AriClient(settings_for(server.url), handler)
+    await client.start()
+    try:
+        await client.wait_connected(within=5)
+        call = pbx.place_inbound_call("100", "+15550003")
+        await log.next(StasisStart)
+        call.hangup()
+        await log.next(StasisEnd)
+        assert client.connections == 1
+    finally:
+        await client.close()
+
+
+async def test_a_server_that_is_not_asterisk_is_reported() -> None:
+    async def not_ari(request: web.Request) -> web.Response:
+        return web.Response(text="<html>hello</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", not_ari)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    client = AriClient(settings_for(url), lambda event: None)
+    try:
+        with pytest.raises(AsteriskUnavailable) as failure:
+            await client.connect(max_attempts=1)
+        assert "api-docs" in failure.value.message
+    finally:
+        await client.close()
+        await runner.cleanup()
