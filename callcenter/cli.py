@@ -202,3 +202,9 @@ main.add_command(_run_command)
 from callcenter import cli_dialplan  # noqa: E402
 
 main.add_command(cli_dialplan.dialplan)
+
+from callcenter import cli_cdr  # noqa: E402
+
+main.add_command(cli_cdr.report)
+main.add_command(cli_cdr.recordings)
+main.add_command(cli_cdr.cdr)
