@@ -6,7 +6,10 @@ Prints microseconds of CPU per event for:
   parse, metrics, routing, the call's inbox and its log guard);
 - aioari's stock ``process_ws`` with one ``on_event("*")`` listener doing the same parse and
   routing, to show what overriding it saves;
-- the share of a bridged call's events the event filter drops (ChannelVarset & co).
+- the share of a bridged call's events the event filter drops (ChannelVarset & co);
+- over the wire: the worker's whole process CPU per call (aiohttp WebSocket, aioari, REST
+  requests, the built-in hello-world flow) with the simulated Asterisk in a subprocess, with and
+  without the event filter.
 
 Run: ``python -m benchmarks.worker_events``.
 """
@@ -15,8 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from callcenter.asterisk.ari import DEFAULT_DISALLOWED_EVENTS, AriSettings, _AioariClient
@@ -159,9 +165,94 @@ async def _measure() -> None:
     await http.close()
 
 
+CALLS_OVER_THE_WIRE = 200
+
+
+async def _start_sim(scenario_file: Path) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from callcenter.cli import main; main()",
+        "sim",
+        "--scenario",
+        str(scenario_file),
+        "--ari-port",
+        "0",
+        "--ami-port",
+        "0",
+        "--speed",
+        "50",
+        "--app",
+        "bench",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    async with asyncio.timeout(20):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                raise RuntimeError("the simulated Asterisk did not start")
+            if line.startswith("ARI listening on "):
+                return process, line.split()[3]
+
+
+async def _over_the_wire(filtered: bool) -> tuple[float, float, int]:
+    """Worker process CPU (ms) per call and (us) per event, and the events per call."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario_file = Path(tmp) / "bench.yaml"
+        # 200 callers at ~40 a second of real time (speed 50), each hears hello-world.
+        scenario_file.write_text(
+            "seed: 1\n"
+            "callers:\n"
+            f"  arrival: {{rate_per_minute: 48, count: {CALLS_OVER_THE_WIRE}}}\n"
+            "  profile: {dialled: '100', patience: 600}\n"
+        )
+        process, url = await _start_sim(scenario_file)
+        try:
+            disallowed = DEFAULT_DISALLOWED_EVENTS if filtered else ()
+            settings = WorkerSettings(
+                ari=AriSettings(
+                    url, "callcenter", "callcenter", "bench", disallowed_events=disallowed
+                ),
+                http_port=None,
+            )
+            worker = Worker(settings)
+            await worker.start()
+            await worker.ari.wait_connected(within=10)
+            start = time.process_time()
+            finished = worker.metrics.calls_finished.labels("completed")
+            async with asyncio.timeout(45):
+                while finished._value.get() < CALLS_OVER_THE_WIRE:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            cpu = time.process_time() - start
+            events = worker.router.delivered + worker.router.unclaimed
+            await worker.stop(grace=1.0)
+        finally:
+            process.terminate()
+            await process.wait()
+    return (
+        cpu / CALLS_OVER_THE_WIRE * 1e3,
+        cpu / max(events, 1) * 1e6,
+        events // CALLS_OVER_THE_WIRE,
+    )
+
+
+async def _measure_over_the_wire() -> None:
+    print(f"over the wire, {CALLS_OVER_THE_WIRE} hello-world calls, worker process CPU:")
+    for filtered in (True, False):
+        per_call, per_event, events = await _over_the_wire(filtered)
+        label = "with event filter   " if filtered else "without event filter"
+        print(
+            f"  {label} {per_call:5.2f} ms per call, {per_event:6.1f} us per event,"
+            f" {events} events per call"
+        )
+
+
 def main() -> None:
-    """Print the figures (takes a few seconds)."""
+    """Print the figures (takes about half a minute)."""
     asyncio.run(_measure())
+    asyncio.run(_measure_over_the_wire())
 
 
 if __name__ == "__main__":
