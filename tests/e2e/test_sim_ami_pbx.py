@@ -1,0 +1,161 @@
+"""AMI events and channel actions of the simulated AMI on top of the simulated PBX core."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from callcenter.asterisk.ami import AmiClient
+from callcenter.asterisk.ami_messages import AmiEvent
+from callcenter.errors import AsteriskError
+from callcenter.sim.ami_server import AmiServer, start_ami_server
+from callcenter.sim.pbx import EndpointBehaviour, PlayThenHangup, Reject, SimulatedAsterisk
+
+SPEED = 50.0
+CHANNEL_BLOCK = [
+    "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
+    "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context", "Exten",
+    "Priority", "Uniqueid", "Linkedid",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def pbx(tmp_path: Path) -> AsyncIterator[SimulatedAsterisk]:
+    sim = SimulatedAsterisk(speed=SPEED, recordings_dir=tmp_path / "recordings")
+    sim.dialplan.route("200", PlayThenHangup("demo-congrats"), context="default")
+    sim.dialplan.route("999", Reject(cause=21))
+    yield sim
+    await sim.close()
+
+
+@pytest.fixture
+async def ami(pbx: SimulatedAsterisk) -> AsyncIterator[AmiServer]:
+    server = await start_ami_server(pbx, speed=SPEED)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def client(ami: AmiServer) -> AsyncIterator[AmiClient]:
+    ami_client = AmiClient(
+        "127.0.0.1", ami.port, "callcenter", "callcenter", action_timeout=2.0,
+        keepalive_interval=None,
+    )  # fmt: skip
+    await ami_client.connect()
+    yield ami_client
+    await ami_client.close()
+
+
+class Recorder:
+    """Collects every event the client receives."""
+
+    def __init__(self, client: AmiClient) -> None:
+        self.queue: asyncio.Queue[AmiEvent] = asyncio.Queue()
+        client.on_event("*", self.queue.put_nowait)
+
+    async def until(self, name: str, **headers: str) -> list[AmiEvent]:
+        """Events up to and including the first ``name`` event with these header values."""
+        seen: list[AmiEvent] = []
+        while True:
+            event = await asyncio.wait_for(self.queue.get(), 5)
+            seen.append(event)
+            if event.name == name and all(event.get(k) == v for k, v in headers.items()):
+                return seen
+
+
+async def test_rejected_inbound_call_events(pbx: SimulatedAsterisk, client: AmiClient) -> None:
+    events = Recorder(client)
+    pbx.place_inbound_call("999", "+15550001", caller_name="Caller 1")
+    seen = await events.until("Hangup")
+    names = [e.name for e in seen if e.name != "VarSet"]
+    assert names[0] == "Newchannel"
+    assert "Newexten" in names
+    newchannel, hangup = seen[0], seen[-1]
+    assert [k for k, _ in newchannel.headers] == ["Event", "Privilege", *CHANNEL_BLOCK]
+    assert newchannel.get("CallerIDNum") == "+15550001"
+    assert newchannel.get("Context") == "from-callers"
+    assert [k for k, _ in hangup.headers] == [
+        "Event", "Privilege", *CHANNEL_BLOCK, "Cause", "Cause-txt",
+    ]  # fmt: skip
+    assert (hangup.get("Cause"), hangup.get("Cause-txt")) == ("21", "Call Rejected")
+    assert hangup.uniqueid == newchannel.uniqueid
+
+
+async def test_originate_dial_events_and_response(
+    pbx: SimulatedAsterisk, client: AmiClient
+) -> None:
+    pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.answer_after(1.0))
+    events = Recorder(client)
+    result = await client.originate("PJSIP/agent1", context="default", exten="200")
+    assert result.ok and result.answered
+    assert result.channel.startswith("PJSIP/agent1-")
+    seen = await events.until("DialEnd")
+    begin = next(e for e in seen if e.name == "DialBegin")
+    assert begin.get("DestChannel") == result.channel
+    assert begin.get("DialString") == "PJSIP/agent1"
+    assert "Channel" not in dict(begin.headers)  # no calling channel for an originate
+    assert seen[-1].get("DialStatus") == "ANSWER"
+    states = [e.get("State") for e in seen if e.name == "DeviceStateChange"]
+    assert "NOT_INUSE" not in states[-1:]
+
+
+async def test_originate_to_busy_endpoint_fails(pbx: SimulatedAsterisk, client: AmiClient) -> None:
+    pbx.register_endpoint("PJSIP", "agent2", EndpointBehaviour.busy())
+    result = await client.originate("PJSIP/agent2", context="default", exten="200")
+    assert not result.ok
+    assert result.reason == 5
+
+
+async def test_originate_to_unknown_endpoint_fails(client: AmiClient) -> None:
+    result = await client.originate("PJSIP/nobody", context="default", exten="200")
+    assert (result.ok, result.reason) == (False, 0)
+
+
+async def test_mixmonitor_writes_a_wav_and_hangup_ends_the_call(
+    pbx: SimulatedAsterisk, ami: AmiServer, client: AmiClient, tmp_path: Path
+) -> None:
+    pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.answer_after(0.5))
+    pbx.add_sound("long-hold", 600.0)
+    pbx.dialplan.route("300", PlayThenHangup("long-hold"), context="default")
+    events = Recorder(client)
+    result = await client.originate("PJSIP/agent1", context="default", exten="300")
+    assert result.answered
+    await client.mix_monitor(result.channel, "cc-mixmon-test.wav", options="b")
+    started = await events.until("MixMonitorStart")
+    variable = next(e for e in started if e.name == "VarSet" and e.get("Variable") ==
+                    "MIXMONITOR_FILENAME")  # fmt: skip
+    path = Path(variable.get("Value"))
+    assert path == tmp_path / "recordings" / "monitor" / "cc-mixmon-test.wav"
+    status = await client.send_action({"Action": "Status"})
+    [item] = status.items("Status")
+    assert item.get("Channel") == result.channel
+    assert status.items("StatusComplete")[0].get("Items") == "1"
+    await asyncio.sleep(0.1)
+    await client.stop_mix_monitor(result.channel)
+    await events.until("MixMonitorStop")
+    with wave.open(str(path)) as recorded:
+        assert recorded.getnframes() > 0
+    with pytest.raises(AsteriskError, match="Could not stop MixMonitor"):
+        await client.stop_mix_monitor(result.channel)
+    await client.hangup(result.channel)
+    hangup = (await events.until("Hangup", Channel=result.channel))[-1]
+    assert hangup.get("Cause") == "16"
+    with pytest.raises(AsteriskError, match="No such channel"):
+        await client.hangup(result.channel)
+
+
+async def test_pjsip_endpoints_come_from_the_core(
+    pbx: SimulatedAsterisk, client: AmiClient
+) -> None:
+    pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.answer_after(1.0))
+    agent2 = pbx.register_endpoint("PJSIP", "agent2", EndpointBehaviour.answer_after(1.0))
+    agent2.set_online(False)
+    endpoints = {e.name: e for e in await client.pjsip_endpoints()}
+    assert endpoints["agent1"].device_state == "Not in use"
+    assert endpoints["agent1"].contacts
+    assert endpoints["agent2"].device_state == "Unavailable"
+    assert endpoints["agent2"].contacts == ()
