@@ -316,24 +316,25 @@ class AriClient:
         self._set_connected(False)
 
     async def _run_websocket(self) -> None:
-        attempt = 0
+        failures = 0
         while not self._closing:
+            problem = "closed by Asterisk"
             try:
                 if self._aioari is None:
                     await self.connect(max_attempts=1)
                 assert self._aioari is not None
                 # Returns when the WebSocket closes (aioari does not reconnect).
                 await self._aioari.run(apps=self.settings.app)
-                log.warning("ARI events WebSocket closed by %s", self.settings.base_url)
-            except (AriRequestError, AsteriskError, aiohttp.ClientError, OSError) as exc:
-                log.warning("ARI events WebSocket failed: %s", exc)
+            except (AsteriskError, aiohttp.ClientError, OSError) as exc:
+                problem = str(exc) or type(exc).__name__
             except (TimeoutError, ValueError) as exc:
                 # ValueError: aioari's json.loads on a message that is not JSON.
-                log.warning("ARI events WebSocket failed: %r", exc)
-            except Exception:
+                problem = repr(exc)
+            except Exception as exc:
                 # Whatever aioari or aiohttp raise next, this loop must not die: it is the
                 # only thing that brings the events back.
                 log.exception("ARI events WebSocket failed unexpectedly")
+                problem = repr(exc)
             was_connected = self.connected
             self._set_connected(False)
             if self._closing:
@@ -345,11 +346,20 @@ class AriClient:
                     self.settings.app,
                 )
                 return
-            attempt = 0 if was_connected else attempt + 1
+            failures = 0 if was_connected else failures + 1
             delay = backoff_delay(
-                attempt, self.settings.backoff_initial, self.settings.backoff_max, self._rng
+                failures, self.settings.backoff_initial, self.settings.backoff_max, self._rng
             )
-            log.info("ARI reconnecting in %.2fs (attempt %d)", delay, attempt + 1)
+            if was_connected:
+                log.warning("ARI events WebSocket lost (%s); reconnecting in %.2fs", problem, delay)
+            else:
+                log.warning(
+                    "ARI at %s unreachable (attempt %d): %s; retrying in %.2fs",
+                    self.settings.base_url,
+                    failures,
+                    problem,
+                    delay,
+                )
             await asyncio.sleep(delay)
 
     def _ws_connected(self) -> None:
