@@ -55,6 +55,7 @@ from callcenter.routing.model import (
     WaitingCaller,
     WrapupEnded,
     eligibility_at,
+    has_all_skills,
 )
 from callcenter.routing.strategies import PickContext, pick, preference_order
 
@@ -132,6 +133,7 @@ class Dispatcher:
         # Available agents, all of them and per skill: the index a decision starts from.
         self._available: set[str] = set()
         self._available_by_skill: dict[str, set[str]] = {}
+        self._by_level = _LevelIndex()
         # Queues an agent could ever serve (fully escalated, no caller-specific skills).
         self._serves: dict[str, tuple[str, ...]] = {}
         for agent_id, status in self._agents.items():
@@ -144,6 +146,11 @@ class Dispatcher:
 
         self._callers: dict[str, _Caller] = {}
         self._waiting: dict[str, list[CallerKey]] = {qid: [] for qid in self._queues}
+        # The same callers grouped by who may take them (one Eligibility object per queue,
+        # stage and caller skills): an agent who frees up checks a few groups, not every caller.
+        self._groups: dict[str, dict[int, tuple[Eligibility, list[CallerKey]]]] = {
+            qid: {} for qid in self._queues
+        }
         self._fresh_callers: set[str] = set()
         self._fresh_agents: set[str] = set()
         self._arrivals = itertools.count()
@@ -220,6 +227,7 @@ class Dispatcher:
         """Start a new day for least_calls."""
         for agent in self._agents.values():
             agent.calls_today = 0
+        self._by_level.rebuild(self._agents[a] for a in sorted(self._available))
 
     def agent_busy_elsewhere(self, agent_id: str, now: float) -> None:
         """Another worker holds this agent (seen in the shared database): do not offer them."""
@@ -270,7 +278,7 @@ class Dispatcher:
             eligibility=self._eligibility(queue, stage, needs),
         )
         self._callers[call_id] = caller
-        bisect.insort(self._waiting[queue_id], caller.key)
+        self._list(caller)
         self._fresh_callers.add(call_id)
         for step in queue.escalation[stage:]:
             self._push_timer(entered + step.after_seconds, "escalate", caller)
@@ -343,11 +351,12 @@ class Dispatcher:
             caller = self._callers.get(call_id)
             if caller is None or not caller.waiting or caller.key != key:
                 continue
-            candidates = self._candidates(caller)
-            if not candidates:
+            chosen = self._fast_pick(caller)
+            if chosen is None:
+                candidates = self._candidates(caller)
+                chosen = pick(caller.queue.strategy, candidates, self._pick_context(caller))
+            if not chosen:
                 continue
-            queue = caller.queue
-            chosen = pick(queue.strategy, candidates, self._pick_context(caller))
             assignments.append(self._offer(caller, chosen, now))
             # Agents who aimed at this caller but were not chosen aim at the next best one.
             for agent_id in [a for a, c in aims.items() if c == call_id]:
@@ -522,11 +531,13 @@ class Dispatcher:
             self._available.add(agent_id)
             for skill in agent.spec.skills:
                 self._available_by_skill.setdefault(skill, set()).add(agent_id)
+            self._by_level.add(agent)
             self._fresh_agents.add(agent_id)
         elif was_available and state is not AgentState.AVAILABLE:
             self._available.discard(agent_id)
             for skill in agent.spec.skills:
                 self._available_by_skill[skill].discard(agent_id)
+            self._by_level.remove(agent)
             self._fresh_agents.discard(agent_id)
         agent.state = state
         agent.since = now
@@ -605,7 +616,7 @@ class Dispatcher:
         caller.offered_to.discard(agent_id)
         if not caller.waiting:
             return []  # ring_all: other agents still ring
-        bisect.insort(self._waiting[caller.queue.queue_id], caller.key)
+        self._list(caller)
         self._fresh_callers.add(caller.call_id)
         if caller.overdue:
             self._push_timer(now, "max_wait", caller)
@@ -625,11 +636,25 @@ class Dispatcher:
     def _position_of(self, caller: _Caller) -> int:
         return bisect.bisect_left(self._waiting[caller.queue.queue_id], caller.key) + 1
 
+    def _list(self, caller: _Caller) -> None:
+        """Put a caller among those waiting (at their place, by key)."""
+        queue_id = caller.queue.queue_id
+        bisect.insort(self._waiting[queue_id], caller.key)
+        groups = self._groups[queue_id]
+        group = groups.get(id(caller.eligibility))
+        if group is None:
+            group = groups[id(caller.eligibility)] = (caller.eligibility, [])
+        bisect.insort(group[1], caller.key)
+
     def _unlist(self, caller: _Caller) -> None:
-        waiting = self._waiting[caller.queue.queue_id]
-        index = bisect.bisect_left(waiting, caller.key)
-        if index < len(waiting) and waiting[index] == caller.key:
-            del waiting[index]
+        queue_id = caller.queue.queue_id
+        _remove_key(self._waiting[queue_id], caller.key)
+        groups = self._groups[queue_id]
+        group = groups.get(id(caller.eligibility))
+        if group is not None:
+            _remove_key(group[1], caller.key)
+            if not group[1]:
+                del groups[id(caller.eligibility)]
 
     def _escalate(self, caller: _Caller, now: float) -> list[Decision]:
         if self._callers.get(caller.call_id) is not caller:
@@ -638,9 +663,12 @@ class Dispatcher:
         stage = sum(1 for s in caller.queue.escalation if s.after_seconds <= waited)
         if stage <= caller.stage:
             return []
+        if caller.waiting:
+            self._unlist(caller)
         caller.stage = stage
         caller.eligibility = self._eligibility(caller.queue, stage, caller.extra_skills)
         if caller.waiting:
+            self._list(caller)
             self._fresh_callers.add(caller.call_id)
         return [EscalationApplied(caller.call_id, caller.queue.queue_id, stage)]
 
@@ -694,26 +722,27 @@ class Dispatcher:
                         found.append(agent)
         return found
 
+    def _fast_pick(self, caller: _Caller) -> tuple[str, ...] | None:
+        """The strategy's choice read off the per-level index; None when only the general
+        scan can answer."""
+        queue = caller.queue
+        return self._by_level.pick(
+            caller.eligibility,
+            queue.strategy,
+            self._round_robin_last.get(queue.queue_id),
+            self._agents,
+        )
+
     def _best_caller_for(self, agent_id: str) -> _Caller | None:
         """The first-served waiting caller this agent qualifies for, across their queues."""
         skills = self._agents[agent_id].spec.skills
-        best: _Caller | None = None
-        callers = self._callers
+        best: CallerKey | None = None
         for queue_id in self._serves[agent_id]:
-            refused: set[int] = set()
-            for key in self._waiting[queue_id]:
-                if best is not None and key >= best.key:
-                    break
-                caller = callers[key[3]]
-                eligibility = caller.eligibility
-                marker = id(eligibility)
-                if marker in refused:
-                    continue
-                if eligibility.accepts(skills):
-                    best = caller
-                    break
-                refused.add(marker)
-        return best
+            for eligibility, keys in self._groups[queue_id].values():
+                first = keys[0]
+                if (best is None or first < best) and eligibility.accepts(skills):
+                    best = first
+        return None if best is None else self._callers[best[3]]
 
     def _pick_context(self, caller: _Caller) -> PickContext:
         queue = caller.queue
@@ -736,3 +765,163 @@ class Dispatcher:
             self._set_state(agent, AgentState.RESERVED, now)
             self._start_ring_timer(agent, now)
         return Assignment(caller.call_id, queue.queue_id, agent_ids)
+
+
+def _remove_key(keys: list[CallerKey], key: CallerKey) -> None:
+    _discard_sorted(keys, key)
+
+
+_OrderEntry = tuple[float, str]
+"""(sort value, agent id): the order of longest_idle (idle_since) or least_calls (calls)."""
+
+
+class _LevelIndex:
+    """Available agents per skill and level, each list kept in a strategy's order.
+
+    For a caller who needs one skill at ``min_level`` or above, the strategy's best agent is
+    the best of at most ten list heads (one per level), whatever the number of agents. With
+    several skills, the agents of the rarest one are walked in the strategy's order until one
+    has the others too.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, list[list[str]]] = {}
+        """skill -> level -> available agent ids, sorted (best_skill, round_robin)."""
+        self.idle: dict[str, list[list[_OrderEntry]]] = {}
+        """skill -> level -> (idle_since, agent id), sorted (longest_idle)."""
+        self.calls: dict[str, list[list[_OrderEntry]]] = {}
+        """skill -> level -> (calls_today, agent id), sorted (least_calls)."""
+        self._entries: dict[str, tuple[_OrderEntry, _OrderEntry]] = {}
+
+    def add(self, agent: AgentStatus) -> None:
+        agent_id = agent.agent_id
+        idle = (agent.idle_since, agent_id)
+        calls = (float(agent.calls_today), agent_id)
+        self._entries[agent_id] = (idle, calls)
+        for skill, level in agent.spec.skills.items():
+            if skill not in self.ids:
+                self.ids[skill] = [[] for _ in range(11)]
+                self.idle[skill] = [[] for _ in range(11)]
+                self.calls[skill] = [[] for _ in range(11)]
+            bisect.insort(self.ids[skill][level], agent_id)
+            bisect.insort(self.idle[skill][level], idle)
+            bisect.insort(self.calls[skill][level], calls)
+
+    def remove(self, agent: AgentStatus) -> None:
+        agent_id = agent.agent_id
+        idle, calls = self._entries.pop(agent_id)
+        bisect_left = bisect.bisect_left
+        # Inlined (no helper call per list): this runs on every reservation.
+        for skill, level in agent.spec.skills.items():
+            ids = self.ids[skill][level]
+            del ids[bisect_left(ids, agent_id)]
+            by_idle = self.idle[skill][level]
+            del by_idle[bisect_left(by_idle, idle)]
+            by_calls = self.calls[skill][level]
+            del by_calls[bisect_left(by_calls, calls)]
+
+    def rebuild(self, available: Iterable[AgentStatus]) -> None:
+        """Start again from these agents (after their sort values changed in place)."""
+        self.ids.clear()
+        self.idle.clear()
+        self.calls.clear()
+        self._entries.clear()
+        for agent in available:
+            self.add(agent)
+
+    def pick(
+        self,
+        eligibility: Eligibility,
+        strategy: str,
+        last_agent_id: str | None,
+        skills_of: Mapping[str, AgentStatus],
+    ) -> tuple[str, ...] | None:
+        """The strategy's choice, or None when the index cannot answer (alternative skill
+        groups, or best_skill scored on several skills): the caller then scans."""
+        needs = eligibility.needs
+        if eligibility.alternatives or not needs:
+            return None
+        if len(needs) == 1 and strategy != "ring_all":
+            best = self._first(needs[0], strategy, last_agent_id)
+            return () if best is None else (best,)
+        if len(needs) > 1 and strategy == "best_skill":
+            return None  # the score adds several levels: no single list holds that order
+        primary = min(needs, key=self._count)
+        if strategy == "ring_all":
+            found = [
+                a
+                for a in self._ids_from(primary)
+                if has_all_skills(skills_of[a].spec.skills, needs)
+            ]
+            return tuple(sorted(found))
+        ordered = self._in_order(primary, strategy, last_agent_id)
+        best = next((a for a in ordered if has_all_skills(skills_of[a].spec.skills, needs)), None)
+        return () if best is None else (best,)
+
+    def _first(self, need: SkillNeed, strategy: str, last: str | None) -> str | None:
+        """The head of ``_in_order`` without building it: the one-skill decision."""
+        if need.skill not in self.ids:
+            return None
+        levels = range(need.min_level, 11)
+        if strategy == "longest_idle" or strategy == "least_calls":
+            by_value = (self.idle if strategy == "longest_idle" else self.calls)[need.skill]
+            heads = [by_value[lv][0] for lv in levels if by_value[lv]]
+            return min(heads)[1] if heads else None
+        ids = self.ids[need.skill]
+        if strategy == "best_skill":
+            for level in reversed(levels):
+                if ids[level]:
+                    return ids[level][0]
+            return None
+        first: str | None = None
+        after: str | None = None
+        for level in levels:
+            level_ids = ids[level]
+            if not level_ids:
+                continue
+            if first is None or level_ids[0] < first:
+                first = level_ids[0]
+            if last is not None and level_ids[-1] > last:
+                candidate = level_ids[bisect.bisect_right(level_ids, last)]
+                if after is None or candidate < after:
+                    after = candidate
+        return after if after is not None else first
+
+    def _count(self, need: SkillNeed) -> int:
+        levels = self.ids.get(need.skill)
+        return 0 if levels is None else sum(len(levels[lv]) for lv in range(need.min_level, 11))
+
+    def _ids_from(self, need: SkillNeed) -> Iterator[str]:
+        levels = self.ids.get(need.skill)
+        if levels is not None:
+            for level in range(need.min_level, 11):
+                yield from levels[level]
+
+    def _in_order(self, need: SkillNeed, strategy: str, last: str | None) -> Iterator[str]:
+        """The agents with ``need``, best first by the strategy's key (ties by id)."""
+        if need.skill not in self.ids:
+            return iter(())
+        levels = range(need.min_level, 11)
+        if strategy == "longest_idle" or strategy == "least_calls":
+            by_value = self.idle if strategy == "longest_idle" else self.calls
+            lists = [by_value[need.skill][lv] for lv in levels if by_value[need.skill][lv]]
+            if len(lists) == 1:
+                return (agent_id for _, agent_id in lists[0])
+            return (agent_id for _, agent_id in heapq.merge(*lists))
+        ids = self.ids[need.skill]
+        if strategy == "best_skill":
+            return itertools.chain.from_iterable(ids[lv] for lv in reversed(levels))
+        # round_robin: ids after the last one rung, then from the start (rrmemory).
+        id_lists = [ids[lv] for lv in levels if ids[lv]]
+        if last is None:
+            return heapq.merge(*id_lists)
+        cut = [bisect.bisect_right(lst, last) for lst in id_lists]
+        after = heapq.merge(*(lst[c:] for lst, c in zip(id_lists, cut, strict=True)))
+        before = heapq.merge(*(lst[:c] for lst, c in zip(id_lists, cut, strict=True)))
+        return itertools.chain(after, before)
+
+
+def _discard_sorted(items: list[Any], item: Any) -> None:
+    index = bisect.bisect_left(items, item)
+    if index < len(items) and items[index] == item:
+        del items[index]

@@ -188,9 +188,9 @@ class Eligibility:
 
     def accepts(self, skills: Mapping[str, int]) -> bool:
         """True when an agent with these skills may take the caller."""
-        if _has_all(skills, self.needs):
+        if has_all_skills(skills, self.needs):
             return True
-        if self.alternatives and _has_all(skills, self.caller_needs):
+        if self.alternatives and has_all_skills(skills, self.caller_needs):
             return any(s in skills for s in self.alternatives)
         return False
 
@@ -202,7 +202,7 @@ class Eligibility:
         return tuple(names)
 
 
-def _has_all(skills: Mapping[str, int], needs: Iterable[SkillNeed]) -> bool:
+def has_all_skills(skills: Mapping[str, int], needs: Iterable[SkillNeed]) -> bool:
     # A plain loop: measurably faster than all() with a generator on the hot path.
     for need in needs:  # noqa: SIM110
         if skills.get(need.skill, 0) < need.min_level:
