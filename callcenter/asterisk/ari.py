@@ -181,6 +181,19 @@ def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Rand
 # --- aioari glue -----------------------------------------------------------------------------
 
 
+class _CloseFrameNotice(logging.Filter):
+    """aioari logs a WARNING "Unknown JSON message type" for the WebSocket CLOSE frame that
+    precedes every disconnect; we log the disconnect ourselves, so drop that one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.msg == "Unknown JSON message type: %s" and "WSMsgType.CLOSE" in str(record.args)
+        )
+
+
+logging.getLogger("aioari.client").addFilter(_CloseFrameNotice())
+
+
 class _AioariClient(aioari.Client):
     """aioari's Client with one change: every message goes straight to our parser.
 

@@ -14,7 +14,8 @@ dialled number (or the default flow) runs in a task the worker owns.
   same way; a call flow must not assume it is up.
 - After an ARI reconnect the worker compares its calls with what Asterisk still holds: a call
   whose caller is gone gets a synthetic StasisEnd (Asterisk sent the real one while we were
-  away), so its flow ends normally.
+  away), so its flow ends normally; every other call finds the ``Reconnected`` snapshot in its
+  inbox (events sent during the outage are lost: a flow waiting for one can re-sync).
 
 Channels the app creates itself (agent legs, snoops) must be claimed before they are created;
 an unclaimed StasisStart whose first app argument is in ``OWN_LEG_ARGS`` is logged and left
@@ -482,6 +483,10 @@ class Worker:
                     channel_id,
                 )
                 session.inbox.put_nowait(StasisEnd(channel=ChannelSnapshot(id=channel_id)))
+            if not session.caller_left:
+                # Events of the outage are lost (a PlaybackFinished, a digit): a flow that
+                # waits for one can re-sync on this.
+                session.inbox.put_nowait(snapshot)
         claimed = self.router.claimed_channels
         stray = sorted(c for c in snapshot.app_channel_ids if c not in claimed)
         if stray:

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from callcenter.asterisk.ari import AriRequestError, AriSettings
-from callcenter.asterisk.events import AriEvent, ChannelDtmfReceived, StasisStart
+from callcenter.asterisk.events import AriEvent, ChannelDtmfReceived, Reconnected, StasisStart
 from callcenter.sim.ari_server import AriServer, start_ari_server
 from callcenter.sim.pbx import PlayThenHangup, SimulatedAsterisk, Stasis
 from callcenter.worker import CallEnded, CallSession, Worker, WorkerSettings
@@ -79,6 +79,7 @@ class DigitsFlow:
 
     def __init__(self) -> None:
         self.sessions: list[CallSession] = []
+        self.seen: list[AriEvent] = []
         self.helper_cancelled = asyncio.Event()
         self.ended_with_call_ended = asyncio.Event()
 
@@ -99,6 +100,7 @@ class DigitsFlow:
         try:
             while True:
                 event = await session.next_event()
+                self.seen.append(event)
                 if isinstance(event, ChannelDtmfReceived):
                     if event.digit == "#":
                         break
@@ -198,6 +200,7 @@ async def test_reconnect_keeps_live_calls_and_ends_those_that_vanished(
 
     (session,) = worker.sessions.values()
     assert session.caller_channel_id == staying.channel_id
+    await until(lambda: any(isinstance(e, Reconnected) for e in flow.seen))
     for digit in "9#":
         staying.send_dtmf(digit)
     await staying.wait_for("hangup")
