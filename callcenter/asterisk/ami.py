@@ -79,7 +79,9 @@ class AmiLoginRefused(AsteriskError):
 def _headers_of(message: Message) -> Headers:
     """A panoramisk Message (case-insensitive dict, repeated headers as lists) in wire order."""
     headers: list[tuple[str, str]] = []
-    for key, value in message.items():
+    # CaseInsensitiveDict keeps (original key, value) pairs in _store; reading it directly is
+    # several times faster than its Mapping interface (panoramisk is pinned to 1.4).
+    for key, value in message._store.values():
         if key == "content":  # panoramisk stores a body (Response: Follows) under this key
             continue
         if isinstance(value, list):

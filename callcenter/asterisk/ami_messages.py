@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -37,9 +38,16 @@ class AmiEvent:
     name: str
     headers: Headers
 
+    @cached_property
+    def _index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for key, value in self.headers:
+            index.setdefault(key.lower(), value)
+        return index
+
     def get(self, name: str, default: str = "") -> str:
         """First value of header ``name`` (case-insensitive), ``default`` when absent."""
-        return _first(self.headers, name, default)
+        return self._index.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header that may repeat."""
