@@ -699,10 +699,12 @@ def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -
             problems.append(Problem(f"ivr.menus.{menu_id}", "unreachable from any number"))
 
     # Cycles without input: play -> play -> ... back to itself never waits for the caller.
+    # A lookup node takes no input either (a lookup -> play -> lookup loop would hammer the
+    # lookup's server for as long as the caller stays).
     for menu_id in ivr.menus:
         seen = [menu_id]
         current = ivr.menus[menu_id]
-        while current.type == "play" and current.next and current.next.menu:
+        while current.type in ("play", "lookup") and current.next and current.next.menu:
             nxt = current.next.menu
             if nxt in seen:
                 cycle = " -> ".join([*seen[seen.index(nxt) :], nxt])

@@ -13,13 +13,22 @@ from aiohttp import web
 
 from callcenter.asterisk.ari import AriSettings
 from callcenter.clock import FixedClock
-from callcenter.config import CallCenterConfig, Lookup, SkillRequirement, load_config
+from callcenter.config import (
+    CallCenterConfig,
+    Goto,
+    Lookup,
+    MenuNode,
+    SkillRequirement,
+    load_config,
+)
 from callcenter.ivr.driver import run_ivr
 from callcenter.ivr.lookups import HttpJsonLookup, LookupRegistry
 from callcenter.ivr.machine import (
     CallerHungUp,
+    Hangup,
     IvrOutcome,
     QueueRequest,
+    Transfer,
     Voicemail,
 )
 from callcenter.sim.ari_server import AriServer, start_ari_server
@@ -460,3 +469,74 @@ async def test_missing_sound_files_do_not_hang_the_ivr(
     await call.wait_for("answered")
     call.send_dtmf("0")
     assert await flow.outcome(call) == QueueRequest("support")
+
+
+# --- a message node and a transfer added to the example ---------------------------------------
+
+
+def with_message_and_transfer(config: CallCenterConfig) -> CallCenterConfig:
+    """The example plus main -7-> leave_message (record, then goodbye) and -8-> extension 2001."""
+    main = config.ivr.menus["main"]
+    choices = {**main.choices, "7": Goto(menu="leave_message"), "8": Goto(transfer="2001")}
+    leave_message = MenuNode(
+        type="record_message",
+        prompts=["sound:leave-message-after-tone"],
+        variable="message",
+        next=Goto(hangup=True, prompt="sound:goodbye"),
+    )
+    menus = {**config.ivr.menus, "main": main.model_copy(update={"choices": choices})}
+    menus["leave_message"] = leave_message
+    return config.model_copy(update={"ivr": config.ivr.model_copy(update={"menus": menus})})
+
+
+async def recording_started(pbx: SimulatedAsterisk) -> str:
+    async with asyncio.timeout(5):
+        while not pbx.live_recordings:  # noqa: ASYNC110 - the sim's table, nothing to await
+            await asyncio.sleep(0.01)
+    (name,) = pbx.live_recordings
+    return name
+
+
+async def test_caller_leaves_a_message_ended_by_hash(
+    flow: IvrFlow, pbx: SimulatedAsterisk, config: CallCenterConfig
+) -> None:
+    flow.config = with_message_and_transfer(config)
+    pbx.add_sound("leave-message-after-tone", 1.0)
+    call = pbx.place_inbound_call("100", "+441632960014")
+    await hears(call, "welcome")
+    call.send_dtmf("7")
+    await hears(call, "leave-message-after-tone")
+    name = await recording_started(pbx)
+    call.send_dtmf("#")  # Asterisk's terminateOn ends the recording
+    await hears(call, "goodbye")
+    assert await flow.outcome(call) == Hangup()
+    session = flow.session(call)
+    assert session.context.variables["message"] == name
+    assert name == f"ivr-{session.call_id}-leave_message-2"
+    assert (pbx.recordings_dir / f"{name}.wav").is_file()
+    assert path(session) == ["main", "leave_message"]
+
+
+async def test_caller_hanging_up_while_recording(
+    flow: IvrFlow, pbx: SimulatedAsterisk, config: CallCenterConfig
+) -> None:
+    flow.config = with_message_and_transfer(config)
+    call = pbx.place_inbound_call("100", "+441632960015")
+    await hears(call, "welcome")
+    call.send_dtmf("7")
+    await recording_started(pbx)
+    call.hangup()
+    assert await flow.outcome(call) == CallerHungUp("leave_message", "recording")
+    await no_playbacks_left(pbx)
+    assert not pbx.live_recordings
+
+
+async def test_transfer_choice(
+    flow: IvrFlow, pbx: SimulatedAsterisk, config: CallCenterConfig
+) -> None:
+    flow.config = with_message_and_transfer(config)
+    call = pbx.place_inbound_call("100", "+441632960016")
+    await hears(call, "welcome")
+    call.send_dtmf("8")
+    assert await flow.outcome(call) == Transfer("2001")
+    assert flow.session(call).context.variables["ivr_outcome"] == "transfer:2001"

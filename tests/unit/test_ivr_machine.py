@@ -8,8 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from callcenter.config import BusinessHours, IvrSettings, SkillRequirement, load_config
+from callcenter.config import (
+    BusinessHours,
+    IvrSettings,
+    SkillRequirement,
+    load_config,
+    parse_config,
+)
+from callcenter.errors import ConfigError
 from callcenter.ivr.machine import (
     DEFAULT_LOOKUP_FAILURE_PROMPT,
     CallerHungUp,
@@ -951,3 +959,13 @@ def test_example_ivr_closed_goes_to_voicemail() -> None:
     machine = run_example("1", at=dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC))  # Sunday
     assert machine.outcome == Voicemail("general")
     assert [n for n, _ in machine.context.ivr_path] == ["main", "closed"]
+
+
+def test_config_check_refuses_a_lookup_loop_without_input() -> None:
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    menus = raw["ivr"]["menus"]
+    menus["order_status"]["next"] = {"menu": "status_again"}
+    menus["status_again"] = {"type": "play", "prompts": ["sound:one-moment-please"]}
+    menus["status_again"]["next"] = {"menu": "order_status"}
+    with pytest.raises(ConfigError, match="cycle without caller input: order_status"):
+        parse_config(raw, "callcenter.yaml", env={})
