@@ -427,8 +427,19 @@ class EndpointRecord:
     behaviour: BehaviourChoice
     context: str
     online: bool = True
-    channel_ids: list[str] = field(default_factory=list)
+    # Live channels (a dict as an ordered set) and how many are in each state / on hold, so
+    # the device state is O(1) even when thousands of calls share one endpoint.
+    channels: dict[str, None] = field(default_factory=dict)
+    state_counts: dict[str, int] = field(default_factory=dict)
+    on_hold_count: int = 0
     handle: EndpointHandle | None = None
+
+    @property
+    def channel_ids(self) -> list[str]:
+        return list(self.channels)
+
+    def count(self, state: str, delta: int) -> None:
+        self.state_counts[state] = self.state_counts.get(state, 0) + delta
 
     @property
     def device(self) -> str:
@@ -651,6 +662,7 @@ class Channel:
         self.gone = False
         self.hangup_requested = False
         self.snoop_target: str | None = None
+        self.snoop_ids: list[str] = []
         self.timers: set[asyncio.TimerHandle] = set()
 
     @property
@@ -690,14 +702,19 @@ class Bridge:
         self.channel_ids: list[str] = []
         self.moh_class: str | None = None
         self.variables: dict[str, str] = {}
+        self.technology = "holding_bridge" if bridge_type == "holding" else "simple_bridge"
 
-    @property
-    def technology(self) -> str:
+    def technology_for(self, channels: dict[str, Channel]) -> str:
+        """Asterisk's pick: native_rtp for two answered SIP channels, softmix for more."""
         if self.bridge_type == "holding":
             return "holding_bridge"
-        # Asterisk picks native_rtp for two RTP channels, softmix for a conference.
         if len(self.channel_ids) > 2:
             return "softmix"
+        members = [channels.get(cid) for cid in self.channel_ids]
+        if len(members) == 2 and all(
+            m is not None and m.is_pjsip and m.state == "Up" for m in members
+        ):
+            return "native_rtp"
         return "simple_bridge"
 
     def snapshot(self) -> BridgeSnapshot:
@@ -957,7 +974,8 @@ class SimulatedAsterisk:
     def disconnect_app(self, name: str, sink: Callable[[Json], None]) -> None:
         """Detach a closed WebSocket; the app keeps its channels (events are lost meanwhile)."""
         app = self.apps.get(name)
-        if app is not None and app.sink is sink:
+        # == not "is": a bound method (stream.push) is a new object at every attribute access.
+        if app is not None and app.sink == sink:
             app.sink = None
 
     def _envelope(self, event_type: str, fields: Json) -> Json:
@@ -977,24 +995,25 @@ class SimulatedAsterisk:
         bridges: Iterable[Bridge] = (),
         devices: Iterable[str] = (),
         endpoints: Iterable[str] = (),
-        apps: Iterable[str] = (),
+        apps: tuple[str, ...] = (),
     ) -> None:
         """Send one ARI event to every connected app subscribed to any object it concerns."""
         channel_ids = [channel.id for channel in channels]
         bridge_ids = [bridge.id for bridge in bridges]
-        explicit = set(apps)
         body: Json | None = None
         for app in self.apps.values():
-            if app.sink is None or not app.wants(event_type):
+            if app.sink is None:
                 continue
             if not (
                 app.subscribe_all
-                or app.name in explicit
-                or any(cid in app.channel_ids for cid in channel_ids)
-                or any(bid in app.bridge_ids for bid in bridge_ids)
-                or any(dev in app.device_names for dev in devices)
-                or any(ep in app.endpoint_ids for ep in endpoints)
+                or not app.channel_ids.isdisjoint(channel_ids)
+                or not app.bridge_ids.isdisjoint(bridge_ids)
+                or app.name in apps
+                or not app.device_names.isdisjoint(devices)
+                or not app.endpoint_ids.isdisjoint(endpoints)
             ):
+                continue
+            if (app.events_allowed or app.events_disallowed) and not app.wants(event_type):
                 continue
             if body is None:
                 body = self._envelope(event_type, fields)
@@ -1051,13 +1070,12 @@ class SimulatedAsterisk:
         """Device state Asterisk derives from an endpoint's channels."""
         if not record.online:
             return "UNAVAILABLE"
-        states = [self.channels[cid] for cid in record.channel_ids if cid in self.channels]
-        if not states:
+        if not record.channels:
             return "NOT_INUSE"
-        if any(channel.on_hold for channel in states):
+        if record.on_hold_count:
             return "ONHOLD"
-        up = any(channel.state == "Up" for channel in states)
-        ringing = any(channel.state == "Ringing" for channel in states)
+        up = record.state_counts.get("Up", 0) > 0
+        ringing = record.state_counts.get("Ringing", 0) > 0
         if up and ringing:
             return "RINGINUSE"
         if ringing:
@@ -1089,7 +1107,8 @@ class SimulatedAsterisk:
         if self._device_states.get(name) == state:
             return
         self._device_states[name] = state
-        self._notify(DeviceStateChanged(at=_now(), device=name, state=state))
+        if self._listeners:  # snapshots cost; build them only when heard
+            self._notify(DeviceStateChanged(at=_now(), device=name, state=state))
         self._publish(
             "DeviceStateChanged",
             {"device_state": ari_models.device_state_json(name, state)},
@@ -1101,8 +1120,10 @@ class SimulatedAsterisk:
     def _add_channel(self, channel: Channel) -> None:
         self.channels[channel.id] = channel
         if channel.endpoint is not None:
-            channel.endpoint.channel_ids.append(channel.id)
-        self._notify(ChannelCreated(at=_now(), channel=channel.snapshot()))
+            channel.endpoint.channels[channel.id] = None
+            channel.endpoint.count(channel.state, 1)
+        if self._listeners:
+            self._notify(ChannelCreated(at=_now(), channel=channel.snapshot()))
         self._publish_channel("ChannelCreated", channel)
         if channel.endpoint is not None:
             self._refresh_device_state(channel.endpoint)
@@ -1110,8 +1131,14 @@ class SimulatedAsterisk:
     def _set_state(self, channel: Channel, state: str) -> None:
         if channel.state == state or channel.gone:
             return
+        if channel.endpoint is not None:
+            channel.endpoint.count(channel.state, -1)
+            channel.endpoint.count(state, 1)
         channel.state = state
-        self._notify(ChannelStateChanged(at=_now(), channel=channel.snapshot()))
+        if channel.bridge is not None:
+            channel.bridge.technology = channel.bridge.technology_for(self.channels)
+        if self._listeners:
+            self._notify(ChannelStateChanged(at=_now(), channel=channel.snapshot()))
         self._publish_channel("ChannelStateChange", channel)
         if channel.endpoint is not None:
             self._refresh_device_state(channel.endpoint)
@@ -1119,7 +1146,8 @@ class SimulatedAsterisk:
     def _set_dialplan_app(self, channel: Channel, app_name: str, app_data: str) -> None:
         channel.dialplan.app_name = app_name
         channel.dialplan.app_data = app_data
-        self._notify(ChannelDialplanChanged(at=_now(), channel=channel.snapshot()))
+        if self._listeners:
+            self._notify(ChannelDialplanChanged(at=_now(), channel=channel.snapshot()))
         self._publish_channel(
             "ChannelDialplan", channel, dialplan_app=app_name, dialplan_app_data=app_data
         )
@@ -1127,9 +1155,10 @@ class SimulatedAsterisk:
     def set_variable(self, channel: Channel, variable: str, value: str) -> None:
         """Set a channel variable: ChannelVarset to the app, VarSet to AMI."""
         channel.variables[variable] = value
-        self._notify(
-            ChannelVarSet(at=_now(), channel=channel.snapshot(), variable=variable, value=value)
-        )
+        if self._listeners:
+            self._notify(
+                ChannelVarSet(at=_now(), channel=channel.snapshot(), variable=variable, value=value)
+            )
         self._publish_channel("ChannelVarset", channel, variable=variable, value=value)
 
     def get_variable(self, channel: Channel, variable: str) -> str:
@@ -1256,11 +1285,12 @@ class SimulatedAsterisk:
         channel = self.channels.get(channel_id)
         if channel is None or channel.gone:
             return
-        self._notify(
-            DtmfReceived(
-                at=_now(), channel=channel.snapshot(), digit=digit, duration_ms=duration_ms
+        if self._listeners:
+            self._notify(
+                DtmfReceived(
+                    at=_now(), channel=channel.snapshot(), digit=digit, duration_ms=duration_ms
+                )
             )
-        )
         self._publish_channel("ChannelDtmfReceived", channel, digit=digit, duration_ms=duration_ms)
         for recording in list(self._recording_targets.get(f"channel:{channel.id}", [])):
             if recording.terminate_on == "any" or recording.terminate_on == digit:
@@ -1365,10 +1395,13 @@ class SimulatedAsterisk:
 
     def set_hold(self, channel_id: str, on_hold: bool) -> None:
         channel = self._stasis_channel(channel_id)
+        if channel.endpoint is not None and channel.on_hold != on_hold:
+            channel.endpoint.on_hold_count += 1 if on_hold else -1
         channel.on_hold = on_hold
-        self._notify(
-            HoldChanged(at=_now(), channel=channel.snapshot(), on_hold=on_hold, music_class="")
-        )
+        if self._listeners:
+            self._notify(
+                HoldChanged(at=_now(), channel=channel.snapshot(), on_hold=on_hold, music_class="")
+            )
         if on_hold:
             self._publish_channel("ChannelHold", channel)
         else:
@@ -1383,11 +1416,15 @@ class SimulatedAsterisk:
     def start_channel_moh(self, channel_id: str, music_class: str | None) -> None:
         channel = self._stasis_channel(channel_id)
         channel.moh_class = music_class or "default"
-        self._notify(
-            MusicOnHoldChanged(
-                at=_now(), channel=channel.snapshot(), playing=True, music_class=channel.moh_class
+        if self._listeners:
+            self._notify(
+                MusicOnHoldChanged(
+                    at=_now(),
+                    channel=channel.snapshot(),
+                    playing=True,
+                    music_class=channel.moh_class,
+                )
             )
-        )
         if channel.far_end is not None:
             channel.far_end._notice("moh_started", channel.moh_class)
 
@@ -1396,11 +1433,12 @@ class SimulatedAsterisk:
         if channel.moh_class is None:
             return
         music_class, channel.moh_class = channel.moh_class, None
-        self._notify(
-            MusicOnHoldChanged(
-                at=_now(), channel=channel.snapshot(), playing=False, music_class=music_class
+        if self._listeners:
+            self._notify(
+                MusicOnHoldChanged(
+                    at=_now(), channel=channel.snapshot(), playing=False, music_class=music_class
+                )
             )
-        )
         if channel.far_end is not None:
             channel.far_end._notice("moh_stopped", music_class)
 
@@ -1512,10 +1550,11 @@ class SimulatedAsterisk:
         channel.originate = OriginateTarget(
             app, args, context or "default", extension or "s", priority or 1
         )
-        if app is not None:
-            # The app is subscribed to an originated channel at once: it sees the Dial events.
-            self.app(app).channel_ids.add(channel.id)
         self._add_channel(channel)
+        if app is not None:
+            # The app is subscribed to an originated channel at once: it sees the Dial events
+            # (but not ChannelCreated, which went out before the subscription).
+            self.app(app).channel_ids.add(channel.id)
         channel.dialplan.app_name = "AppDial2"
         channel.dialplan.app_data = "(Outgoing Line)"
         snapshot = ari_models.channel_json(channel)
@@ -1535,14 +1574,15 @@ class SimulatedAsterisk:
         call = SimCall(self, channel)
         channel.far_end = call
         caller = self.channels.get(dial.caller_id) if dial.caller_id else None
-        self._notify(
-            DialBegan(
-                at=_now(),
-                caller=caller.snapshot() if caller else None,
-                peer=channel.snapshot(),
-                dialstring=f"{record.technology}/{record.resource}",
+        if self._listeners:
+            self._notify(
+                DialBegan(
+                    at=_now(),
+                    caller=caller.snapshot() if caller else None,
+                    peer=channel.snapshot(),
+                    dialstring=f"{record.technology}/{record.resource}",
+                )
             )
-        )
         if dial.via_originate:
             # An originate shows the phone ringing before the first Dial event (capture h).
             self._set_state(channel, "Ringing")
@@ -1622,14 +1662,15 @@ class SimulatedAsterisk:
         if dial is None:
             return
         caller = self.channels.get(dial.caller_id) if dial.caller_id else None
-        self._notify(
-            DialEnded(
-                at=_now(),
-                caller=caller.snapshot() if caller else None,
-                peer=channel.snapshot(),
-                dialstatus=dialstatus,
+        if self._listeners:
+            self._notify(
+                DialEnded(
+                    at=_now(),
+                    caller=caller.snapshot() if caller else None,
+                    peer=channel.snapshot(),
+                    dialstatus=dialstatus,
+                )
             )
-        )
 
     def _dial_failed(self, channel: Channel, *, cause: int, tech_cause: int | None) -> None:
         """Busy/rejected/unreachable: no Dial BUSY reaches the app, only the hang-up cause."""
@@ -1712,11 +1753,12 @@ class SimulatedAsterisk:
         elif style == "remote":
             request = {}
         if request is not None:
-            self._notify(
-                ChannelHangupRequested(
-                    at=_now(), channel=channel.snapshot(), cause=request.get("cause")
+            if self._listeners:
+                self._notify(
+                    ChannelHangupRequested(
+                        at=_now(), channel=channel.snapshot(), cause=request.get("cause")
+                    )
                 )
-            )
             self._publish_channel("ChannelHangupRequest", channel, **request)
         self._stop_target_media(f"channel:{channel.id}")
         if channel.bridge is not None:
@@ -1726,12 +1768,14 @@ class SimulatedAsterisk:
         self._leave_stasis(channel, unsubscribe=style == "remote" and not was_bridged)
         if style == "remote" and in_stasis and was_bridged:
             self._publish_channel("ChannelHangupRequest", channel, cause=cause, soft=True)
-        if style == "app" and channel.is_pjsip and channel.state != "Up":
+        if style == "app" and channel.is_pjsip and channel.state == "Down":
             # chan_pjsip ends a never-answered session with 603 Decline (failure-paths e).
             tech_cause = 603
             self._publish_channel("ChannelHangupRequest", channel, cause=cause, tech_cause=603)
-        for snoop in [c for c in self.channels.values() if c.snoop_target == channel.id]:
-            self._end_channel(snoop, cause=16, style="snoop")
+        for snoop_id in channel.snoop_ids:
+            snoop = self.channels.get(snoop_id)
+            if snoop is not None:
+                self._end_channel(snoop, cause=16, style="snoop")
         self._destroy(channel, cause, tech_cause)
 
     def _destroy(self, channel: Channel, cause: int, tech_cause: int | None) -> None:
@@ -1742,16 +1786,22 @@ class SimulatedAsterisk:
         if tech_cause is not None:
             fields["tech_cause"] = tech_cause
         self._publish_channel("ChannelDestroyed", channel, **fields)
-        self._notify(
-            ChannelHungUp(
-                at=_now(), channel=channel.snapshot(), cause=cause, cause_txt=fields["cause_txt"]
+        if self._listeners:
+            self._notify(
+                ChannelHungUp(
+                    at=_now(),
+                    channel=channel.snapshot(),
+                    cause=cause,
+                    cause_txt=fields["cause_txt"],
+                )
             )
-        )
         self.channels.pop(channel.id, None)
         self._unsubscribe_channel(channel)
         if channel.endpoint is not None:
-            if channel.id in channel.endpoint.channel_ids:
-                channel.endpoint.channel_ids.remove(channel.id)
+            if channel.endpoint.channels.pop(channel.id, False) is None:
+                channel.endpoint.count(channel.state, -1)
+                if channel.on_hold:
+                    channel.endpoint.on_hold_count -= 1
             self._refresh_device_state(channel.endpoint)
         if channel.far_end is not None:
             channel.far_end._notice("hangup", str(cause))
@@ -1786,6 +1836,7 @@ class SimulatedAsterisk:
             linkedid=target.linkedid,
         )
         channel.snoop_target = target.id
+        target.snoop_ids.append(channel.id)
         self._add_channel(channel)
         snapshot = ari_models.channel_json(channel)
         args = app_args.split(",") if app_args else []
@@ -1820,7 +1871,8 @@ class SimulatedAsterisk:
             name or "",
         )
         self.bridges[bridge.id] = bridge
-        self._notify(BridgeCreated(at=_now(), bridge=bridge.snapshot()))
+        if self._listeners:
+            self._notify(BridgeCreated(at=_now(), bridge=bridge.snapshot()))
         return bridge
 
     def get_bridge(self, bridge_id: str) -> Bridge:
@@ -1840,7 +1892,8 @@ class SimulatedAsterisk:
         self._publish(
             "BridgeDestroyed", {"bridge": ari_models.bridge_json(bridge)}, bridges=[bridge]
         )
-        self._notify(BridgeDestroyed(at=_now(), bridge=bridge.snapshot()))
+        if self._listeners:
+            self._notify(BridgeDestroyed(at=_now(), bridge=bridge.snapshot()))
         del self.bridges[bridge.id]
         for app in self.apps.values():
             app.bridge_ids.discard(bridge.id)
@@ -1882,6 +1935,7 @@ class SimulatedAsterisk:
     def _join_bridge(self, bridge: Bridge, channel: Channel) -> None:
         bridge.channel_ids.append(channel.id)
         channel.bridge = bridge
+        bridge.technology = bridge.technology_for(self.channels)
         if channel.stasis_app is not None:
             # A Stasis channel joining a bridge subscribes its app to the bridge.
             self.app(channel.stasis_app).bridge_ids.add(bridge.id)
@@ -1891,7 +1945,10 @@ class SimulatedAsterisk:
             channels=[channel],
             bridges=[bridge],
         )
-        self._notify(BridgeEntered(at=_now(), bridge=bridge.snapshot(), channel=channel.snapshot()))
+        if self._listeners:
+            self._notify(
+                BridgeEntered(at=_now(), bridge=bridge.snapshot(), channel=channel.snapshot())
+            )
         self._update_bridge_peers(bridge)
         if channel.far_end is not None and bridge.moh_class is not None:
             channel.far_end._notice("moh_started", bridge.moh_class)
@@ -1911,7 +1968,12 @@ class SimulatedAsterisk:
             channels=[channel],
             bridges=[bridge],
         )
-        self._notify(BridgeLeft(at=_now(), bridge=bridge.snapshot(), channel=channel.snapshot()))
+        if self._listeners:
+            self._notify(
+                BridgeLeft(at=_now(), bridge=bridge.snapshot(), channel=channel.snapshot())
+            )
+        # Asterisk re-picks the technology after the leave event went out (capture).
+        bridge.technology = bridge.technology_for(self.channels)
         if channel.far_end is not None:
             channel.far_end._notice("unbridged")
         self._update_bridge_peers(bridge)

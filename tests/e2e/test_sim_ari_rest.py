@@ -212,3 +212,23 @@ async def test_aioari_connects_receives_stasis_start_and_answers_and_plays() -> 
             await client.close()
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_channel_variables_travel_in_the_json_body_and_query_params_too() -> None:
+    async with running_sim() as sim:
+        sim.pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.manual())
+        await sim.events(APP)
+        status, agent = await sim.rest(
+            "POST",
+            "/channels/create",
+            json_body={"endpoint": "PJSIP/agent1", "app": APP, "variables": {"CC_CALL": "c-1"}},
+        )
+        assert status == 200
+        assert await sim.rest(
+            "GET", f"/channels/{agent['id']}/variable", {"variable": "CC_CALL"}
+        ) == (
+            200,
+            {"value": "c-1"},
+        )
+        status, _body = await sim.rest("POST", f"/channels/{agent['id']}/dial", {"timeout": "soon"})
+        assert status == 400
