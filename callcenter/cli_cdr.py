@@ -497,7 +497,7 @@ cdr: click.Group = click.Group("cdr", help="Asterisk's own CDR next to ours (cdr
 @click.option(
     "--tolerance", default=2.0, show_default=True, help="Seconds of clock/rounding slack."
 )
-@click.option("--table", default="cdr", show_default=True, help="Asterisk's CDR table.")
+@click.option("--table", default="asterisk_cdr", show_default=True, help="Asterisk's CDR table.")
 @json_option
 @maps_errors
 def cdr_reconcile(
@@ -508,7 +508,7 @@ def cdr_reconcile(
     table: str,
     as_json: bool,
 ) -> None:
-    """Compare Asterisk's cdr rows (by linkedid) with our calls; exit 1 on differences."""
+    """Compare Asterisk's CDR rows (by linkedid) with our calls; exit 1 on differences."""
     from callcenter.cdr.reconcile import compare, load_asterisk_cdr, load_our_calls
 
     if not re.match(r"^[a-z_][a-z0-9_]*$", table):
@@ -545,7 +545,7 @@ def cdr_reconcile(
 @config_option
 @maps_errors
 def cdr_init_asterisk_table(config_path: str | None) -> None:
-    """Create the `cdr` table Asterisk's cdr_pgsql writes into (PostgreSQL only)."""
+    """Create the `asterisk_cdr` table Asterisk's cdr_pgsql writes into (PostgreSQL only)."""
     from callcenter.cdr.reconcile import create_asterisk_cdr_table
 
     cfg = load(config_path)
@@ -556,7 +556,7 @@ def cdr_init_asterisk_table(config_path: str | None) -> None:
         create_asterisk_cdr_table(engine)
     finally:
         engine.dispose()
-    click.echo("table cdr ready for cdr_pgsql")
+    click.echo("table asterisk_cdr ready for cdr_pgsql")
 
 
 report: click.Command = _report

@@ -1,6 +1,7 @@
-"""Compare Asterisk's own CDR (``cdr`` table written by ``cdr_pgsql``) with our ``calls``.
+"""Compare Asterisk's own CDR (``asterisk_cdr`` table written by ``cdr_pgsql``, as the
+rendered ``cdr_pgsql.conf`` says) with our ``calls``.
 
-Asterisk writes one ``cdr`` row per channel pair (the caller's, each agent leg's...), all
+Asterisk writes one CDR row per channel pair (the caller's, each agent leg's...), all
 sharing the caller channel's ``linkedid``; our ``calls`` row keeps the caller channel's
 ``channel_uniqueid`` and ``linkedid``. A call matches when our ``linkedid`` (or uniqueid) is an
 Asterisk ``linkedid``. Differences reported:
@@ -27,8 +28,10 @@ from callcenter.errors import CallCenterError
 
 # The table cdr_pgsql writes into (Asterisk's contrib/realtime/postgresql schema). cdr_pgsql
 # reads the table's columns at load and fills those it knows, so extra columns are harmless.
+ASTERISK_CDR_TABLE = "asterisk_cdr"
+"""The table name in dialplan/cdr_pgsql.conf.j2."""
 ASTERISK_CDR_DDL = """
-CREATE TABLE IF NOT EXISTS cdr (
+CREATE TABLE IF NOT EXISTS {table} (
     calldate timestamptz NOT NULL DEFAULT now(),
     clid varchar(80) NOT NULL DEFAULT '',
     src varchar(80) NOT NULL DEFAULT '',
@@ -49,8 +52,8 @@ CREATE TABLE IF NOT EXISTS cdr (
     linkedid varchar(150) NOT NULL DEFAULT '',
     sequence integer NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS cdr_linkedid_idx ON cdr (linkedid);
-CREATE INDEX IF NOT EXISTS cdr_calldate_idx ON cdr (calldate);
+CREATE INDEX IF NOT EXISTS {table}_linkedid_idx ON {table} (linkedid);
+CREATE INDEX IF NOT EXISTS {table}_calldate_idx ON {table} (calldate);
 """
 
 
@@ -144,16 +147,16 @@ def compare(
     return report
 
 
-def create_asterisk_cdr_table(engine: Engine) -> None:
-    """Create the ``cdr`` table cdr_pgsql writes into (PostgreSQL), if it is missing."""
+def create_asterisk_cdr_table(engine: Engine, table: str = ASTERISK_CDR_TABLE) -> None:
+    """Create the table cdr_pgsql writes into (PostgreSQL), if it is missing."""
     with engine.begin() as conn:
-        for statement in ASTERISK_CDR_DDL.split(";"):
+        for statement in ASTERISK_CDR_DDL.format(table=table).split(";"):
             if statement.strip():
                 conn.execute(text(statement))
 
 
 def load_asterisk_cdr(
-    engine: Engine, since: dt.datetime, until: dt.datetime, table: str = "cdr"
+    engine: Engine, since: dt.datetime, until: dt.datetime, table: str = ASTERISK_CDR_TABLE
 ) -> list[AsteriskCdr]:
     if not inspect(engine).has_table(table):
         raise ReconcileError(

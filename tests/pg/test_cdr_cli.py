@@ -233,7 +233,7 @@ def test_cdr_reconcile_reports_differences(setup: dict[str, Any]) -> None:
         for uid, when, src, duration in rows:
             conn.execute(
                 text(
-                    "insert into cdr (calldate, src, dst, duration, billsec, disposition, "
+                    "insert into asterisk_cdr (calldate, src, dst, duration, billsec, disposition, "
                     "uniqueid, linkedid) values (:w, :s, '100', :d, :d, 'ANSWERED', :u, :u)"
                 ),
                 {"w": when, "s": src, "d": duration, "u": uid},
