@@ -55,7 +55,6 @@ from callcenter.routing.model import (
     WaitingCaller,
     WrapupEnded,
     eligibility_at,
-    has_all_skills,
 )
 from callcenter.routing.strategies import PickContext, pick, preference_order
 
@@ -690,47 +689,25 @@ class Dispatcher:
     # --- internals: matching ------------------------------------------------------------------
 
     def _candidates(self, caller: _Caller) -> list[AgentStatus]:
-        """Available agents who qualify, found through the per-skill index."""
+        """Available agents who qualify: set operations on the per-level index, no scan."""
         eligibility = caller.eligibility
-        agents = self._agents
-        needs = eligibility.needs
-        found: list[AgentStatus] = []
-        if needs:
-            by_skill = self._available_by_skill
-            pool = min((by_skill.get(n.skill, _NO_AGENTS) for n in needs), key=len)
-            for agent_id in pool:
-                agent = agents[agent_id]
-                skills = agent.spec.skills
-                for need in needs:
-                    if skills.get(need.skill, 0) < need.min_level:
-                        break
-                else:
-                    found.append(agent)
-        else:
-            found.extend(agents[a] for a in self._available)
+        index = self._by_level
+        found = index.qualified(eligibility.needs) if eligibility.needs else set(self._available)
         if eligibility.alternatives:
-            seen = {a.agent_id for a in found}
-            caller_needs = eligibility.caller_needs
-            for skill in sorted(eligibility.alternatives):
-                for agent_id in self._available_by_skill.get(skill, _NO_AGENTS):
-                    if agent_id in seen:
-                        continue
-                    agent = agents[agent_id]
-                    skills = agent.spec.skills
-                    if all(skills.get(n.skill, 0) >= n.min_level for n in caller_needs):
-                        seen.add(agent_id)
-                        found.append(agent)
-        return found
+            by_skill = self._available_by_skill
+            others = set().union(*(by_skill.get(s, _NO_AGENTS) for s in eligibility.alternatives))
+            if eligibility.caller_needs:
+                others &= index.qualified(eligibility.caller_needs)
+            found |= others
+        agents = self._agents
+        return [agents[agent_id] for agent_id in found]
 
     def _fast_pick(self, caller: _Caller) -> tuple[str, ...] | None:
         """The strategy's choice read off the per-level index; None when only the general
         scan can answer."""
         queue = caller.queue
         return self._by_level.pick(
-            caller.eligibility,
-            queue.strategy,
-            self._round_robin_last.get(queue.queue_id),
-            self._agents,
+            caller.eligibility, queue.strategy, self._round_robin_last.get(queue.queue_id)
         )
 
     def _best_caller_for(self, agent_id: str) -> _Caller | None:
@@ -778,10 +755,9 @@ _OrderEntry = tuple[float, str]
 class _LevelIndex:
     """Available agents per skill and level, each list kept in a strategy's order.
 
-    For a caller who needs one skill at ``min_level`` or above, the strategy's best agent is
-    the best of at most ten list heads (one per level), whatever the number of agents. With
-    several skills, the agents of the rarest one are walked in the strategy's order until one
-    has the others too.
+    For a caller who needs one skill at ``min_level`` or above (the usual case), the
+    strategy's best agent is the best of at most ten list heads (one per level), whatever the
+    number of agents.
     """
 
     def __init__(self) -> None:
@@ -830,33 +806,29 @@ class _LevelIndex:
             self.add(agent)
 
     def pick(
-        self,
-        eligibility: Eligibility,
-        strategy: str,
-        last_agent_id: str | None,
-        skills_of: Mapping[str, AgentStatus],
+        self, eligibility: Eligibility, strategy: str, last_agent_id: str | None
     ) -> tuple[str, ...] | None:
-        """The strategy's choice, or None when the index cannot answer (alternative skill
-        groups, or best_skill scored on several skills): the caller then scans."""
+        """The strategy's choice for a caller who needs exactly one skill; None for any other
+        caller (several skills, alternative groups), who goes through the set scan."""
         needs = eligibility.needs
-        if eligibility.alternatives or not needs:
+        if len(needs) != 1 or eligibility.alternatives or strategy == "ring_all":
             return None
-        if len(needs) == 1 and strategy != "ring_all":
-            best = self._first(needs[0], strategy, last_agent_id)
-            return () if best is None else (best,)
-        if len(needs) > 1 and strategy == "best_skill":
-            return None  # the score adds several levels: no single list holds that order
-        primary = min(needs, key=self._count)
-        if strategy == "ring_all":
-            found = [
-                a
-                for a in self._ids_from(primary)
-                if has_all_skills(skills_of[a].spec.skills, needs)
-            ]
-            return tuple(sorted(found))
-        ordered = self._in_order(primary, strategy, last_agent_id)
-        best = next((a for a in ordered if has_all_skills(skills_of[a].spec.skills, needs)), None)
+        best = self._first(needs[0], strategy, last_agent_id)
         return () if best is None else (best,)
+
+    def qualified(self, needs: Iterable[SkillNeed]) -> set[str]:
+        """Ids of the available agents with every one of ``needs`` (unions and intersections
+        of the level lists, done in C)."""
+        found: set[str] | None = None
+        for need in needs:
+            levels = self.ids.get(need.skill)
+            if levels is None:
+                return set()
+            with_need = set().union(*levels[need.min_level :])
+            found = with_need if found is None else found & with_need
+            if not found:
+                break
+        return found if found is not None else set()
 
     def _first(self, need: SkillNeed, strategy: str, last: str | None) -> str | None:
         """The head of ``_in_order`` without building it: the one-skill decision."""
@@ -886,39 +858,6 @@ class _LevelIndex:
                 if after is None or candidate < after:
                     after = candidate
         return after if after is not None else first
-
-    def _count(self, need: SkillNeed) -> int:
-        levels = self.ids.get(need.skill)
-        return 0 if levels is None else sum(len(levels[lv]) for lv in range(need.min_level, 11))
-
-    def _ids_from(self, need: SkillNeed) -> Iterator[str]:
-        levels = self.ids.get(need.skill)
-        if levels is not None:
-            for level in range(need.min_level, 11):
-                yield from levels[level]
-
-    def _in_order(self, need: SkillNeed, strategy: str, last: str | None) -> Iterator[str]:
-        """The agents with ``need``, best first by the strategy's key (ties by id)."""
-        if need.skill not in self.ids:
-            return iter(())
-        levels = range(need.min_level, 11)
-        if strategy == "longest_idle" or strategy == "least_calls":
-            by_value = self.idle if strategy == "longest_idle" else self.calls
-            lists = [by_value[need.skill][lv] for lv in levels if by_value[need.skill][lv]]
-            if len(lists) == 1:
-                return (agent_id for _, agent_id in lists[0])
-            return (agent_id for _, agent_id in heapq.merge(*lists))
-        ids = self.ids[need.skill]
-        if strategy == "best_skill":
-            return itertools.chain.from_iterable(ids[lv] for lv in reversed(levels))
-        # round_robin: ids after the last one rung, then from the start (rrmemory).
-        id_lists = [ids[lv] for lv in levels if ids[lv]]
-        if last is None:
-            return heapq.merge(*id_lists)
-        cut = [bisect.bisect_right(lst, last) for lst in id_lists]
-        after = heapq.merge(*(lst[c:] for lst, c in zip(id_lists, cut, strict=True)))
-        before = heapq.merge(*(lst[:c] for lst, c in zip(id_lists, cut, strict=True)))
-        return itertools.chain(after, before)
 
 
 def _discard_sorted(items: list[Any], item: Any) -> None:
