@@ -19,7 +19,9 @@ Reconnects: aioari's ``Client.run`` returns when the WebSocket closes; ``AriClie
 with exponential backoff and jitter. Real Asterisk keeps the app's channels while the
 WebSocket is down and sends no new StasisStart for them, so after each *re*connect the adapter
 reads ``GET /channels``, ``GET /bridges`` and ``GET /applications/{app}`` and calls
-``on_reconnected(Reconnected(...))``; the owner matches that with its calls in progress.
+``on_reconnected(Reconnected(...))``; the owner matches that with its calls in progress. The
+first connection reports what the app already holds too (``initial=True``): channels left by a
+worker that died, for the owner to clean up or take over.
 
 Errors: every request has a time-out. Failures raise ``AriRequestError`` (operation, HTTP
 status, Asterisk's message) or a subclass: ``AriNotFound`` (404), ``AriConflict`` (409),
@@ -383,34 +385,38 @@ class AriClient:
             "ARI events WebSocket open (app %s, connection %d)", self.settings.app, self.connections
         )
         self._after_connect_task = asyncio.create_task(
-            self._after_connect(relearn=self.connections > 1), name="ari-after-connect"
+            self._after_connect(initial=self.connections == 1), name="ari-after-connect"
         )
 
-    async def _after_connect(self, relearn: bool) -> None:
+    async def _after_connect(self, initial: bool) -> None:
         try:
-            await self._set_up_connection(relearn)
+            await self._set_up_connection(initial)
         finally:
             if self.connected:
                 self._ready.set()
 
-    async def _set_up_connection(self, relearn: bool) -> None:
+    async def _set_up_connection(self, initial: bool) -> None:
         if self.settings.disallowed_events:
             try:
                 await self.set_event_filter(disallowed=self.settings.disallowed_events)
             except AriRequestError as exc:
                 log.warning("ARI event filter not set (all events will come): %s", exc)
-        if relearn and self._on_reconnected is not None:
+        if self._on_reconnected is not None:
             try:
-                snapshot = await self.relearn()
+                snapshot = await self.relearn(initial=initial)
             except AriRequestError as exc:
-                log.error("ARI re-learning live calls after reconnect failed: %s", exc)
+                log.error("ARI reading the app's live channels failed: %s", exc)
                 return
             log.info(
-                "ARI reconnected: %d channels in app, %d bridges",
+                "ARI %s: %d channels in app, %d bridges",
+                "connected" if initial else "reconnected",
                 len(snapshot.app_channel_ids),
                 len(snapshot.app_bridge_ids),
             )
-            self._on_reconnected(snapshot)
+            try:
+                self._on_reconnected(snapshot)
+            except Exception:
+                log.exception("ARI reconnect handler failed")
 
     def _set_connected(self, value: bool) -> None:
         if value == self._connected.is_set():
@@ -434,12 +440,13 @@ class AriClient:
             # An exception here would end aioari's read loop and drop the WebSocket.
             log.exception("ARI event handler failed on %s", type(event).__name__)
 
-    async def relearn(self) -> Reconnected:
+    async def relearn(self, initial: bool = False) -> Reconnected:
         """What Asterisk holds now: live channels, bridges and the app's own ids."""
         channels = await self.list_channels()
         bridges = await self.list_bridges()
         app = await self.get_application()
         return Reconnected(
+            initial=initial,
             channels=tuple(channels),
             bridges=tuple(bridges),
             app_channel_ids=app.channel_ids,

@@ -300,8 +300,13 @@ class Unknown(AriEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reconnected(AriEvent):
-    """The WebSocket is back; what Asterisk holds now (GET /channels, /bridges, /applications)."""
+    """The WebSocket is back; what Asterisk holds now (GET /channels, /bridges, /applications).
 
+    ``initial``: this is the first connection of the process (channels in the app then belong
+    to a worker that is gone).
+    """
+
+    initial: bool = False
     channels: tuple[ChannelSnapshot, ...] = ()
     bridges: tuple[BridgeSnapshot, ...] = ()
     app_channel_ids: frozenset[ChannelId] = frozenset()

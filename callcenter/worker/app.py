@@ -12,6 +12,8 @@ dialled number (or the default flow) runs in a task the worker owns.
 - Asterisk unreachable: the adapter keeps retrying with backoff and logs each attempt. The AMI
   client (``settings.ami``, ``Worker.ami``, also ``session.ami``) connects in the background the
   same way; a call flow must not assume it is up.
+- At the first connection, channels already in the app (a worker that died) are taken over:
+  orphan agent legs hung up, callers not in a bridge started again as new calls.
 - After an ARI reconnect the worker compares its calls with what Asterisk still holds: a call
   whose caller is gone gets a synthetic StasisEnd (Asterisk sent the real one while we were
   away), so its flow ends normally; every other call finds the ``Reconnected`` snapshot in its
@@ -47,6 +49,7 @@ from callcenter.asterisk.events import (
     StasisEnd,
     StasisStart,
 )
+from callcenter.asterisk.ids import ChannelId
 from callcenter.errors import AsteriskError
 from callcenter.worker.router import EventRouter
 from callcenter.worker.session import CallEnded, CallFlow, CallSession
@@ -470,7 +473,10 @@ class Worker:
         task.add_done_callback(self._side_tasks.discard)
 
     def _relearn(self, snapshot: Reconnected) -> None:
-        """After a reconnect: end the calls whose channels Asterisk no longer holds."""
+        """After a (re)connect, match our calls with what Asterisk holds."""
+        if snapshot.initial:
+            self._take_over_orphans(snapshot)
+            return
         self.metrics.ari_reconnects.inc()
         live = snapshot.app_channel_ids | {c.id for c in snapshot.channels}
         for session in list(self.sessions.values()):
@@ -491,6 +497,38 @@ class Worker:
         stray = sorted(c for c in snapshot.app_channel_ids if c not in claimed)
         if stray:
             log.warning("after reconnect, channels in the app no call owns: %s", ", ".join(stray))
+
+    def _take_over_orphans(self, snapshot: Reconnected) -> None:
+        """Channels already in our app when this process starts belong to a worker that died.
+
+        Real Asterisk keeps them in the app and sends no StasisStart again. Agent legs and
+        snoops of that worker are hung up; a caller in no bridge starts again as a new call
+        (the IVR from the top rather than silence); a caller in a bridge (talking to an agent)
+        is left alone and logged.
+        """
+        bridged = {
+            c for bridge in snapshot.bridges for c in bridge.channels if len(bridge.channels) > 1
+        }
+        for channel in snapshot.channels:
+            if channel.id not in snapshot.app_channel_ids or self.router.owner_of(channel.id):
+                continue
+            args = tuple(channel.app_data.split(",")[1:]) if channel.app_data else ()
+            if args and args[0] in OWN_LEG_ARGS:
+                log.warning(
+                    "orphan %s channel %s of a previous worker: hanging up", args[0], channel.id
+                )
+                self._side_task(self._hang_up_quietly(channel.id), f"orphan-{channel.id}")
+            elif channel.id in bridged:
+                log.warning(
+                    "orphan channel %s is bridged (a call in progress): left alone", channel.id
+                )
+            else:
+                log.warning("orphan caller channel %s: starting its call again", channel.id)
+                self._unclaimed_event(StasisStart(channel=channel, args=args))
+
+    async def _hang_up_quietly(self, channel_id: ChannelId) -> None:
+        with contextlib.suppress(AriRequestError):
+            await self.ari.hangup(channel_id)
 
     def _connection_changed(self, connected: bool) -> None:
         self.metrics.ari_connected.set(1 if connected else 0)

@@ -254,7 +254,10 @@ async def test_websocket_dropped_by_asterisk_reconnects_and_keeps_the_call(
     for stream in list(server._streams):
         await stream.ws.close()
 
+    first = await asyncio.wait_for(log.reconnects.get(), 5)
+    assert first.initial and first.app_channel_ids == frozenset()  # connected before the call
     snapshot = await asyncio.wait_for(log.reconnects.get(), 5)
+    assert not snapshot.initial
     assert ari.connections == 2 and ari.connected
     # Real Asterisk keeps the channel in the app and sends no new StasisStart for it.
     assert start.channel.id in snapshot.app_channel_ids

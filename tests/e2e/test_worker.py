@@ -14,8 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from callcenter.asterisk.ari import AriRequestError, AriSettings
+from callcenter.asterisk.ari import AriClient, AriRequestError, AriSettings
 from callcenter.asterisk.events import AriEvent, ChannelDtmfReceived, Reconnected, StasisStart
+from callcenter.asterisk.ids import ChannelId
 from callcenter.sim.ari_server import AriServer, start_ari_server
 from callcenter.sim.pbx import PlayThenHangup, SimulatedAsterisk, Stasis
 from callcenter.worker import CallEnded, CallSession, Worker, WorkerSettings
@@ -313,6 +314,30 @@ async def test_event_listeners_see_every_event_and_cannot_break_routing(
     await until(lambda: "StasisEnd" in seen)
     assert seen[0] == "StasisStart"
     remove()
+
+
+async def test_a_new_worker_takes_over_the_calls_of_a_worker_that_died(
+    server: AriServer, pbx: SimulatedAsterisk
+) -> None:
+    pbx.register_endpoint("PJSIP", "1001")
+    dead = AriClient(worker_settings(server.url).ari, lambda event: None)
+    await dead.start()
+    await dead.wait_connected(within=5)
+    caller = pbx.place_inbound_call("100", "+15550014")
+    await until(lambda: caller.channel_id in pbx.apps[APP].channel_ids)
+    await dead.answer(ChannelId(caller.channel_id))
+    leg = await dead.create_channel("PJSIP/1001", app_args="agent")
+    await dead.close()  # the worker dies: Asterisk keeps both channels in the app
+
+    worker = Worker(worker_settings(server.url))
+    await worker.start()
+    try:
+        await caller.wait_for("hangup")
+        # The caller's call started again (the built-in flow), the orphan leg was hung up.
+        assert caller.heard == ["sound:hello-world"]
+        await until(lambda: leg not in pbx.channels or pbx.channels[leg].gone)
+    finally:
+        await worker.stop(grace=0.5)
 
 
 async def test_worker_logs_in_to_ami_in_the_background(
