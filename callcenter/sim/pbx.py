@@ -19,8 +19,15 @@ Public API (for the AMI server, the ARI adapter tests and the synthetic callers/
     call.hangup(cause=16)
     agent_call = await agent.next_call()        # the agent's phone for the next dial
     agent_call.hangup()
+    agent.behaviour = EndpointBehaviour.busy()  # or a callable SimCall -> EndpointBehaviour
     pbx.add_sound("custom/welcome", 3.0)        # unknown sounds fail like a missing file
     await pbx.close()
+
+Raw-ARI test helpers (REST + events WebSocket, no aioari) live in ``ari_testing.py``.
+Dialplan targets: ``Stasis(app, *args)``, ``Reject(cause)``, ``PlayThenHangup(sound)``.
+Endpoint behaviours: ``answer_after(s, talk_seconds=None)``, ``busy()`` (17), ``reject()``
+(21), ``never_answer()`` (19 at the dial time-out), ``manual()`` (``SimCall.answer()``),
+``EndpointBehaviour("unavailable")`` (20).
 
 Listeners (``pbx.add_listener(callback)``) receive small frozen dataclasses, synchronously and
 in the order things happen. All carry ``at`` (a UTC datetime); channel ones carry a

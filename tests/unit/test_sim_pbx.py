@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,11 @@ class Harness:
     def internal_types(self) -> list[str]:
         return [type(e).__name__ for e in self.internal]
 
-    async def settle(self, sim_seconds: float = 0.0) -> None:
-        await asyncio.sleep(sim_seconds / self.pbx.speed + 0.01)
+    async def until(self, condition: Callable[[], bool], timeout: float = 3.0) -> None:  # noqa: ASYNC109
+        """Let the loop run the PBX's timers until ``condition`` holds (no timing asserted)."""
+        async with asyncio.timeout(timeout):
+            while not condition():  # noqa: ASYNC110 (polls plain sim state)
+                await asyncio.sleep(0.002)
 
 
 @pytest.fixture
@@ -119,7 +123,7 @@ async def test_create_then_dial_answer_flow_and_internal_dial_events(harness: Ha
     assert snapshot["state"] == "Down" and snapshot["dialplan"]["app_name"] == ""
     assert agent.linkedid == caller.channel_id  # same call for AMI (Linkedid)
     harness.pbx.dial(agent.id, caller=caller.channel_id, timeout=15)
-    await harness.settle(1.0)
+    await harness.until(lambda: any(e.get("dialstatus") == "ANSWER" for e in harness.ari))
     assert [e["dialstatus"] for e in harness.ari if e["type"] == "Dial"] == [
         "",
         "RINGING",
@@ -150,7 +154,7 @@ async def test_dial_failures_end_with_the_q850_cause(
     harness.pbx.register_endpoint("PJSIP", "1002", behaviour)
     agent, _ = harness.pbx.create_channel("PJSIP/1002", APP)
     harness.pbx.dial(agent.id, timeout=2)
-    await harness.settle(2.5)
+    await harness.until(lambda: agent.gone)
     assert agent.gone
     assert harness.ari[-1]["type"] == "ChannelDestroyed" and harness.ari[-1]["cause"] == cause
     assert [e.dialstatus for e in harness.internal if isinstance(e, sim.DialEnded)] == [dialstatus]
@@ -165,7 +169,7 @@ async def test_behaviour_can_be_chosen_per_call(harness: Harness) -> None:
     harness.pbx.dial(first.id)
     second, _ = harness.pbx.create_channel("PJSIP/1003", APP)
     harness.pbx.dial(second.id)
-    await harness.settle(0.5)
+    await harness.until(lambda: first.gone and second.state == "Up")
     assert first.gone and second.state == "Up"
 
 
@@ -175,7 +179,7 @@ async def test_agent_talks_then_hangs_up_by_itself(harness: Harness) -> None:
     )
     agent, _ = harness.pbx.create_channel("PJSIP/1004", APP)
     harness.pbx.dial(agent.id)
-    await harness.settle(1.5)
+    await harness.until(lambda: agent.gone)
     # The agent's BYE outside any bridge: StasisEnd is the last thing the app hears.
     assert agent.gone and harness.ari[-1]["type"] == "StasisEnd"
 
@@ -184,7 +188,7 @@ async def test_device_state_follows_the_agent_channel(harness: Harness) -> None:
     harness.pbx.register_endpoint("PJSIP", "1005", EndpointBehaviour.answer_after(0.5))
     agent, _ = harness.pbx.create_channel("PJSIP/1005", APP)
     harness.pbx.dial(agent.id)
-    await harness.settle(1.0)
+    await harness.until(lambda: agent.state == "Up")
     harness.pbx.hangup(agent.id)
     states = [
         e.state
@@ -202,7 +206,7 @@ async def test_playbacks_on_one_channel_play_one_after_the_other(harness: Harnes
     second = harness.pbx.play(
         f"channel:{call.channel_id}", ["digits:12"], language=None, playback_id=None
     )
-    await harness.settle(2.0)
+    await harness.until(lambda: len(call.heard) == 2 and second["id"] not in harness.pbx.playbacks)
     order = [(e["type"], e["playback"]["id"]) for e in harness.ari if "playback" in e]
     assert order == [
         ("PlaybackStarted", first["id"]),
