@@ -394,8 +394,7 @@ class Worker:
             )
             caller_left.cancel()
             if flow_task not in done:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(flow_task), self.settings.end_grace)
+                await asyncio.wait({flow_task}, timeout=self.settings.end_grace)
                 if not flow_task.done():
                     outcome = "flow-cancelled"
                     flow_task.cancel()

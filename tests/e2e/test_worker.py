@@ -285,6 +285,25 @@ async def test_flow_errors_do_not_leave_the_caller_in_silence(
     assert 'callcenter_calls_finished_total{outcome="asterisk-error"} 1.0' in body
 
 
+async def test_a_flow_failing_after_its_caller_left_is_accounted_for(
+    worker: Worker, pbx: SimulatedAsterisk
+) -> None:
+    class LateFlow:
+        async def run(self, session: CallSession) -> None:
+            await session.ari.answer(session.caller_channel_id)
+            await session.wait_caller_left()
+            # Too late: the channel is gone (AriNotFound), within the flow's end grace.
+            await session.ari.start_moh(session.caller_channel_id)
+
+    worker.register_flow(LateFlow(), exten="200")
+    call = pbx.place_inbound_call("200", "+15550015")
+    await call.wait_for("answered")
+    call.hangup()
+    await until(lambda: not worker.sessions)
+    _, body = await http_get(worker, "/metrics")
+    assert 'callcenter_calls_finished_total{outcome="asterisk-error"} 1.0' in body
+
+
 async def test_unclaimed_own_leg_is_not_taken_for_a_new_call(
     worker: Worker, pbx: SimulatedAsterisk
 ) -> None:
