@@ -710,6 +710,9 @@ class Bridge:
         self.moh_class: str | None = None
         self.variables: dict[str, str] = {}
         self.technology = "holding_bridge" if bridge_type == "holding" else "simple_bridge"
+        # Helper channels Asterisk puts in a bridge (MOH announcer, recorder): they show up in
+        # the members' BRIDGEPEER, e.g. "Recorder/ARI-00000007;2,PJSIP/agent1-0000000c".
+        self.helper_channels: dict[str, str] = {}
 
     def technology_for(self, channels: dict[str, Channel]) -> str:
         """Asterisk's pick: native_rtp for two answered SIP channels, softmix for more."""
@@ -865,6 +868,7 @@ class SimulatedAsterisk:
         self._unique_counter = itertools.count(1)
         self._name_counter = itertools.count(1)
         self._snoop_counter = itertools.count(1)
+        self._helper_counter = itertools.count(1)
         self._playback_queues: dict[str, list[Playback]] = {}
         self._recording_targets: dict[str, list[LiveRecording]] = {}
         self._pbx_timers: set[asyncio.TimerHandle] = set()
@@ -1365,7 +1369,7 @@ class SimulatedAsterisk:
         context = context or channel.dialplan.context
         extension = extension or channel.dialplan.exten
         target_priority = priority or (1 if moved else channel.dialplan.priority + 1)
-        self._leave_stasis(channel)
+        self._leave_stasis(channel, unsubscribe=True)  # the app hears no more of it
         route = self.dialplan.lookup(context, extension)
         channel.dialplan.context = context
         channel.dialplan.exten = extension
@@ -1388,7 +1392,7 @@ class SimulatedAsterisk:
         channel = self._stasis_channel(channel_id)
         if "/" not in endpoint:
             raise PbxError(400, "Invalid endpoint")
-        self._leave_stasis(channel)
+        self._leave_stasis(channel, unsubscribe=True)  # the app hears no more of it
         self._later(0.0, lambda: self._end_channel(channel, cause=16, style="dialplan"), channel)
 
     def send_dtmf(self, channel_id: str, digits: str) -> None:
@@ -1506,8 +1510,13 @@ class SimulatedAsterisk:
         if channel.endpoint is None or channel.dial is not None or channel.state != "Down":
             raise PbxError(409, "Channel is not in the 'Down' state")
         caller_channel = self.channels.get(caller) if caller else None
-        if caller_channel is not None and not channel.connected.number:
+        if caller_channel is not None and (
+            channel.connected.name,
+            channel.connected.number,
+        ) != (caller_channel.caller.name, caller_channel.caller.number):
+            # Dial's caller becomes the agent's connected line (ChannelConnectedLine, capture c).
             channel.connected = CallerId(caller_channel.caller.name, caller_channel.caller.number)
+            self._publish_channel("ChannelConnectedLine", channel)
         channel.dial = DialAttempt(
             caller_id=caller_channel.id if caller_channel else None,
             timeout=float(timeout),
@@ -1655,7 +1664,11 @@ class SimulatedAsterisk:
         if dial.via_originate and channel.originate is not None:
             target = channel.originate
             if target.app is not None:
-                self._set_dialplan_app(channel, "Stasis", ",".join([target.app, *target.app_args]))
+                # No ChannelDialplan reaches the app here (capture h): set it quietly.
+                channel.dialplan.app_name = "Stasis"
+                channel.dialplan.app_data = ",".join([target.app, *target.app_args])
+                if self._listeners:
+                    self._notify(ChannelDialplanChanged(at=_now(), channel=channel.snapshot()))
                 self.set_variable(channel, "STASISSTATUS", "")
                 self._enter_stasis(channel, target.app, target.app_args)
             else:
@@ -1772,7 +1785,10 @@ class SimulatedAsterisk:
             self._leave_bridge(channel)
         in_stasis = channel.stasis_app is not None
         # A caller's BYE outside any bridge: the app hears nothing after StasisEnd (capture).
-        self._leave_stasis(channel, unsubscribe=style == "remote" and not was_bridged)
+        # A snoop channel ending with its target: StasisEnd is all the app hears (capture).
+        self._leave_stasis(
+            channel, unsubscribe=style == "snoop" or (style == "remote" and not was_bridged)
+        )
         if style == "remote" and in_stasis and was_bridged:
             self._publish_channel("ChannelHangupRequest", channel, cause=cause, soft=True)
         if style == "app" and channel.is_pjsip and channel.state == "Down":
@@ -1964,7 +1980,7 @@ class SimulatedAsterisk:
         bridge = channel.bridge
         if bridge is None:
             return
-        if bridge.bridge_type == "mixing" and len(bridge.channel_ids) > 1:
+        if bridge.bridge_type == "mixing" and channel.variables.get("BRIDGEPEER"):
             self.set_variable(channel, "BRIDGEPEER", "")
             self.set_variable(channel, "BRIDGEPVTCALLID", "")
         bridge.channel_ids.remove(channel.id)
@@ -1993,18 +2009,33 @@ class SimulatedAsterisk:
                 member.far_end._notice(
                     "bridged", peers=[other.id for other in members if other is not member]
                 )
-        if bridge.bridge_type != "mixing" or len(members) < 2:
+        if bridge.bridge_type != "mixing":
             return
+        helpers = list(bridge.helper_channels.values())
         for member in members:
             others = [other for other in members if other is not member]
-            self.set_variable(member, "BRIDGEPEER", ",".join(other.name for other in others))
-            self.set_variable(
-                member, "BRIDGEPVTCALLID", others[0].protocol_id if len(others) == 1 else ""
-            )
+            peers = [*helpers, *(other.name for other in others)]
+            if not peers:
+                continue
+            self.set_variable(member, "BRIDGEPEER", ",".join(peers))
+            if others:
+                self.set_variable(
+                    member, "BRIDGEPVTCALLID", others[0].protocol_id if len(peers) == 1 else ""
+                )
+
+    def _add_bridge_helper(self, bridge: Bridge, key: str, name_prefix: str) -> None:
+        bridge.helper_channels[key] = f"{name_prefix}-{next(self._helper_counter):08x};2"
+        self._update_bridge_peers(bridge)
+
+    def _remove_bridge_helper(self, bridge: Bridge, key: str, *, update: bool) -> None:
+        if bridge.helper_channels.pop(key, None) is not None and update:
+            self._update_bridge_peers(bridge)
 
     def start_bridge_moh(self, bridge_id: str, music_class: str | None) -> None:
         bridge = self.get_bridge(bridge_id)
         bridge.moh_class = music_class or "default"
+        if "moh" not in bridge.helper_channels:
+            self._add_bridge_helper(bridge, "moh", "Announcer/ARI_MOH")
         for channel_id in bridge.channel_ids:
             channel = self.channels.get(channel_id)
             if channel is not None and channel.far_end is not None:
@@ -2015,6 +2046,8 @@ class SimulatedAsterisk:
         if bridge.moh_class is None:
             raise PbxError(409, "Bridge isn't playing music")
         music_class, bridge.moh_class = bridge.moh_class, None
+        # The announcer leaves quietly: Asterisk updates BRIDGEPEER at the next join (capture).
+        self._remove_bridge_helper(bridge, "moh", update=False)
         for channel_id in bridge.channel_ids:
             channel = self.channels.get(channel_id)
             if channel is not None and channel.far_end is not None:
@@ -2298,11 +2331,19 @@ class SimulatedAsterisk:
             return
         recording.state = "recording"
         recording.started_at = self.loop_time()
+        bridge = self._recorded_bridge(recording)
+        if bridge is not None:
+            self._add_bridge_helper(bridge, f"recording:{recording.name}", "Recorder/ARI")
         self._publish_recording("RecordingStarted", recording)
         if recording.max_duration > 0:
             recording.timer = self._later(
                 recording.max_duration, lambda: self.stop_recording(recording.name)
             )
+
+    def _recorded_bridge(self, recording: LiveRecording) -> Bridge | None:
+        kind, _, target_id = recording.target_uri.partition(":")
+        bridge = self.bridges.get(target_id) if kind == "bridge" else None
+        return bridge if bridge is not None and bridge.bridge_type == "mixing" else None
 
     def get_live_recording(self, name: str) -> LiveRecording:
         recording = self.live_recordings.get(name)
@@ -2323,6 +2364,9 @@ class SimulatedAsterisk:
             recording.paused_total += recording.stopped_at - recording.paused_since
             recording.paused_since = None
         del self.live_recordings[name]
+        bridge = self._recorded_bridge(recording)
+        if bridge is not None:
+            self._remove_bridge_helper(bridge, f"recording:{recording.name}", update=True)
         targets = self._recording_targets.get(recording.target_uri, [])
         if recording in targets:
             targets.remove(recording)

@@ -339,3 +339,50 @@ async def test_continue_in_dialplan_ends_stasis_at_once(speed: float) -> None:
         assert end["channel"]["id"] == cid
         await call.wait_for("hangup")
         assert call.heard[-1] == "sound:hello-world"
+
+
+async def test_bridge_helpers_show_in_bridgepeer_like_the_capture(tmp_path: Any) -> None:
+    async with running_sim(recordings_dir=tmp_path) as sim:
+        sim.pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.answer_after(0.1))
+        events = await sim.events(APP)
+        _, caller = await _caller_in_app(sim, events)
+        _, bridge = await sim.rest("POST", "/bridges", {"type": "mixing"})
+        await sim.rest("POST", f"/bridges/{bridge['id']}/addChannel", {"channel": caller})
+        await sim.rest("POST", f"/bridges/{bridge['id']}/moh")
+        moh_peer = await events.expect("ChannelVarset", lambda e: e["variable"] == "BRIDGEPEER")
+        assert re.match(r"^Announcer/ARI_MOH-[0-9a-f]{8};2$", moh_peer["value"])
+        await sim.rest("DELETE", f"/bridges/{bridge['id']}/moh")
+        _, agent = await sim.rest(
+            "POST", "/channels/create", {"endpoint": "PJSIP/agent1", "app": APP}
+        )
+        await sim.rest("POST", f"/channels/{agent['id']}/dial", {"caller": caller})
+        # The dial's caller becomes the agent's connected line.
+        connected = await events.expect("ChannelConnectedLine")
+        assert connected["channel"]["connected"]["number"] == "+15550001"
+        await events.expect("Dial", lambda e: e["dialstatus"] == "ANSWER")
+        await sim.rest("POST", f"/bridges/{bridge['id']}/addChannel", {"channel": agent["id"]})
+        await sim.rest("POST", f"/bridges/{bridge['id']}/record", {"name": "r1", "format": "wav"})
+        with_recorder = await events.expect(
+            "ChannelVarset", lambda e: e["variable"] == "BRIDGEPEER" and "Recorder" in e["value"]
+        )
+        assert re.match(r"^Recorder/ARI-[0-9a-f]{8};2,PJSIP/", with_recorder["value"])
+        await sim.rest("POST", "/recordings/live/r1/stop")
+        back = await events.expect(
+            "ChannelVarset",
+            lambda e: e["variable"] == "BRIDGEPEER" and e["channel"]["id"] == caller,
+        )
+        assert back["value"] == agent["name"]
+
+
+async def test_after_continue_the_app_hears_nothing_more_of_the_channel() -> None:
+    async with running_sim() as sim:
+        events = await sim.events(APP)
+        sim.pbx.dialplan.route("200", PlayThenHangup("beep"))
+        call, cid = await _caller_in_app(sim, events)
+        await sim.rest("POST", f"/channels/{cid}/continue", {"extension": "200"})
+        await events.expect("StasisEnd")
+        await call.wait_for("hangup")
+        sim.pbx.dialplan.route("101", Stasis(APP, "marker"))
+        sim.pbx.place_inbound_call("101", "+15550002")
+        after = await events.collect_until("StasisStart")
+        assert [e for e in after if e.get("channel", {}).get("id") == cid] == []
