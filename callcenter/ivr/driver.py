@@ -136,6 +136,13 @@ class IvrDriver:
         self.speed = speed
         dialled = session.context.dialled
         self.entry_menu = entry_menu or ivr.numbers.get(dialled) or _first_menu(ivr)
+        if entry_menu is None and dialled not in ivr.numbers:
+            log.warning(
+                "call=%s dialled %r is not in ivr.numbers: starting at %s",
+                session.call_id,
+                dialled,
+                self.entry_menu,
+            )
         self.machine = IvrMachine(
             ivr,
             self.entry_menu,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -169,14 +170,19 @@ class SqlLookup:
         self.result_field = result_field
         self.timeout_seconds = timeout_seconds
         self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()  # two first lookups at once make one engine
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max_threads, thread_name_prefix="sql-lookup"
         )
 
+    def _engine_now(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = sqlalchemy.create_engine(self.url, pool_pre_ping=True)
+            return self._engine
+
     def _run(self, value: str, running: list[Any]) -> LookupAnswer:
-        if self._engine is None:
-            self._engine = sqlalchemy.create_engine(self.url, pool_pre_ping=True)
-        with self._engine.connect() as connection:
+        with self._engine_now().connect() as connection:
             running.append(connection.connection.dbapi_connection)
             try:
                 row = connection.execute(self.query, {"value": value}).mappings().first()
@@ -206,9 +212,10 @@ class SqlLookup:
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        with self._engine_lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
 
 
 def _interrupt(dbapi_connection: Any) -> None:

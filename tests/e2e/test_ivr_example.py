@@ -22,7 +22,7 @@ from callcenter.config import (
     load_config,
 )
 from callcenter.ivr.driver import run_ivr
-from callcenter.ivr.lookups import HttpJsonLookup, LookupRegistry
+from callcenter.ivr.lookups import HttpJsonLookup, LookupAnswer, LookupRegistry
 from callcenter.ivr.machine import (
     CallerHungUp,
     Hangup,
@@ -540,3 +540,24 @@ async def test_transfer_choice(
     call.send_dtmf("8")
     assert await flow.outcome(call) == Transfer("2001")
     assert flow.session(call).context.variables["ivr_outcome"] == "transfer:2001"
+
+
+class BrokenLookup:
+    """A plug-in lookup with a bug of its own."""
+
+    async def lookup(self, value: str) -> LookupAnswer:
+        raise RuntimeError(f"cannot look {value} up")
+
+
+async def test_a_plug_in_lookup_that_raises_plays_the_fallback(
+    flow: IvrFlow, pbx: SimulatedAsterisk, lookups: LookupRegistry
+) -> None:
+    lookups.register("order_status", BrokenLookup())
+    call = pbx.place_inbound_call("100", "+441632960017")
+    await order_number_entered(call, "12345")
+    await hears(call, "sorry-cannot-find-order")
+    await hears(call, "press-1-agent-9-main-menu")
+    call.send_dtmf("1")
+    assert await flow.outcome(call) == QueueRequest("sales", 2)
+    failed = flow.session(call).context.variables["order_status_failed"]
+    assert failed == "error:RuntimeError"

@@ -219,3 +219,14 @@ async def test_registry_from_config(orders_db: str, shop: str) -> None:
         assert registry.get("nope") is None
     finally:
         await registry.close()
+
+
+async def test_sql_lookups_at_once_share_one_engine(orders_db: str) -> None:
+    lookup = SqlLookup(orders_db, "select status from orders where number = :value")
+    try:
+        answers = await asyncio.gather(
+            *(lookup.lookup("1234" if n % 2 else "5678") for n in range(12))
+        )
+        assert [a.value for a in answers] == ["in transit", "shipped"] * 6
+    finally:
+        await lookup.close()
