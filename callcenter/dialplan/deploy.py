@@ -35,7 +35,9 @@ KEEP_BACKUPS = 20
 RELOAD_COMMANDS: dict[str, str] = {
     "musiconhold.conf": "module reload res_musiconhold.so",
     "queues.conf": "module reload app_queue.so",
-    "pjsip.conf": "pjsip reload",
+    # `module reload res_pjsip.so` re-reads pjsip.conf through res_pjsip's sorcery (endpoints,
+    # auths, aors, identifies, registrations) and answers like every module reload.
+    "pjsip.conf": "module reload res_pjsip.so",
     "ari.conf": "module reload res_ari.so",
     "http.conf": "module reload http",
     "cdr_pgsql.conf": "module reload cdr_pgsql.so",

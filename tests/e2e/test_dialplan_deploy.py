@@ -1,0 +1,231 @@
+"""`callcenter dialplan deploy/diff/rollback` end to end against the simulated AMI server.
+
+The server runs in a thread with its own event loop, so the CLI (which runs asyncio.run) is
+invoked exactly as a person would, over a real TCP AMI connection with our AmiClient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from callcenter.asterisk.ami import AmiClient
+from callcenter.cli import main
+from callcenter.config import parse_config
+from callcenter.dialplan import deploy as deployment
+from callcenter.dialplan.deploy import DeployError
+from callcenter.dialplan.render import CORE_FILES, render_files
+from callcenter.sim.ami_server import AmiServer, CommandResult, start_ami_server
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "callcenter.yaml"
+SECRET = "ami-Secret-42"
+
+
+class ThreadedAmi:
+    """The simulated AMI on its own loop in a thread; records every CLI command it runs."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.commands: list[str] = []
+        self.server: AmiServer = self.call(start_ami_server(secret=SECRET))
+        # Built-in reloadable names of Asterisk's loader (main/loader.c reload_classes).
+        self.server.command_results["module reload http"] = CommandResult(
+            ["Module 'http' reloaded successfully."]
+        )
+        original = self.server.cli_result
+
+        def recording(command: str) -> CommandResult:
+            self.commands.append(command)
+            return original(command)
+
+        self.server.cli_result = recording  # type: ignore[method-assign]
+
+    def call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def close(self) -> None:
+        self.call(self.server.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+@pytest.fixture
+def ami() -> Iterator[ThreadedAmi]:
+    server = ThreadedAmi()
+    yield server
+    server.close()
+
+
+def write_config(tmp_path: Path, port: int, **changes: Any) -> Path:
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    data["asterisk"]["ari"]["password"] = "ari-Secret-42"
+    data["asterisk"]["ami"].update(port=port, secret=SECRET)
+    data["asterisk"]["config_dir"] = str(tmp_path / "etc")
+    data["database"]["url"] = "sqlite:///callcenter.db"
+    for agent in data["agents"]:
+        agent["sip_secret"] = f"sip-{agent['id']}-Secret"
+    if "ring_timeout" in changes:
+        data["queues"]["support"]["ring_timeout"] = changes["ring_timeout"]
+    if "agent_name" in changes:
+        data["agents"][0]["name"] = changes["agent_name"]
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "etc").mkdir(exist_ok=True)
+    return path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, ["dialplan", *args])
+
+
+def deployed(tmp_path: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted((tmp_path / "etc").glob("*.conf"))}
+
+
+def test_first_deploy_writes_every_file_and_reloads_each_module(
+    ami: ThreadedAmi, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, ami.server.port)
+    assert run("diff", "-c", str(config)).exit_code == 1
+
+    result = run("deploy", "-c", str(config))
+
+    assert result.exit_code == 0, result.output
+    assert sorted(deployed(tmp_path)) == sorted(CORE_FILES)
+    assert ami.commands == [
+        "module reload res_musiconhold.so",
+        "module reload app_queue.so",
+        "module reload res_pjsip.so",
+        "module reload res_ari.so",
+        "module reload http",
+        "dialplan reload",
+        "module reload manager",
+    ]
+    assert "Dialplan reloaded." in result.output
+    # Nothing left to do: diff is clean (exit 0) and a second deploy reloads nothing.
+    assert run("diff", "-c", str(config)).exit_code == 0
+    ami.commands.clear()
+    again = run("deploy", "-c", str(config))
+    assert again.exit_code == 0 and "nothing to deploy" in again.output
+    assert ami.commands == []
+    # No temp files left behind; the backup says no file existed before.
+    assert not list((tmp_path / "etc").glob(".*.tmp"))
+    (backup,) = deployment.list_backups(tmp_path / "etc")
+    assert set(deployment.read_manifest(backup)["files"].values()) == {False}
+
+
+def test_only_changed_files_are_reloaded(ami: ThreadedAmi, tmp_path: Path) -> None:
+    config = write_config(tmp_path, ami.server.port)
+    assert run("deploy", "-c", str(config)).exit_code == 0
+    ami.commands.clear()
+    write_config(tmp_path, ami.server.port, ring_timeout=25)
+
+    diff = run("diff", "-c", str(config))
+    assert diff.exit_code == 1
+    assert "-timeout = 20\n+timeout = 25" in diff.output
+    result = run("deploy", "-c", str(config))
+
+    assert result.exit_code == 0, result.output
+    assert ami.commands == ["module reload app_queue.so"]
+    assert "timeout = 25" in deployed(tmp_path)["queues.conf"]
+
+
+def test_a_failed_reload_rolls_back_and_reloads_the_old_files(
+    ami: ThreadedAmi, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, ami.server.port)
+    assert run("deploy", "-c", str(config)).exit_code == 0
+    before = deployed(tmp_path)
+    ami.commands.clear()
+    write_config(tmp_path, ami.server.port, ring_timeout=25, agent_name="Alice Smith")
+    failed = CommandResult.module_reload_failed("app_queue.so")
+    ami.server.command_results["module reload app_queue.so"] = failed
+
+    result = run("deploy", "-c", str(config))
+
+    assert result.exit_code == 1
+    assert "reported a reload failure" in result.output
+    assert "rolled back" in result.output
+    assert deployed(tmp_path) == before
+    changed = [
+        "module reload app_queue.so",
+        "module reload res_pjsip.so",
+        "dialplan reload",
+    ]
+    assert ami.commands == changed + changed  # the new files, then the restored ones
+    # Once Asterisk takes the config again, deploying works and `diff` is clean.
+    del ami.server.command_results["module reload app_queue.so"]
+    assert run("deploy", "-c", str(config)).exit_code == 0
+    assert run("diff", "-c", str(config)).exit_code == 0
+
+
+def test_rollback_restores_the_newest_backup_or_a_named_one(
+    ami: ThreadedAmi, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, ami.server.port)
+    assert run("deploy", "-c", str(config)).exit_code == 0
+    first = deployed(tmp_path)
+    write_config(tmp_path, ami.server.port, ring_timeout=25)
+    assert run("deploy", "-c", str(config)).exit_code == 0
+    ami.commands.clear()
+
+    result = run("rollback", "-c", str(config))
+
+    assert result.exit_code == 0, result.output
+    assert deployed(tmp_path) == first
+    assert ami.commands == ["module reload app_queue.so"]
+    listing = run("rollback", "-c", str(config), "--list")
+    assert listing.output.count("\n") == 3  # deploy, deploy, rollback safety copy
+    # Roll back the rollback: the safety copy holds the timeout = 25 files.
+    safety = deployment.list_backups(tmp_path / "etc")[-1]
+    assert "rollback to" in json.dumps(deployment.read_manifest(safety))
+    assert run("rollback", "-c", str(config), "--to", safety.name).exit_code == 0
+    assert "timeout = 25" in deployed(tmp_path)["queues.conf"]
+    unknown = run("rollback", "-c", str(config), "--to", "nope")
+    assert unknown.exit_code == 1 and "no backup 'nope'" in unknown.output
+
+
+def test_deploy_refuses_placeholders_and_unreachable_ami(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 1)
+    data = yaml.safe_load(config.read_text())
+    data["asterisk"]["ami"]["secret"] = "change-me-ami"
+    config.write_text(yaml.safe_dump(data))
+    refused = run("deploy", "-c", str(config))
+    assert refused.exit_code == 2
+    assert "asterisk.ami.secret" in refused.output
+    assert deployed(tmp_path) == {}
+
+
+async def test_an_error_response_to_a_reload_also_rolls_back(tmp_path: Path) -> None:
+    server = await start_ami_server(secret=SECRET)
+    server.command_results["module reload http"] = CommandResult(["Module 'http' reloaded."])
+    server.command_results["dialplan reload"] = CommandResult(["Dialplan reload failed"], False)
+    config_dir = tmp_path / "etc"
+    config_dir.mkdir()
+    (config_dir / "extensions.conf").write_text("; what ops had before\n[default]\n")
+    cfg = parse_config(yaml.safe_load(write_config(tmp_path, server.port).read_text()), env={})
+    client = AmiClient(
+        "127.0.0.1", server.port, "callcenter", SECRET, keepalive_interval=None, events=False
+    )
+    await client.connect()
+    try:
+        with pytest.raises(DeployError, match="dialplan reload") as caught:
+            await deployment.deploy(render_files(cfg), config_dir, client)
+    finally:
+        await client.close()
+        await server.close()
+    assert (config_dir / "extensions.conf").read_text() == "; what ops had before\n[default]\n"
+    # Files that did not exist before the deploy are removed again.
+    assert sorted(p.name for p in config_dir.glob("*.conf")) == ["extensions.conf"]
+    assert "rolled back" in caught.value.message
