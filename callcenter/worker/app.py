@@ -95,6 +95,9 @@ class WorkerSettings:
     """Longest a turned-away caller hears ``drain_message`` before the hang-up."""
     end_grace: float = 5.0
     """Time a flow has to finish after its caller left before it is cancelled."""
+    leave_grace: float = 1.0
+    """Time for the StasisEnd of a caller a finished flow sent on (continue, redirect) before
+    the worker hangs the caller up."""
 
     @classmethod
     def from_config(cls, config: CallCenterConfig, **overrides: Any) -> WorkerSettings:
@@ -419,9 +422,14 @@ class Worker:
             raise
         finally:
             if not session.caller_left and outcome != "cancelled":
-                # The flow ended without ending the call: do not leave the caller in silence.
-                with contextlib.suppress(AriRequestError):
-                    await self.ari.hangup(session.caller_channel_id)
+                # A flow that sent the caller on (continue, redirect) returns before the
+                # StasisEnd arrives: give it leave_grace s before deciding the flow simply
+                # ended without ending the call, and hanging up (never leave silence).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(session.wait_caller_left(), self.settings.leave_grace)
+                if not session.caller_left:
+                    with contextlib.suppress(AriRequestError):
+                        await self.ari.hangup(session.caller_channel_id)
             await session.close()
             self.sessions.pop(session.call_id, None)
             self.metrics.calls_active.dec()

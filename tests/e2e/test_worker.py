@@ -60,6 +60,7 @@ def worker_settings(url: str, **overrides: Any) -> WorkerSettings:
         "http_port": 0,
         "drain_grace": 5.0,
         "end_grace": 0.5,
+        "leave_grace": 0.3,
         "drain_message": "sound:beep",
     }
     values.update(overrides)
@@ -302,6 +303,21 @@ async def test_a_flow_failing_after_its_caller_left_is_accounted_for(
     await until(lambda: not worker.sessions)
     _, body = await http_get(worker, "/metrics")
     assert 'callcenter_calls_finished_total{outcome="asterisk-error"} 1.0' in body
+
+
+async def test_a_flow_may_send_its_caller_back_to_the_dialplan(
+    worker: Worker, pbx: SimulatedAsterisk
+) -> None:
+    class SendOnFlow:
+        async def run(self, session: CallSession) -> None:
+            await session.ari.continue_in_dialplan(
+                session.caller_channel_id, context="overflow", extension="100", priority=1
+            )
+
+    worker.register_flow(SendOnFlow(), exten="200")
+    call = pbx.place_inbound_call("200", "+15550016")
+    await call.wait_for("hangup")
+    assert call.heard == ["sound:vm-goodbye"]  # not cut off by the worker
 
 
 async def test_unclaimed_own_leg_is_not_taken_for_a_new_call(
