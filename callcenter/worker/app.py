@@ -9,6 +9,7 @@ dialled number (or the default flow) runs in a task the worker owns.
 - Stopping (SIGTERM/SIGINT, or ``stop()``): new calls are turned away (sent back to the
   dialplan when ``drain_context`` is set, else answered with ``drain_message`` and hung up),
   calls in progress get ``drain_grace`` seconds to finish, then are hung up; exit status 0.
+  A second signal ends the calls at once.
 - Asterisk unreachable: the adapter keeps retrying with backoff and logs each attempt. The AMI
   client (``settings.ami``, ``Worker.ami``, also ``session.ami``) connects in the background the
   same way; a call flow must not assume it is up.
@@ -215,6 +216,7 @@ class Worker:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._draining = False
         self._stop_requested = asyncio.Event()
+        self._stop_now = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._listeners: list[Callable[[AriEvent], None]] = []
         self.http_port: int | None = None
@@ -285,8 +287,11 @@ class Worker:
                 await asyncio.sleep(delay)
 
     def request_stop(self) -> None:
-        """Ask the worker to drain and stop (what SIGTERM does)."""
-        if not self._stop_requested.is_set():
+        """Ask the worker to drain and stop (SIGTERM); asked twice, it ends calls at once."""
+        if self._stop_requested.is_set():
+            log.warning("second stop request: ending the %d calls now", len(self.sessions))
+            self._stop_now.set()
+        else:
             log.info("stop requested: taking no new calls, %d in progress", len(self.sessions))
         self._draining = True
         self._stop_requested.set()
@@ -313,7 +318,14 @@ class Worker:
         pending = set(self._call_tasks)
         if pending:
             log.info("draining: waiting up to %.0fs for %d calls", grace, len(pending))
-            _, still_running = await asyncio.wait(pending, timeout=grace)
+            # Whichever comes first: every call ended, the grace ran out, a second SIGTERM.
+            all_ended: asyncio.Future[Any] = asyncio.gather(*pending, return_exceptions=True)
+            stop_now: asyncio.Future[Any] = asyncio.ensure_future(self._stop_now.wait())
+            await asyncio.wait(
+                {all_ended, stop_now}, timeout=grace, return_when=asyncio.FIRST_COMPLETED
+            )
+            stop_now.cancel()
+            still_running = {task for task in pending if not task.done()}
             if still_running:
                 log.warning("drain grace over: ending %d calls", len(still_running))
                 for session in list(self.sessions.values()):

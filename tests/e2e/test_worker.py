@@ -286,6 +286,19 @@ async def test_flow_errors_do_not_leave_the_caller_in_silence(
     assert 'callcenter_calls_finished_total{outcome="asterisk-error"} 1.0' in body
 
 
+async def test_a_second_stop_request_ends_the_calls_at_once(
+    worker: Worker, pbx: SimulatedAsterisk
+) -> None:
+    worker.register_flow(DigitsFlow(), exten="200")
+    call = pbx.place_inbound_call("200", "+15550017")
+    await call.wait_for("answered")
+    stopping = asyncio.create_task(worker.stop(grace=60))
+    await until(lambda: worker.draining)
+    worker.request_stop()  # SIGTERM again: no more waiting
+    await call.wait_for("hangup")
+    await asyncio.wait_for(stopping, 5)
+
+
 async def test_a_flow_failing_after_its_caller_left_is_accounted_for(
     worker: Worker, pbx: SimulatedAsterisk
 ) -> None:
