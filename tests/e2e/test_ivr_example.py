@@ -284,6 +284,7 @@ async def test_time_outs_exhaust_the_retries_to_the_support_queue(
 
 
 async def test_invalid_digits_exhaust_the_retries(flow: IvrFlow, pbx: SimulatedAsterisk) -> None:
+    pbx.add_sound("welcome", 500.0)  # every "8" cuts it: no time-out can count instead
     call = pbx.place_inbound_call("100", "+441632960004")
     for _ in range(4):
         await hears(call, "welcome")
@@ -309,6 +310,7 @@ async def test_french_speakers_get_extra_skills_and_priority(
 async def test_digits_pressed_before_the_menu_listens_are_kept(
     flow: IvrFlow, pbx: SimulatedAsterisk
 ) -> None:
+    pbx.add_sound("enter-order-number-then-hash", 500.0)  # still playing at the hang-up
     call = pbx.place_inbound_call("100", "+441632960005")
     await call.wait_for("answered")
     call.send_dtmf("1")  # before (or just as) the first prompt starts
@@ -382,6 +384,7 @@ async def test_hanging_lookup_times_out_plays_fallback_and_continues(
     lookups.register(
         "order_status", HttpJsonLookup(f"{hanging_shop}/orders/{{value}}", "status", 30.0)
     )
+    pbx.add_sound("welcome", 500.0)  # still playing at the hang-up
     call = pbx.place_inbound_call("100", "+441632960010")
     await order_number_entered(call, "12345")
     await hears(call, "sorry-cannot-find-order")
@@ -415,6 +418,7 @@ async def test_caller_hanging_up_mid_menu_ends_cleanly(
     node: str,
     stage: str,
 ) -> None:
+    pbx.add_sound("welcome", 500.0)  # still playing at the hang-up
     call = pbx.place_inbound_call("100", "+441632960011")
     for step in steps:
         if step.isdigit():
