@@ -1,8 +1,11 @@
-"""EventRouter: claimed channels and bridges get their events; the rest go to the default."""
+"""EventRouter: claimed channels and bridges get their events; the rest go to the default.
+CallSession: the call's inbox, its claims and its tasks."""
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from callcenter.asterisk.events import (
     AriEvent,
@@ -12,11 +15,13 @@ from callcenter.asterisk.events import (
     Dial,
     PlaybackFinished,
     RecordingFinished,
+    StasisEnd,
     StasisStart,
     Unknown,
 )
 from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId, RecordingName
 from callcenter.worker.router import EventRouter
+from callcenter.worker.session import CallEnded, CallSession
 
 CALLER = ChannelId("caller-1")
 AGENT = ChannelId("agent-1")
@@ -117,3 +122,54 @@ def test_nothing_crashes_the_dispatch() -> None:
     router.dispatch(ChannelDtmfReceived(channel=snap(CALLER), digit="1"))
     router.dispatch(Unknown(type="Whatever"))
     assert router.failures == 2
+
+
+# --- CallSession: the call's side of the router -------------------------------------------
+
+
+def new_session(router: EventRouter) -> CallSession:
+    caller = ChannelSnapshot(id=CALLER, caller_number="+15550001", exten="100")
+    return CallSession(caller, ari=None, router=router)  # type: ignore[arg-type]
+
+
+async def test_session_claims_its_caller_and_reads_events_in_order() -> None:
+    router = EventRouter()
+    session = new_session(router)
+    assert router.owner_of(CALLER) is session.inbox
+    assert session.context.caller_number == "+15550001" and session.context.dialled == "100"
+    first = ChannelDtmfReceived(channel=snap(CALLER), digit="1")
+    second = ChannelDtmfReceived(channel=snap(CALLER), digit="2")
+    router.dispatch(first)
+    router.dispatch(second)
+    assert await session.next_event(timeout=1) is first
+    assert await session.next_event(timeout=1) is second
+    assert await session.next_event(timeout=0.01) is None  # nothing came
+
+
+async def test_session_after_stasis_end_raises_call_ended_and_cancels_its_tasks() -> None:
+    router = EventRouter()
+    session = new_session(router)
+    helper = session.spawn(asyncio.sleep(3600), "helper")
+    router.dispatch(StasisEnd(channel=snap(CALLER)))
+    assert session.caller_left
+    await asyncio.sleep(0)
+    assert helper.cancelled()
+    assert isinstance(await session.next_event(timeout=1), StasisEnd)
+    with pytest.raises(CallEnded):
+        await session.next_event(timeout=1)
+    coro = asyncio.sleep(1)
+    with pytest.raises(CallEnded):
+        session.spawn(coro)
+
+
+async def test_session_close_releases_every_claim() -> None:
+    seen: list[AriEvent] = []
+    router = EventRouter(default_handler=seen.append)
+    session = new_session(router)
+    session.watch(AGENT)
+    session.watch_bridge(BRIDGE)
+    assert session.channels == {CALLER, AGENT}
+    await session.close()
+    assert router.claimed_channels == frozenset()
+    router.dispatch(PlaybackFinished(playback_id=PlaybackId("p"), target_uri=f"bridge:{BRIDGE}"))
+    assert len(seen) == 1
