@@ -169,6 +169,30 @@ class ApplicationState:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointState:
+    """What ``GET /endpoints/{tech}/{resource}`` says: ``online``/``offline``/``unknown``."""
+
+    technology: str
+    resource: str
+    state: str
+    channel_ids: tuple[ChannelId, ...]
+
+    @property
+    def name(self) -> str:
+        """``PJSIP/1001``."""
+        return f"{self.technology}/{self.resource}"
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> EndpointState:
+        return cls(
+            technology=str(raw.get("technology", "")),
+            resource=str(raw.get("resource", "")),
+            state=str(raw.get("state", "")),
+            channel_ids=tuple(ChannelId(str(c)) for c in raw.get("channel_ids") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StoredRecording:
     name: RecordingName
     format: str
@@ -455,7 +479,7 @@ class AriClient:
 
     # --- request plumbing --------------------------------------------------------------------
 
-    async def _request(self, resource: str, operation: str, **params: Any) -> bytes:
+    async def _request(self, resource: str, operation: str, /, **params: Any) -> bytes:
         """Run one swagger operation; returns the raw body. Raises our errors."""
         name = f"{resource}.{operation}"
         client = self._aioari
@@ -483,7 +507,7 @@ class AriClient:
             raise AriConnectionFailed(name, None, str(exc) or type(exc).__name__) from exc
         return body
 
-    async def _json(self, resource: str, operation: str, **params: Any) -> Any:
+    async def _json(self, resource: str, operation: str, /, **params: Any) -> Any:
         body = await self._request(resource, operation, **params)
         if not body:
             return None
@@ -834,6 +858,34 @@ class AriClient:
             channel_ids=frozenset(ChannelId(str(c)) for c in data.get("channel_ids") or ()),
             bridge_ids=frozenset(BridgeId(str(b)) for b in data.get("bridge_ids") or ()),
         )
+
+    async def subscribe(self, event_sources: Sequence[str] | str) -> None:
+        """Also receive the events of these objects (``endpoint:PJSIP/1001``, ``bridge:ID``,
+        ``deviceState:NAME``), e.g. an agent's EndpointStateChange."""
+        await self._request(
+            "applications",
+            "subscribe",
+            applicationName=self.settings.app,
+            eventSource=_args(event_sources),
+        )
+
+    async def unsubscribe(self, event_sources: Sequence[str] | str) -> None:
+        await self._request(
+            "applications",
+            "unsubscribe",
+            applicationName=self.settings.app,
+            eventSource=_args(event_sources),
+        )
+
+    async def get_endpoint(self, endpoint: str) -> EndpointState:
+        """An endpoint's state, ``endpoint`` written ``PJSIP/1001`` (AriNotFound if unknown)."""
+        technology, _, resource = endpoint.partition("/")
+        data = await self._json("endpoints", "get", tech=technology, resource=resource)
+        return EndpointState.from_json(data)
+
+    async def list_endpoints(self) -> list[EndpointState]:
+        data = await self._json("endpoints", "list")
+        return [EndpointState.from_json(item) for item in data or ()]
 
     async def set_event_filter(
         self, disallowed: Sequence[str] = (), allowed: Sequence[str] = ()

@@ -411,6 +411,24 @@ async def test_every_other_operation_reaches_asterisk_with_the_right_parameters(
     await call.wait_for("hangup")
 
 
+async def test_endpoints_and_subscriptions(
+    ari: AriClient, pbx: SimulatedAsterisk, log: EventLog
+) -> None:
+    phone = pbx.register_endpoint("PJSIP", "1003")
+    endpoint = await ari.get_endpoint("PJSIP/1003")
+    assert (endpoint.name, endpoint.state) == ("PJSIP/1003", "online")
+    assert "PJSIP/1003" in {e.name for e in await ari.list_endpoints()}
+    with pytest.raises(AriNotFound):
+        await ari.get_endpoint("PJSIP/nobody")
+
+    await ari.subscribe("endpoint:PJSIP/1003")
+    phone.set_online(False)
+    change = await log.next(Unknown, type="EndpointStateChange")
+    assert change.raw["endpoint"]["state"] == "offline"
+    await ari.unsubscribe("endpoint:PJSIP/1003")
+    assert (await ari.get_endpoint("PJSIP/1003")).state == "offline"
+
+
 async def test_a_failing_event_handler_does_not_drop_the_websocket(
     server: AriServer, pbx: SimulatedAsterisk
 ) -> None:
