@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -107,9 +108,9 @@ def _string_variables(p: Params) -> dict[str, str] | None:
         return None
     if isinstance(variables, dict) and isinstance(variables.get("variables"), dict):
         variables = variables["variables"]
-    if not isinstance(variables, dict):
-        raise PbxError(400, "variables must be an object")
-    return {str(key): str(value) for key, value in variables.items()}
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise PbxError(400, "Only string values in the 'variables' object allowed")
+    return dict(variables)
 
 
 def _channels_originate(pbx: SimulatedAsterisk, p: Params) -> Reply:
@@ -231,18 +232,27 @@ def _channels_record(pbx: SimulatedAsterisk, p: Params) -> Reply:
     return Reply(201, body)
 
 
+def _any_channel(pbx: SimulatedAsterisk, channel_id: str) -> Any:
+    # Operations that look the channel up by name (not via Stasis) word their 404 this way.
+    channel = pbx.channels.get(channel_id)
+    if channel is None:
+        raise PbxError(404, "Provided channel was not found")
+    return channel
+
+
 def _channels_get_var(pbx: SimulatedAsterisk, p: Params) -> Reply:
-    channel = pbx.get_channel(p["channelId"])
+    channel = _any_channel(pbx, p["channelId"])
     return _ok({"value": pbx.get_variable(channel, p["variable"])})
 
 
 def _channels_set_var(pbx: SimulatedAsterisk, p: Params) -> Reply:
-    channel = pbx.get_channel(p["channelId"])
+    channel = pbx.stasis_channel(p["channelId"])
     pbx.set_variable(channel, p["variable"], str(p.get("value") or ""))
     return _no_content()
 
 
 def _channels_snoop(pbx: SimulatedAsterisk, p: Params) -> Reply:
+    _any_channel(pbx, p["channelId"])
     return _ok(
         pbx.snoop(
             p["channelId"],
@@ -597,10 +607,11 @@ def _convert(param: Param, raw: Any) -> Any:
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return [str(item) for item in items if str(item) != ""]
     if param.data_type in ("int", "long"):
-        try:
-            return int(raw)
-        except (TypeError, ValueError) as exc:
-            raise PbxError(400, f"{param.name} must be an integer") from exc
+        # Asterisk parses numbers with atoi(): leading digits, else 0; never a 400.
+        if isinstance(raw, int):
+            return raw
+        match = re.match(r"^\s*([+-]?\d+)", str(raw))
+        return int(match.group(1)) if match else 0
     if param.data_type == "boolean":
         if isinstance(raw, bool):
             return raw

@@ -1199,6 +1199,21 @@ class SimulatedAsterisk:
             raise PbxError(404, "Channel not found")
         return channel
 
+    def _media_channel(self, channel_id: str) -> Channel:
+        """A Stasis channel whose media or dialplan position the app may touch.
+
+        Asterisk refuses those operations with 412 on an outbound channel that was created
+        but not answered yet (state Down or Ringing).
+        """
+        channel = self._stasis_channel(channel_id)
+        if channel.state in ("Down", "Rsrved", "Ringing"):
+            raise PbxError(412, "Channel in invalid state")
+        return channel
+
+    def stasis_channel(self, channel_id: str) -> Channel:
+        """A live channel that is in a Stasis app (404 if unknown, 409 if not in Stasis)."""
+        return self._stasis_channel(channel_id)
+
     def _stasis_channel(self, channel_id: str) -> Channel:
         channel = self.get_channel(channel_id)
         if channel.stasis_app is None:
@@ -1321,14 +1336,14 @@ class SimulatedAsterisk:
     # -- channel operations (ARI) -------------------------------------------------------------
 
     def answer(self, channel_id: str) -> None:
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         if channel.state != "Up":
             self._set_state(channel, "Up")
             if channel.far_end is not None:
                 channel.far_end._notice("answered")
 
     def ring(self, channel_id: str, ringing: bool = True) -> None:
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         if ringing and channel.far_end is not None:
             channel.far_end._notice("ringing")
 
@@ -1337,6 +1352,8 @@ class SimulatedAsterisk:
     ) -> None:
         """DELETE /channels/{id}: the app hangs a channel up."""
         channel = self.get_channel(channel_id)
+        if reason_code is not None and reason is not None:
+            raise PbxError(400, "The reason and reason_code can't both be specified")
         if reason_code is not None:
             try:
                 cause = int(reason_code)
@@ -1364,7 +1381,7 @@ class SimulatedAsterisk:
         Without a location the channel goes on at the next priority, which in our one-step
         dialplan means it falls off the end and hangs up.
         """
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         moved = context is not None or extension is not None
         context = context or channel.dialplan.context
         extension = extension or channel.dialplan.exten
@@ -1389,14 +1406,14 @@ class SimulatedAsterisk:
 
     def redirect(self, channel_id: str, endpoint: str) -> None:
         """POST /channels/{id}/redirect: the channel leaves us for another endpoint."""
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         if "/" not in endpoint:
             raise PbxError(400, "Invalid endpoint")
         self._leave_stasis(channel, unsubscribe=True)  # the app hears no more of it
         self._later(0.0, lambda: self._end_channel(channel, cause=16, style="dialplan"), channel)
 
     def send_dtmf(self, channel_id: str, digits: str) -> None:
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         if not digits:
             raise PbxError(400, "DTMF is required")
         if channel.far_end is not None:
@@ -1405,7 +1422,7 @@ class SimulatedAsterisk:
                     channel.far_end._notice("dtmf", digit)
 
     def set_hold(self, channel_id: str, on_hold: bool) -> None:
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         if channel.endpoint is not None and channel.on_hold != on_hold:
             channel.endpoint.on_hold_count += 1 if on_hold else -1
         channel.on_hold = on_hold
@@ -1421,11 +1438,11 @@ class SimulatedAsterisk:
             self._refresh_device_state(channel.endpoint)
 
     def set_mute(self, channel_id: str, muted: bool) -> None:
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         channel.muted = muted
 
     def start_channel_moh(self, channel_id: str, music_class: str | None) -> None:
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         channel.moh_class = music_class or "default"
         if self._listeners:
             self._notify(
@@ -1440,7 +1457,7 @@ class SimulatedAsterisk:
             channel.far_end._notice("moh_started", channel.moh_class)
 
     def stop_channel_moh(self, channel_id: str) -> None:
-        channel = self._stasis_channel(channel_id)
+        channel = self._media_channel(channel_id)
         if channel.moh_class is None:
             return
         music_class, channel.moh_class = channel.moh_class, None
@@ -1540,6 +1557,13 @@ class SimulatedAsterisk:
         variables: dict[str, str] | None = None,
     ) -> Json:
         """POST /channels: dial at once; StasisStart only once the far end answers."""
+        if not endpoint:
+            raise PbxError(400, "Endpoint must be specified")
+        tech, _, resource = endpoint.partition("/")
+        if not tech or not resource:
+            raise PbxError(400, "Invalid endpoint specified")
+        if app is None and extension is None:
+            raise PbxError(400, "Application or extension must be specified")
         record = self._endpoint_for(endpoint)
         if app is None and extension is None:
             raise PbxError(400, "Application or extension must be specified")
@@ -2070,7 +2094,7 @@ class SimulatedAsterisk:
             raise PbxError(409, "Playback with given id already exists")
         kind, _, target_id = target_uri.partition(":")
         if kind == "channel":
-            channel = self._stasis_channel(target_id)
+            channel = self._media_channel(target_id)
             language = language or channel.language
         else:
             self.get_bridge(target_id)

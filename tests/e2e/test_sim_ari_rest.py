@@ -230,5 +230,52 @@ async def test_channel_variables_travel_in_the_json_body_and_query_params_too() 
             200,
             {"value": "c-1"},
         )
-        status, _body = await sim.rest("POST", f"/channels/{agent['id']}/dial", {"timeout": "soon"})
-        assert status == 400
+        # Numbers are read like C's atoi(): "soon" is 0 (no time-out), not an error.
+        assert (await sim.rest("POST", f"/channels/{agent['id']}/dial", {"timeout": "soon"}))[
+            0
+        ] == 204
+        status, body = await sim.rest(
+            "POST",
+            "/channels/create",
+            json_body={"endpoint": "PJSIP/agent1", "app": APP, "variables": {"N": 1}},
+        )
+        assert (status, body) == (
+            400,
+            {"message": "Only string values in the 'variables' object allowed"},
+        )
+
+
+async def test_media_operations_on_an_unanswered_outbound_channel_are_412() -> None:
+    async with running_sim() as sim:
+        sim.pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.manual())
+        events = await sim.events(APP)
+        _, agent = await sim.rest(
+            "POST", "/channels/create", {"endpoint": "PJSIP/agent1", "app": APP}
+        )
+        await events.expect("StasisStart")
+        invalid = (412, {"message": "Channel in invalid state"})
+        assert (
+            await sim.rest("POST", f"/channels/{agent['id']}/play", {"media": "sound:beep"})
+            == invalid
+        )
+        assert await sim.rest("POST", f"/channels/{agent['id']}/answer") == invalid
+        assert await sim.rest("POST", f"/channels/{agent['id']}/moh") == invalid
+        assert await sim.rest("GET", "/channels/nope/variable", {"variable": "X"}) == (
+            404,
+            {"message": "Provided channel was not found"},
+        )
+        assert (
+            await sim.rest(
+                "POST", f"/channels/{agent['id']}/variable", {"variable": "X", "value": "1"}
+            )
+        )[0] == 204
+        assert await sim.rest(
+            "DELETE", f"/channels/{agent['id']}", {"reason": "busy", "reason_code": "17"}
+        ) == (
+            400,
+            {"message": "The reason and reason_code can't both be specified"},
+        )
+        assert await sim.rest("POST", "/channels", {"endpoint": "agent1", "app": APP}) == (
+            400,
+            {"message": "Invalid endpoint specified"},
+        )
