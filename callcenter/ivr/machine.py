@@ -32,7 +32,7 @@ from enum import Enum
 from typing import Protocol
 
 from callcenter.config import BusinessHours, Goto, IvrSettings, MenuNode, SkillRequirement
-from callcenter.hours import is_open
+from callcenter.hours import is_open, next_opening
 
 __all__ = [
     "DEFAULT_LOOKUP_FAILURE_PROMPT",
@@ -455,7 +455,13 @@ class IvrMachine:
 
     def _is_open(self, hours_id: str) -> bool:
         hours = self.hours.get(hours_id)
-        return hours is None or is_open(hours, self._now, self.default_timezone)
+        if hours is None or is_open(hours, self._now, self.default_timezone):
+            return True
+        opens = next_opening(hours, self._now, self.default_timezone)
+        if opens is not None:
+            # For the CDR and the agent who calls back: when this menu opens again.
+            self.context.variables[f"{self.node_id}_opens_at"] = opens.isoformat()
+        return False
 
     def _follow_next(self, out: list[Decision]) -> None:
         self._follow(self.node.next or self._operator(), out)

@@ -778,6 +778,7 @@ def test_closed_menu_follows_on_closed() -> None:
     assert call.path == ["main", "closed"]
     assert only_play(out).media == ("sound:we-are-closed", "sound:opening-hours")
     assert call.variables["main_closed"] == "yes"
+    assert call.variables["main_opens_at"] == "2026-11-24T09:00:00+00:00"  # Tuesday 09:00
     assert finish(call.prompt_ends()) == Voicemail("general")
 
 
