@@ -229,8 +229,11 @@ class AmiServer:
         *,
         username: str = "callcenter",
         secret: str = "callcenter",
-        speed: float = 1.0,
+        speed: float | None = None,
     ) -> None:
+        # Default: the PBX core's speed factor, so AMI delays scale like the calls do.
+        if speed is None:
+            speed = float(getattr(pbx, "speed", 1.0)) if pbx is not None else 1.0
         if speed <= 0:
             raise ValueError("speed must be > 0")
         self.pbx = pbx
@@ -637,12 +640,16 @@ async def start_ami_server(
     port: int = 0,
     username: str = "callcenter",
     secret: str = "callcenter",
-    speed: float = 1.0,
+    speed: float | None = None,
 ) -> AmiServer:
-    """Start a simulated AMI server; the handle has ``.port`` and ``await .close()``."""
+    """Start a simulated AMI server; the handle has ``.port`` and ``await .close()``.
+
+    ``speed`` scales Asterisk's own delays (the 1 s before a failed login's answer); it
+    defaults to the PBX core's speed, or 1.0 without one.
+    """
     server = AmiServer(pbx, username=username, secret=secret, speed=speed)
     await server.start(host, port)
-    log.info("simulated AMI listening on %s:%d (speed x%g)", server.host, server.port, speed)
+    log.info("simulated AMI listening on %s:%d (speed x%g)", server.host, server.port, server.speed)
     return server
 
 

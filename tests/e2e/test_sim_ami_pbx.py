@@ -13,7 +13,13 @@ from callcenter.asterisk.ami import AmiClient
 from callcenter.asterisk.ami_messages import AmiEvent
 from callcenter.errors import AsteriskError
 from callcenter.sim.ami_server import AmiServer, start_ami_server
-from callcenter.sim.pbx import EndpointBehaviour, PlayThenHangup, Reject, SimulatedAsterisk
+from callcenter.sim.pbx import (
+    EndpointBehaviour,
+    PlayThenHangup,
+    Reject,
+    SimulatedAsterisk,
+    Stasis,
+)
 
 SPEED = 50.0
 CHANNEL_BLOCK = [
@@ -159,3 +165,38 @@ async def test_pjsip_endpoints_come_from_the_core(
     assert endpoints["agent1"].contacts
     assert endpoints["agent2"].device_state == "Unavailable"
     assert endpoints["agent2"].contacts == ()
+
+
+async def test_stasis_call_dtmf_and_bridge_events(
+    pbx: SimulatedAsterisk, client: AmiClient
+) -> None:
+    pbx.connect_app("cc", lambda event: None)  # an ARI app is listening (no WebSocket needed)
+    pbx.dialplan.route("100", Stasis("cc"))
+    events = Recorder(client)
+    call = pbx.place_inbound_call("100", "+15550001", caller_name="Caller 1")
+    channel_id = call.channel_id
+    pbx.answer(channel_id)
+    pbx.receive_dtmf(channel_id, "5", duration_ms=280)
+    seen = await events.until("DTMFEnd")
+    begin, end = seen[-2], seen[-1]
+    assert begin.name == "DTMFBegin"
+    assert [k for k, _ in begin.headers][-2:] == ["Digit", "Direction"]
+    assert [(k, v) for k, v in end.headers][-3:] == [
+        ("Digit", "5"), ("DurationMs", "280"), ("Direction", "Received"),
+    ]  # fmt: skip
+    assert end.get("Privilege") == "dtmf,all"
+    assert end.get("ChannelStateDesc") == "Up"
+    bridge = pbx.create_bridge("mixing", "cc-test", None)
+    pbx.add_to_bridge(bridge.id, [channel_id])
+    enter = (await events.until("BridgeEnter"))[-1]
+    assert [k for k, _ in enter.headers][:9] == [
+        "Event", "Privilege", "BridgeUniqueid", "BridgeType", "BridgeTechnology",
+        "BridgeCreator", "BridgeName", "BridgeNumChannels", "BridgeVideoSourceMode",
+    ]  # fmt: skip
+    assert (enter.get("BridgeType"), enter.get("BridgeName")) == ("stasis", "cc-test")
+    assert enter.get("BridgeNumChannels") == "1"
+    assert enter.uniqueid == channel_id
+    call.hangup()
+    tail = await events.until("Hangup", Uniqueid=channel_id)
+    names = [e.name for e in tail]
+    assert names.index("HangupRequest") < names.index("BridgeLeave") < names.index("Hangup")
