@@ -413,6 +413,17 @@ async def test_worker_logs_in_to_ami_in_the_background(
             await ami_server.close()
 
 
+async def until_draining(http_port: int) -> None:
+    """Wait until the worker process says (on /healthz) that it is draining."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        async with asyncio.timeout(10):
+            while True:
+                async with http.get(f"http://127.0.0.1:{http_port}/healthz") as response:
+                    if (await response.json())["draining"]:
+                        return
+                await asyncio.sleep(0.02)
+
+
 async def test_sigterm_stops_the_worker_process_with_status_0(
     server: AriServer, pbx: SimulatedAsterisk, tmp_path: Path
 ) -> None:
@@ -423,6 +434,9 @@ async def test_sigterm_stops_the_worker_process_with_status_0(
     config_file = tmp_path / "callcenter.yaml"
     config_file.write_text(config)
     env = {**os.environ, "ARI_PASSWORD": PASSWORD, "AMI_SECRET": "x"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        http_port = probe.getsockname()[1]
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -431,7 +445,7 @@ async def test_sigterm_stops_the_worker_process_with_status_0(
         "--config",
         str(config_file),
         "--http-port",
-        "0",
+        str(http_port),
         "--drain-grace",
         "5",
         "--flow",
@@ -440,12 +454,19 @@ async def test_sigterm_stops_the_worker_process_with_status_0(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    pbx.add_sound("hello-world", 50.0)  # 1 s at speed 50: the call is still on at SIGTERM
     try:
         await until(lambda: pbx.apps.get(APP) is not None and pbx.apps[APP].sink is not None, 10)
         call = pbx.place_inbound_call("100", "+15550012")
+        await call.wait_for("playback_started", timeout=5)
+        process.send_signal(signal.SIGTERM)
+        await until_draining(http_port)
+        # While draining, a new caller is turned away; the call in progress ends normally.
+        newcomer = pbx.place_inbound_call("100", "+15550013")
+        await newcomer.wait_for("hangup", timeout=5)
+        assert newcomer.heard != ["sound:hello-world"]
         await call.wait_for("hangup", timeout=5)
         assert call.heard == ["sound:hello-world"]
-        process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 10)
     finally:
         if process.returncode is None:
@@ -454,4 +475,6 @@ async def test_sigterm_stops_the_worker_process_with_status_0(
     assert process.returncode == 0, stderr.decode()
     log = stderr.decode()
     assert "stop requested" in log and "worker stopped" in log
-    assert "call=" in log
+    assert "turning channel" in log  # the newcomer
+    assert "call=" in log and "finished: completed" in log
+    assert "drain grace over" not in log  # the call in progress was not cut
