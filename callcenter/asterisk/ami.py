@@ -499,6 +499,27 @@ class AmiClient:
             action["Queue"] = queue
         return parse_queue_summary(await self.send_action(action, timeout))
 
+    async def queue_pause(
+        self,
+        interface: str,
+        paused: bool,
+        *,
+        queue: str | None = None,
+        reason: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> None:
+        """``QueuePause`` a member (``PJSIP/agent1``) in one queue or, without ``queue``, all."""
+        action: dict[str, str] = {
+            "Action": "QueuePause",
+            "Interface": interface,
+            "Paused": "true" if paused else "false",
+        }
+        if queue:
+            action["Queue"] = queue
+        if reason:
+            action["Reason"] = reason
+        await self.send_action(action, timeout)
+
     async def pjsip_endpoints(self, timeout: float | None = None) -> list[PjsipEndpoint]:  # noqa: ASYNC109
         """``PJSIPShowEndpoints``; Asterisk answers an Error when none exist: that is []."""
         try:

@@ -7,6 +7,7 @@ capture) and runs the channel actions (Originate, Hangup, MixMonitor, Status, ..
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from callcenter.sim.ami_frames import (
     event,
     state_number,
 )
-from callcenter.sim.ami_tables import EndpointRow, QueueRow, list_complete_frame
+from callcenter.sim.ami_tables import EndpointRow, QueueMemberRow, QueueRow, list_complete_frame
 
 if TYPE_CHECKING:
     from callcenter.sim.ami_server import ActionHandler, AmiServer, AmiSession, Headers
@@ -204,6 +205,90 @@ def frames_for(pbx_event: core.PbxEvent) -> list[Frame]:
     return []
 
 
+def queue_frames(pbx_event: Any, member_row: QueueMemberRow | None = None) -> list[Frame]:
+    """app_queue's AMI events (privilege agent,all) for the core's queue events.
+
+    Matched by class name so the AMI server keeps working with a core that has no app_queue.
+    Header order of QueueCallerJoin/AgentCalled/AgentConnect/AgentComplete/QueueMemberStatus
+    is the capture's; the others follow app_queue.c.
+    """
+    kind = type(pbx_event).__name__
+    if kind in ("QueueCallerJoined", "QueueCallerLeft"):
+        name = "QueueCallerJoin" if kind == "QueueCallerJoined" else "QueueCallerLeave"
+        return [
+            channel_event(
+                name,
+                snapshot(pbx_event.channel),
+                ("Queue", pbx_event.queue),
+                ("Position", str(pbx_event.position)),
+                ("Count", str(pbx_event.count)),
+                privilege="agent,all",
+            )
+        ]
+    if kind == "QueueCallerAbandoned":
+        return [
+            channel_event(
+                "QueueCallerAbandon",
+                snapshot(pbx_event.channel),
+                ("Queue", pbx_event.queue),
+                ("Position", str(pbx_event.position)),
+                ("OriginalPosition", str(pbx_event.original_position)),
+                ("HoldTime", str(pbx_event.holdtime)),
+                privilege="agent,all",
+            )
+        ]
+    agent_events = {
+        "QueueAgentCalled": ("AgentCalled", ()),
+        "QueueAgentRingNoAnswer": ("AgentRingNoAnswer", ("RingTime",)),
+        "QueueAgentConnected": ("AgentConnect", ("HoldTime", "RingTime")),
+        "QueueAgentCompleted": ("AgentComplete", ("HoldTime", "TalkTime", "Reason")),
+    }
+    if kind in agent_events:
+        name, extra_headers = agent_events[kind]
+        extra = [(h, str(getattr(pbx_event, h.lower()))) for h in extra_headers]
+        return [
+            event(
+                name,
+                "agent,all",
+                channel_headers(snapshot(pbx_event.caller)),
+                channel_headers(snapshot(pbx_event.member), prefix="Dest"),
+                [
+                    ("Queue", pbx_event.queue),
+                    ("Interface", pbx_event.interface),
+                    ("MemberName", pbx_event.member_name),
+                    *extra,
+                ],
+            )
+        ]
+    if kind == "QueueMemberStatusChanged":
+        row = member_row or QueueMemberRow(pbx_event.interface)
+        return [
+            event(
+                "QueueMemberStatus",
+                "agent,all",
+                [
+                    ("Queue", pbx_event.queue),
+                    ("MemberName", pbx_event.member_name),
+                    ("Interface", pbx_event.interface),
+                    ("StateInterface", pbx_event.interface),
+                    ("Membership", row.membership),
+                    ("Penalty", str(row.penalty)),
+                    ("CallsTaken", str(row.calls_taken)),
+                    ("LastCall", str(row.last_call)),
+                    ("LastPause", str(row.last_pause)),
+                    ("LoginTime", str(row.login_time)),
+                    ("InCall", str(row.in_call)),
+                    ("Status", str(pbx_event.status)),
+                    ("Paused", "1" if pbx_event.paused else "0"),
+                    ("PausedReason", row.paused_reason),
+                    ("Ringinuse", "1"),
+                    ("Wrapuptime", str(row.wrapuptime)),
+                ],
+            )
+        ]
+    return []
+
+
 @dataclass
 class _PendingOriginate:
     action_id: str
@@ -250,7 +335,10 @@ class PbxBridge:
             self._remove_listener = None
 
     def _on_pbx_event(self, pbx_event: core.PbxEvent) -> None:
-        for frame in frames_for(pbx_event):
+        frames = frames_for(pbx_event)
+        if not frames and type(pbx_event).__name__.startswith("Queue"):
+            frames = queue_frames(pbx_event, self._member_row(pbx_event))
+        for frame in frames:
             self.server.publish(frame)
         if isinstance(pbx_event, core.DialEnded):
             self._originate_finished(pbx_event.peer, pbx_event.dialstatus)
@@ -271,6 +359,7 @@ class PbxBridge:
             "mixmonitor": self._mixmonitor,
             "stopmixmonitor": self._stop_mixmonitor,
             "mixmonitormute": self._mixmonitor_mute,
+            "queuepause": self._queue_pause,
             "status": self._status,
             "coreshowchannels": self._core_show_channels,
         }
@@ -435,6 +524,30 @@ class PbxBridge:
         seconds = (self.pbx.loop_time() - monitor.started_at) * self.pbx.speed
         wav.write_wav(monitor.path, seconds, silent=monitor.muted)
 
+    async def _queue_pause(self, session: AmiSession, request: Headers) -> bool:
+        from callcenter.sim.ami_server import header, response
+
+        interface = header(request, "Interface")
+        if not interface:
+            session.send(response("Error", request, message="Need 'Interface' parameter."))
+            return True
+        paused = header(request, "Paused").lower() in ("1", "yes", "true", "on")
+        wanted = header(request, "Queue")
+        queues = getattr(self.pbx, "queues", None) or {}
+        changed = False
+        for state in queues.values():
+            if wanted and state.name != wanted:
+                continue
+            if state.member(interface) is not None:
+                self.pbx.set_queue_member_paused(state.name, interface, paused)
+                changed = True
+        if not changed:
+            session.send(response("Error", request, message="Interface not found"))
+            return True
+        word = "paused" if paused else "unpaused"
+        session.send(response("Success", request, message=f"Interface {word} successfully"))
+        return True
+
     async def _status(self, session: AmiSession, request: Headers) -> bool:
         from callcenter.sim.ami_server import header, list_start
 
@@ -502,8 +615,54 @@ class PbxBridge:
     # --- data sources ------------------------------------------------------------------------
 
     def queue_rows(self) -> Iterable[QueueRow] | None:
-        """The core has no app_queue: the server's own queue table answers."""
-        return None
+        """The core's app_queue queues; None (use the server's table) when it has none."""
+        queues = getattr(self.pbx, "queues", None)
+        if not queues:
+            return None
+        rows = []
+        for state in queues.values():
+            completed = int(getattr(state, "completed", 0))
+            rows.append(
+                QueueRow(
+                    name=state.name,
+                    strategy=state.strategy,
+                    calls=len(getattr(state, "waiting", [])),
+                    holdtime=_average(getattr(state, "holdtime_total", 0.0), completed),
+                    talktime=_average(getattr(state, "talktime_total", 0.0), completed),
+                    completed=completed,
+                    abandoned=int(getattr(state, "abandoned", 0)),
+                    members=[self._queue_member_row(member) for member in state.members],
+                )
+            )
+        return rows
+
+    def _queue_member_row(self, member: Any) -> QueueMemberRow:
+        state = self.pbx.device_state(member.interface)
+        status = core.DEVICE_STATE_NUMBERS.get(state, 0)
+        last_call_at = float(getattr(member, "last_call_at", 0.0))
+        last_call = (
+            int(time.time() - (self.pbx.loop_time() - last_call_at) * self.pbx.speed)
+            if last_call_at
+            else 0
+        )
+        return QueueMemberRow(
+            interface=member.interface,
+            calls_taken=int(getattr(member, "calls_taken", 0)),
+            last_call=last_call,
+            login_time=int(self.pbx.startup_time.timestamp()),
+            in_call=1 if state in ("INUSE", "BUSY", "ONHOLD", "RINGINUSE") else 0,
+            status=status,
+            paused=bool(getattr(member, "paused", False)),
+        )
+
+    def _member_row(self, pbx_event: Any) -> QueueMemberRow | None:
+        queues = getattr(self.pbx, "queues", None) or {}
+        state = queues.get(getattr(pbx_event, "queue", ""))
+        interface = getattr(pbx_event, "interface", None)
+        if state is None or interface is None:
+            return None
+        member = state.member(interface)
+        return self._queue_member_row(member) if member is not None else None
 
     def endpoint_rows(self) -> Iterable[EndpointRow] | None:
         """PJSIP endpoints registered on the core."""
@@ -530,3 +689,7 @@ class PbxBridge:
     def channel_snapshots(self) -> Iterable[ChannelSnapshot]:
         """Live channels of the core."""
         return [snapshot(c.snapshot()) for c in self.pbx.channels.values() if not c.gone]
+
+
+def _average(total: float, count: int) -> int:
+    return int(total / count) if count else 0

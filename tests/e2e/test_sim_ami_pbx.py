@@ -16,12 +16,16 @@ from callcenter.sim.ami_server import AmiServer, start_ami_server
 from callcenter.sim.pbx import (
     EndpointBehaviour,
     PlayThenHangup,
+    Queue,
     Reject,
     SimulatedAsterisk,
     Stasis,
 )
 
 SPEED = 50.0
+QUEUE_SEQUENCE = {
+    "QueueCallerJoin", "AgentCalled", "DialBegin", "DialEnd", "QueueCallerLeave", "AgentConnect",
+}  # fmt: skip
 CHANNEL_BLOCK = [
     "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
     "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context", "Exten",
@@ -200,3 +204,51 @@ async def test_stasis_call_dtmf_and_bridge_events(
     tail = await events.until("Hangup", Uniqueid=channel_id)
     names = [e.name for e in tail]
     assert names.index("HangupRequest") < names.index("BridgeLeave") < names.index("Hangup")
+
+
+async def test_app_queue_event_sequence(pbx: SimulatedAsterisk, client: AmiClient) -> None:
+    pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.answer_after(1.0))
+    pbx.add_queue("baseline", ["PJSIP/agent1"])
+    pbx.dialplan.route("300", Queue("baseline"))
+    events = Recorder(client)
+    call = pbx.place_inbound_call("300", "+15550001", caller_name="Caller 1")
+    connected = await events.until("AgentConnect")
+    order = [e.name for e in connected if e.name in QUEUE_SEQUENCE]
+    assert order == [
+        "QueueCallerJoin", "AgentCalled", "DialBegin", "DialEnd", "QueueCallerLeave",
+        "AgentConnect",
+    ]  # fmt: skip
+    join = next(e for e in connected if e.name == "QueueCallerJoin")
+    assert [k for k, _ in join.headers] == [
+        "Event", "Privilege", *CHANNEL_BLOCK, "Queue", "Position", "Count",
+    ]  # fmt: skip
+    assert (join.get("Privilege"), join.get("Position"), join.get("Count")) == (
+        "agent,all", "1", "1",
+    )  # fmt: skip
+    dial = next(e for e in connected if e.name == "DialBegin")
+    assert dial.get("Channel") == join.get("Channel")  # app_queue dials with a caller block
+    assert dial.get("DestChannel").startswith("PJSIP/agent1-")
+    agent_connect = connected[-1]
+    assert [k for k, _ in agent_connect.headers][-5:] == [
+        "Queue", "Interface", "MemberName", "HoldTime", "RingTime",
+    ]  # fmt: skip
+    status = await client.queue_status("baseline")
+    [member] = status.members
+    assert (member.interface, member.status) == ("PJSIP/agent1", 2)  # in use
+    call.hangup()
+    complete = (await events.until("AgentComplete"))[-1]
+    assert complete.get("Reason") == "caller"
+    assert [k for k, _ in complete.headers][-3:] == ["HoldTime", "TalkTime", "Reason"]
+
+
+async def test_queue_pause(pbx: SimulatedAsterisk, client: AmiClient) -> None:
+    pbx.register_endpoint("PJSIP", "agent1", EndpointBehaviour.answer_after(1.0))
+    pbx.add_queue("baseline", ["PJSIP/agent1"])
+    events = Recorder(client)
+    await client.queue_pause("PJSIP/agent1", True, queue="baseline", reason="lunch")
+    member_status = (await events.until("QueueMemberStatus"))[-1]
+    assert member_status.get("Paused") == "1"
+    [summary] = await client.queue_summary()
+    assert (summary.logged_in, summary.available) == (1, 0)
+    with pytest.raises(AsteriskError, match="Interface not found"):
+        await client.queue_pause("PJSIP/nobody", True)
