@@ -292,10 +292,15 @@ class Unknown(AriEvent):
     type: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
     channel_ids_: tuple[ChannelId, ...] = ()
+    bridge_ids_: tuple[BridgeId, ...] = ()
 
     @property
     def channel_ids(self) -> tuple[ChannelId, ...]:
         return self.channel_ids_
+
+    @property
+    def bridge_ids(self) -> tuple[BridgeId, ...]:
+        return self.bridge_ids_
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -456,15 +461,28 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any], str], AriEvent]] = {
 def _unknown(raw: Any) -> Unknown:
     if not isinstance(raw, Mapping):
         return Unknown(type="", raw={"value": raw})
-    channel = raw.get("channel")
-    ids: tuple[ChannelId, ...] = ()
-    if isinstance(channel, Mapping) and isinstance(channel.get("id"), str):
-        ids = (ChannelId(channel["id"]),)
+    # Still routable: the channels and bridges it names (PlaybackContinuing, ChannelVarset...).
+    channels: list[ChannelId] = []
+    bridges: list[BridgeId] = []
+    for key in ("channel", "peer", "caller"):
+        item = raw.get(key)
+        if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+            channels.append(ChannelId(item["id"]))
+    bridge = raw.get("bridge")
+    if isinstance(bridge, Mapping) and isinstance(bridge.get("id"), str):
+        bridges.append(BridgeId(bridge["id"]))
+    for key in ("playback", "recording"):
+        item = raw.get(key)
+        target = item.get("target_uri") if isinstance(item, Mapping) else None
+        if isinstance(target, str):
+            channels.extend(_channel_of(target))
+            bridges.extend(_bridge_of(target))
     return Unknown(
         timestamp=str(raw.get("timestamp", "")),
         type=str(raw.get("type", "")),
         raw=raw,
-        channel_ids_=ids,
+        channel_ids_=tuple(channels),
+        bridge_ids_=tuple(bridges),
     )
 
 

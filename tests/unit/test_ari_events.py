@@ -205,6 +205,19 @@ def test_unmodelled_event_is_unknown_but_still_routable() -> None:
     assert event.raw == raw
 
 
+def test_unmodelled_playback_and_bridge_events_are_routable() -> None:
+    continuing = parse_event(
+        {
+            "type": "PlaybackContinuing",
+            "playback": {"id": "p", "target_uri": "channel:c1", "state": "continuing"},
+        }
+    )
+    assert isinstance(continuing, Unknown)
+    assert continuing.channel_ids == ("c1",)
+    on_bridge = parse_event({"type": "BridgeBlindTransfer", "bridge": BRIDGE})
+    assert on_bridge.bridge_ids == ("e18f",)
+
+
 @pytest.mark.parametrize(
     "raw",
     [
