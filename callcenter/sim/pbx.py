@@ -24,7 +24,10 @@ Public API (for the AMI server, the ARI adapter tests and the synthetic callers/
     await pbx.close()
 
 Raw-ARI test helpers (REST + events WebSocket, no aioari) live in ``ari_testing.py``.
-Dialplan targets: ``Stasis(app, *args)``, ``Reject(cause)``, ``PlayThenHangup(sound)``.
+Dialplan targets: ``Stasis(app, *args)``, ``Reject(cause)``, ``PlayThenHangup(sound)``,
+``Queue(name)`` (app_queue: ``pbx.add_queue(name, ["PJSIP/agent1", ...], strategy="linear"|
+"rrmemory", ring_seconds=15, retry_seconds=5, max_wait_seconds=None)``, live state in
+``pbx.queues[name]``, ``pbx.set_queue_member_paused(name, interface, paused)``).
 Endpoint behaviours: ``answer_after(s, talk_seconds=None)``, ``busy()`` (17), ``reject()``
 (21), ``never_answer()`` (19 at the dial time-out), ``manual()`` (``SimCall.answer()``),
 ``EndpointBehaviour("unavailable")`` (20).
@@ -43,6 +46,12 @@ in the order things happen. All carry ``at`` (a UTC datetime); channel ones carr
 - ``DtmfReceived`` (channel, digit, duration_ms), ``HoldChanged`` (channel, on_hold,
   music_class), ``MusicOnHoldChanged`` (channel, playing, music_class).
 - ``DeviceStateChanged`` (device e.g. ``PJSIP/1001``, state e.g. ``NOT_INUSE``).
+- app_queue: ``QueueCallerJoined``/``QueueCallerLeft`` (queue, channel, position, count),
+  ``QueueCallerAbandoned``, ``QueueAgentCalled`` (queue, caller, member, interface),
+  ``QueueAgentRingNoAnswer``, ``QueueAgentConnected`` (holdtime, ringtime),
+  ``QueueAgentCompleted`` (holdtime, talktime, reason caller/agent),
+  ``QueueMemberStatusChanged`` (queue, interface, status as AMI numbers it, paused); the dial
+  to a member also gives ``DialBegan``/``DialEnded`` with the caller set.
 
 Times: ``speed`` scales every simulated duration (prompt lengths, ring times, dial time-outs);
 recordings measure simulated seconds, so a 3 s recording at speed 20 takes 0.15 s and writes a
@@ -313,7 +322,148 @@ class DeviceStateChanged(PbxEvent):
     state: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class QueueCallerJoined(PbxEvent):
+    queue: str
+    channel: ChannelSnapshot
+    position: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueCallerLeft(PbxEvent):
+    queue: str
+    channel: ChannelSnapshot
+    position: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueCallerAbandoned(PbxEvent):
+    queue: str
+    channel: ChannelSnapshot
+    position: int
+    original_position: int
+    holdtime: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueAgentCalled(PbxEvent):
+    queue: str
+    caller: ChannelSnapshot
+    member: ChannelSnapshot
+    interface: str
+    member_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueAgentRingNoAnswer(PbxEvent):
+    queue: str
+    caller: ChannelSnapshot
+    member: ChannelSnapshot
+    interface: str
+    member_name: str
+    ringtime: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueAgentConnected(PbxEvent):
+    queue: str
+    caller: ChannelSnapshot
+    member: ChannelSnapshot
+    interface: str
+    member_name: str
+    holdtime: int
+    ringtime: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueAgentCompleted(PbxEvent):
+    queue: str
+    caller: ChannelSnapshot
+    member: ChannelSnapshot
+    interface: str
+    member_name: str
+    holdtime: int
+    talktime: int
+    reason: str  # "caller" or "agent": who hung up
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueMemberStatusChanged(PbxEvent):
+    queue: str
+    interface: str
+    member_name: str
+    status: int  # AMI's numbers: 1 NOT_INUSE, 2 INUSE, 5 UNAVAILABLE, 6 RINGING ...
+    paused: bool
+
+
 Listener = Callable[[PbxEvent], None]
+
+# AMI QueueMember Status numbers per device state (app_queue.c / devicestate.h order).
+DEVICE_STATE_NUMBERS: dict[str, int] = {
+    "UNKNOWN": 0,
+    "NOT_INUSE": 1,
+    "INUSE": 2,
+    "BUSY": 3,
+    "INVALID": 4,
+    "UNAVAILABLE": 5,
+    "RINGING": 6,
+    "RINGINUSE": 7,
+    "ONHOLD": 8,
+}
+
+
+@dataclass
+class QueueMember:
+    """One member (agent phone) of an app_queue queue."""
+
+    interface: str  # "PJSIP/agent1"
+    member_name: str
+    paused: bool = False
+    calls_taken: int = 0
+    last_call_at: float = 0.0  # loop time
+
+
+@dataclass
+class QueueState:
+    """An app_queue queue: members, strategy, waiting callers and counters (for QueueStatus)."""
+
+    name: str
+    members: list[QueueMember]
+    strategy: str = "linear"  # linear (list order) or rrmemory (round robin with memory)
+    ring_seconds: float = 15.0  # how long one member rings (queues.conf timeout)
+    retry_seconds: float = 5.0  # pause after every member was tried (queues.conf retry)
+    max_wait_seconds: float | None = None  # Queue(..., timeout): caller leaves with TIMEOUT
+    music_class: str = "default"
+    waiting: list[str] = field(default_factory=list)  # caller channel ids, first = head
+    completed: int = 0
+    abandoned: int = 0
+    holdtime_total: float = 0.0
+    talktime_total: float = 0.0
+    rr_next: int = 0
+    retry_timer: asyncio.TimerHandle | None = None
+
+    def member(self, interface: str) -> QueueMember | None:
+        return next((m for m in self.members if m.interface == interface), None)
+
+
+@dataclass
+class QueueCall:
+    """One caller in a queue: who is being rung, who answered."""
+
+    queue: str
+    caller_id: str
+    joined_at: float
+    original_position: int
+    tried: set[str] = field(default_factory=set)
+    ringing_channel: str | None = None
+    ringing_interface: str | None = None
+    ring_started_at: float = 0.0
+    member_channel: str | None = None
+    member_interface: str | None = None
+    connected_at: float = 0.0
+    bridge: Bridge | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +500,14 @@ class PlayThenHangup:
     sound: str = "hello-world"
 
 
-DialplanTarget = Stasis | Reject | PlayThenHangup
+@dataclass(frozen=True)
+class Queue:
+    """``Answer()`` then ``Queue(name)`` (app_queue): see ``SimulatedAsterisk.add_queue``."""
+
+    name: str
+
+
+DialplanTarget = Stasis | Reject | PlayThenHangup | Queue
 
 
 @dataclass(frozen=True)
@@ -862,6 +1019,9 @@ class SimulatedAsterisk:
         self.endpoints: dict[str, EndpointRecord] = {}
         self.apps: dict[str, StasisApp] = {}
         self.custom_device_states: dict[str, str] = {}
+        self.queues: dict[str, QueueState] = {}
+        self._queue_calls: dict[str, QueueCall] = {}  # caller channel id -> its queue call
+        self._queue_member_calls: dict[str, str] = {}  # member channel id -> caller channel id
         self.global_variables: dict[str, str] = {}
         self.processed_calls = 0
         self._listeners: list[Listener] = []
@@ -1118,6 +1278,10 @@ class SimulatedAsterisk:
         if self._device_states.get(name) == state:
             return
         self._device_states[name] = state
+        for queue in self.queues.values():
+            member = queue.member(name)
+            if member is not None:
+                self._member_status_changed(queue, member)
         if self._listeners:  # snapshots cost; build them only when heard
             self._notify(DeviceStateChanged(at=_now(), device=name, state=state))
         self._publish(
@@ -1265,6 +1429,8 @@ class SimulatedAsterisk:
                 return
             self.set_variable(channel, "STASISSTATUS", "")
             self._enter_stasis(channel, target.app, list(target.args))
+        elif isinstance(target, Queue):
+            self._enter_queue(channel, target.name)
         elif isinstance(target, Reject):
             self._set_dialplan_app(channel, "Hangup", str(target.cause))
             self._end_channel(channel, cause=target.cause, style="dialplan")
@@ -1697,6 +1863,8 @@ class SimulatedAsterisk:
                 self._enter_stasis(channel, target.app, target.app_args)
             else:
                 self._run_dialplan(channel, self.dialplan.lookup(target.context, target.exten))
+        if channel.id in self._queue_member_calls:
+            self._queue_connect(channel)
         chosen = channel.endpoint.behaviour if channel.endpoint else None
         if isinstance(chosen, EndpointBehaviour) and chosen.talk_seconds is not None:
             self._later(chosen.talk_seconds, lambda: self.remote_hangup(channel.id, 16), channel)
@@ -1804,6 +1972,8 @@ class SimulatedAsterisk:
                     )
                 )
             self._publish_channel("ChannelHangupRequest", channel, **request)
+        if channel.id in self._queue_calls or channel.id in self._queue_member_calls:
+            self._queue_channel_ending(channel, cause)
         self._stop_target_media(f"channel:{channel.id}")
         if channel.bridge is not None:
             self._leave_bridge(channel)
@@ -1852,6 +2022,375 @@ class SimulatedAsterisk:
             self._refresh_device_state(channel.endpoint)
         if channel.far_end is not None:
             channel.far_end._notice("hangup", str(cause))
+
+    # -- app_queue ----------------------------------------------------------------------------
+
+    def add_queue(
+        self,
+        name: str,
+        members: Iterable[str],
+        *,
+        strategy: str = "linear",
+        ring_seconds: float = 15.0,
+        retry_seconds: float = 5.0,
+        max_wait_seconds: float | None = None,
+        music_class: str = "default",
+    ) -> QueueState:
+        """Declare an app_queue queue; ``members`` are interfaces such as ``PJSIP/agent1``."""
+        if strategy not in ("linear", "rrmemory"):
+            raise ValueError(f"queue strategy {strategy!r} is not simulated (linear, rrmemory)")
+        queue = QueueState(
+            name,
+            [QueueMember(interface, interface) for interface in members],
+            strategy=strategy,
+            ring_seconds=ring_seconds,
+            retry_seconds=retry_seconds,
+            max_wait_seconds=max_wait_seconds,
+            music_class=music_class,
+        )
+        self.queues[name] = queue
+        return queue
+
+    def set_queue_member_paused(self, name: str, interface: str, paused: bool) -> None:
+        """QueuePause: a paused member is not rung."""
+        queue = self.queues[name]
+        member = queue.member(interface)
+        if member is None:
+            raise KeyError(f"{interface} is not a member of queue {name}")
+        member.paused = paused
+        self._member_status_changed(queue, member)
+
+    def _member_status_changed(self, queue: QueueState, member: QueueMember) -> None:
+        state = self.device_state(member.interface)
+        if self._listeners:
+            self._notify(
+                QueueMemberStatusChanged(
+                    at=_now(),
+                    queue=queue.name,
+                    interface=member.interface,
+                    member_name=member.member_name,
+                    status=DEVICE_STATE_NUMBERS.get(state, 0),
+                    paused=member.paused,
+                )
+            )
+        if queue.waiting and state == "NOT_INUSE" and not member.paused:
+            self._later(0.0, lambda: self._queue_distribute(queue))
+
+    def _sim_seconds_since(self, loop_moment: float) -> int:
+        return int((self.loop_time() - loop_moment) * self.speed)
+
+    def _enter_queue(self, channel: Channel, name: str) -> None:
+        queue = self.queues.get(name)
+        if queue is None:
+            # app_queue: "Unable to join queue": QUEUESTATUS=... and the dialplan ends the call.
+            log.warning("sim: no queue %s; hanging up %s", name, channel.id)
+            self.set_variable(channel, "QUEUESTATUS", "JOINEMPTY")
+            self._end_channel(channel, cause=16, style="dialplan")
+            return
+        if channel.state != "Up":
+            # The capture's dialplan answers before Queue().
+            self._set_dialplan_app(channel, "Answer", "")
+            self._set_state(channel, "Up")
+            if channel.far_end is not None:
+                channel.far_end._notice("answered")
+        self._set_dialplan_app(channel, "Queue", name)
+        for variable in (
+            "ANSWEREDTIME",
+            "ANSWEREDTIME_MS",
+            "DIALEDTIME",
+            "DIALEDTIME_MS",
+            "QUEUEWAIT",
+            "QUEUEWAIT_MS",
+        ):
+            self.set_variable(channel, variable, "")
+        queue.waiting.append(channel.id)
+        call = QueueCall(name, channel.id, self.loop_time(), len(queue.waiting))
+        self._queue_calls[channel.id] = call
+        if self._listeners:
+            self._notify(
+                QueueCallerJoined(
+                    at=_now(),
+                    queue=name,
+                    channel=channel.snapshot(),
+                    position=len(queue.waiting),
+                    count=len(queue.waiting),
+                )
+            )
+        self._caller_moh(channel, queue.music_class, playing=True)
+        if queue.max_wait_seconds is not None:
+            self._later(queue.max_wait_seconds, lambda: self._queue_timed_out(channel), channel)
+        self._later(0.0, lambda: self._queue_distribute(queue))
+
+    def _caller_moh(self, channel: Channel, music_class: str, *, playing: bool) -> None:
+        channel.moh_class = music_class if playing else None
+        if self._listeners:
+            self._notify(
+                MusicOnHoldChanged(
+                    at=_now(), channel=channel.snapshot(), playing=playing, music_class=music_class
+                )
+            )
+        if channel.far_end is not None:
+            channel.far_end._notice("moh_started" if playing else "moh_stopped", music_class)
+
+    def _queue_candidates(self, queue: QueueState, call: QueueCall) -> list[QueueMember]:
+        busy = {c.ringing_interface for c in self._queue_calls.values() if c.ringing_interface}
+        members = list(queue.members)
+        if queue.strategy == "rrmemory" and members:
+            start = queue.rr_next % len(members)
+            members = members[start:] + members[:start]
+        return [
+            member
+            for member in members
+            if not member.paused
+            and member.interface not in call.tried
+            and member.interface not in busy
+            and self.device_state(member.interface) == "NOT_INUSE"
+        ]
+
+    def _queue_distribute(self, queue: QueueState) -> None:
+        """Offer waiting callers, head first, to free members (one ringing member per caller)."""
+        if queue.retry_timer is not None:
+            return  # every member was tried: app_queue waits `retry` seconds
+        for caller_id in list(queue.waiting):
+            call = self._queue_calls.get(caller_id)
+            if call is None or call.ringing_channel is not None:
+                continue
+            candidates = self._queue_candidates(queue, call)
+            if not candidates:
+                if call.tried:
+                    call.tried.clear()
+                    queue.retry_timer = self._later(
+                        queue.retry_seconds, lambda: self._queue_retry(queue)
+                    )
+                return
+            self._queue_ring(queue, call, candidates[0])
+
+    def _queue_retry(self, queue: QueueState) -> None:
+        queue.retry_timer = None
+        self._queue_distribute(queue)
+
+    def _queue_ring(self, queue: QueueState, call: QueueCall, member: QueueMember) -> None:
+        caller = self.channels[call.caller_id]
+        record = self.endpoints.get(member.interface)
+        call.tried.add(member.interface)
+        if record is None:
+            self._later(0.0, lambda: self._queue_distribute(queue))
+            return
+        if queue.strategy == "rrmemory":
+            queue.rr_next = queue.members.index(member) + 1
+        channel = Channel(
+            channel_id=self._new_unique_id(),
+            name=self._new_channel_name(record.technology, record.resource),
+            state="Down",
+            caller=CallerId(),
+            dialplan=DialplanLocation(record.context, "s", 1),
+            protocol_id=str(uuid.uuid4()),
+            endpoint=record,
+            linkedid=caller.linkedid,
+        )
+        channel.connected = CallerId(caller.caller.name, caller.caller.number)
+        self._add_channel(channel)
+        self._set_dialplan_app(channel, "AppQueue", "(Outgoing Line)")
+        self.set_variable(channel, "DIALEDPEERNUMBER", record.resource)
+        call.ringing_channel = channel.id
+        call.ringing_interface = member.interface
+        call.ring_started_at = self.loop_time()
+        self._queue_member_calls[channel.id] = caller.id
+        if self._listeners:
+            self._notify(
+                QueueAgentCalled(
+                    at=_now(),
+                    queue=queue.name,
+                    caller=caller.snapshot(),
+                    member=channel.snapshot(),
+                    interface=member.interface,
+                    member_name=member.member_name,
+                )
+            )
+        channel.dial = DialAttempt(
+            caller_id=caller.id, timeout=queue.ring_seconds, dialstring=record.resource
+        )
+        self._start_dial(channel)
+
+    def _queue_connect(self, member_channel: Channel) -> None:
+        """The rung member answered: the caller leaves the queue and both are bridged."""
+        call = self._queue_calls.get(self._queue_member_calls[member_channel.id])
+        caller = self.channels.get(call.caller_id) if call else None
+        if call is None or caller is None:
+            return
+        queue = self.queues[call.queue]
+        member = queue.member(call.ringing_interface or "")
+        position = queue.waiting.index(caller.id) + 1
+        queue.waiting.remove(caller.id)
+        call.member_channel, call.member_interface = member_channel.id, call.ringing_interface
+        call.ringing_channel = call.ringing_interface = None
+        call.connected_at = self.loop_time()
+        holdtime = self._sim_seconds_since(call.joined_at)
+        ringtime = self._sim_seconds_since(call.ring_started_at)
+        queue.holdtime_total += holdtime
+        if self._listeners:
+            self._notify(
+                QueueCallerLeft(
+                    at=_now(),
+                    queue=queue.name,
+                    channel=caller.snapshot(),
+                    position=position,
+                    count=len(queue.waiting),
+                )
+            )
+        self._caller_moh(caller, queue.music_class, playing=False)
+        self.set_variable(caller, "QUEUEPOSITION", str(position))
+        self.set_variable(caller, "QUEUEWAIT", str(holdtime))
+        if member is not None:
+            member.calls_taken += 1
+            member.last_call_at = self.loop_time()
+            if self._listeners:
+                self._notify(
+                    QueueAgentConnected(
+                        at=_now(),
+                        queue=queue.name,
+                        caller=caller.snapshot(),
+                        member=member_channel.snapshot(),
+                        interface=member.interface,
+                        member_name=member.member_name,
+                        holdtime=holdtime,
+                        ringtime=ringtime,
+                    )
+                )
+        # app_queue bridges the two in a basic bridge that ARI does not list.
+        bridge = Bridge(str(uuid.uuid4()), "mixing", "")
+        call.bridge = bridge
+        if self._listeners:
+            self._notify(BridgeCreated(at=_now(), bridge=bridge.snapshot()))
+        self._join_bridge(bridge, member_channel)
+        self._join_bridge(bridge, caller)
+        self._later(0.0, lambda: self._queue_distribute(queue))
+
+    def _queue_timed_out(self, channel: Channel) -> None:
+        call = self._queue_calls.get(channel.id)
+        if call is None or call.member_channel is not None or channel.gone:
+            return
+        queue = self.queues[call.queue]
+        self._queue_leave_waiting(queue, call, channel, abandoned=False)
+        self.set_variable(channel, "QUEUESTATUS", "TIMEOUT")
+        self._end_channel(channel, cause=16, style="dialplan")
+
+    def _queue_leave_waiting(
+        self, queue: QueueState, call: QueueCall, caller: Channel, *, abandoned: bool
+    ) -> None:
+        """A waiting caller leaves (hung up, or the queue time-out): stop ringing its member."""
+        position = queue.waiting.index(caller.id) + 1 if caller.id in queue.waiting else 0
+        if caller.id in queue.waiting:
+            queue.waiting.remove(caller.id)
+        del self._queue_calls[caller.id]
+        if abandoned:
+            queue.abandoned += 1
+        if self._listeners:
+            if abandoned:
+                self._notify(
+                    QueueCallerAbandoned(
+                        at=_now(),
+                        queue=queue.name,
+                        channel=caller.snapshot(),
+                        position=position,
+                        original_position=call.original_position,
+                        holdtime=self._sim_seconds_since(call.joined_at),
+                    )
+                )
+            self._notify(
+                QueueCallerLeft(
+                    at=_now(),
+                    queue=queue.name,
+                    channel=caller.snapshot(),
+                    position=position,
+                    count=len(queue.waiting),
+                )
+            )
+        ringing = self.channels.get(call.ringing_channel or "")
+        if ringing is not None:
+            self._queue_member_calls.pop(ringing.id, None)
+            self._notify_dial_end(ringing, "CANCEL")
+            self._end_channel(ringing, cause=16, style="dialplan")
+        self._later(0.0, lambda: self._queue_distribute(queue))
+
+    def _queue_channel_ending(self, channel: Channel, cause: int) -> None:
+        """A caller or member of a queue call hangs up: app_queue's bookkeeping."""
+        if channel.id in self._queue_calls:
+            call = self._queue_calls[channel.id]
+            queue = self.queues[call.queue]
+            if call.member_channel is None:
+                self._queue_leave_waiting(queue, call, channel, abandoned=True)
+                return
+            self._queue_complete(queue, call, ended_by="caller")
+            return
+        caller_id = self._queue_member_calls.pop(channel.id)
+        ringing_call = self._queue_calls.get(caller_id)
+        if ringing_call is None:
+            return
+        call = ringing_call
+        queue = self.queues[call.queue]
+        if call.member_channel == channel.id:
+            self._queue_member_calls[channel.id] = caller_id  # for _queue_complete
+            self._queue_complete(queue, call, ended_by="agent")
+            return
+        # The rung member did not take the call (no answer, busy, rejected).
+        caller = self.channels.get(caller_id)
+        member = queue.member(call.ringing_interface or "")
+        if caller is not None and member is not None and self._listeners and cause == 19:
+            self._notify(
+                QueueAgentRingNoAnswer(
+                    at=_now(),
+                    queue=queue.name,
+                    caller=caller.snapshot(),
+                    member=channel.snapshot(),
+                    interface=member.interface,
+                    member_name=member.member_name,
+                    ringtime=self._sim_seconds_since(call.ring_started_at),
+                )
+            )
+        call.ringing_channel = call.ringing_interface = None
+        self._later(0.0, lambda: self._queue_distribute(queue))
+
+    def _queue_complete(self, queue: QueueState, call: QueueCall, *, ended_by: str) -> None:
+        """AgentComplete, then the other side goes too (Queue() returns; the member is hung up)."""
+        caller = self.channels.get(call.caller_id)
+        member_channel = self.channels.get(call.member_channel or "")
+        self._queue_calls.pop(call.caller_id, None)
+        if member_channel is not None:
+            self._queue_member_calls.pop(member_channel.id, None)
+        talktime = self._sim_seconds_since(call.connected_at)
+        queue.completed += 1
+        queue.talktime_total += talktime
+        member = queue.member(call.member_interface or "")
+        if (
+            self._listeners
+            and caller is not None
+            and member_channel is not None
+            and member is not None
+        ):
+            self._notify(
+                QueueAgentCompleted(
+                    at=_now(),
+                    queue=queue.name,
+                    caller=caller.snapshot(),
+                    member=member_channel.snapshot(),
+                    interface=member.interface,
+                    member_name=member.member_name,
+                    holdtime=int((call.connected_at - call.joined_at) * self.speed),
+                    talktime=talktime,
+                    reason=ended_by,
+                )
+            )
+        other = member_channel if ended_by == "caller" else caller
+        bridge = call.bridge
+
+        def end_other() -> None:
+            if other is not None and not other.gone:
+                self._end_channel(other, cause=16, style="dialplan")
+            if bridge is not None and self._listeners:
+                self._notify(BridgeDestroyed(at=_now(), bridge=bridge.snapshot()))
+
+        self._later(0.0, end_other)
 
     # -- snoop --------------------------------------------------------------------------------
 
