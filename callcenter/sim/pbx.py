@@ -1013,6 +1013,7 @@ class SimulatedAsterisk:
         self.last_reload_time = self.startup_time
         self.dialplan = Dialplan()
         self.channels: dict[str, Channel] = {}
+        self._channels_by_name: dict[str, Channel] = {}
         self.bridges: dict[str, Bridge] = {}
         self.playbacks: dict[str, Playback] = {}
         self.live_recordings: dict[str, LiveRecording] = {}
@@ -1294,6 +1295,7 @@ class SimulatedAsterisk:
 
     def _add_channel(self, channel: Channel) -> None:
         self.channels[channel.id] = channel
+        self._channels_by_name[channel.name] = channel
         if channel.endpoint is not None:
             channel.endpoint.channels[channel.id] = None
             channel.endpoint.count(channel.state, 1)
@@ -1356,6 +1358,10 @@ class SimulatedAsterisk:
         if variable in self.global_variables:
             return self.global_variables[variable]
         raise PbxError(404, "Provided variable was not found")
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        """A live channel by its name (``PJSIP/agent1-0000000c``), as AMI addresses them."""
+        return self._channels_by_name.get(name)
 
     def get_channel(self, channel_id: str) -> Channel:
         channel = self.channels.get(channel_id)
@@ -2013,6 +2019,7 @@ class SimulatedAsterisk:
                 )
             )
         self.channels.pop(channel.id, None)
+        self._channels_by_name.pop(channel.name, None)
         self._unsubscribe_channel(channel)
         if channel.endpoint is not None:
             if channel.endpoint.channels.pop(channel.id, False) is None:

@@ -287,3 +287,11 @@ async def test_caller_id_parsing() -> None:
 async def test_speed_must_be_positive() -> None:
     with pytest.raises(ValueError):
         SimulatedAsterisk(speed=0)
+
+
+async def test_channels_can_be_found_by_name(harness: Harness) -> None:
+    call = harness.pbx.place_inbound_call("100", "1")
+    channel = harness.pbx.channel_by_name(call.channel_name)
+    assert channel is not None and channel.id == call.channel_id
+    call.hangup()
+    assert harness.pbx.channel_by_name(call.channel_name) is None
