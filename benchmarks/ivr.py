@@ -94,11 +94,23 @@ async def _worker_main(ari_url: str, shop_url: str) -> None:
     probe = _LatencyProbe(worker)
     await worker.start()
     await worker.ari.wait_connected(within=10)
-    print(f"READY {time.process_time()}", flush=True)
     loop = asyncio.get_running_loop()
+    lags: list[float] = []
+
+    async def tick() -> None:
+        # How late a 10 ms sleep wakes up: time the loop could not run (busy or descheduled).
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lags.append(loop.time() - before - 0.01)
+
+    ticker = asyncio.create_task(tick())
+    print(f"READY {time.process_time()}", flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)
     cpu = time.process_time()
-    print(json.dumps({"cpu": cpu, "outcomes": outcomes, "latencies": probe.latencies}), flush=True)
+    ticker.cancel()
+    stats = {"cpu": cpu, "outcomes": outcomes, "latencies": probe.latencies, "lags": lags}
+    print(json.dumps(stats), flush=True)
     await worker.stop(grace=1.0)
     await lookups.close()
 
@@ -325,6 +337,11 @@ async def _bench() -> None:
         f"event-to-action at the phone (DTMF into Asterisk -> prompt stopped), "
         f"{len(ms)} samples: p50 {statistics.median(ms):.2f} ms, p90 {_pct(ms, 90):.2f} ms, "
         f"p99 {_pct(ms, 99):.2f} ms, max {max(ms):.2f} ms"
+    )
+    lag = [x * 1000 for x in stats["lags"]]
+    print(
+        f"worker event-loop lag (a 10 ms sleep waking late): p50 {statistics.median(lag):.2f} ms, "
+        f"p99 {_pct(lag, 99):.2f} ms, max {max(lag):.2f} ms"
     )
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the end of the run")
 
