@@ -64,7 +64,9 @@ def large_config() -> dict[str, Any]:
 def main() -> None:
     started = time.perf_counter()
     config = parse_config(large_config(), "benchmark", env={})
-    print(f"config model: {AGENTS} agents, {QUEUES} queues in {time.perf_counter() - started:.2f} s")
+    print(
+        f"config model: {AGENTS} agents, {QUEUES} queues in {time.perf_counter() - started:.2f} s"
+    )
     timings = []
     files: dict[str, str] = {}
     for _ in range(3):
