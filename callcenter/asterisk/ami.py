@@ -19,6 +19,8 @@ Asterisk 22 in callcenter/sim/ami_server.py, see tests/e2e/test_ami_adapter.py):
   ``loop.create_connection`` ourselves), so no deprecated loop handling runs under pytest's
   warnings-as-errors. ``Action()`` creates its future with ``asyncio.Future()``, which is fine
   because we only build actions inside a running loop.
+- ``AMIProtocol.data_received`` strips each frame, dropping an empty last header
+  (``Value: ``); ``_Protocol`` re-implements the framing without that.
 - ``Originate`` without ``Async: true`` makes panoramisk wait for an OriginateResponse that a
   synchronous Originate never sends; ``originate()`` always sends ``Async: true``.
 
@@ -41,6 +43,7 @@ from panoramisk import Manager
 from panoramisk.actions import Action, Command
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
+from panoramisk.utils import EOL
 
 from callcenter.asterisk.ami_messages import (
     AmiEvent,
@@ -99,6 +102,8 @@ def _to_event(message: Message) -> AmiEvent:
 class _Protocol(AMIProtocol):
     """panoramisk's AMI framing, wired to our manager as soon as the socket is up."""
 
+    version: str | None = None  # the banner's protocol version ("11.0.0" on Asterisk 22)
+
     def __init__(self, manager: _Manager) -> None:
         super().__init__()
         self._manager = manager
@@ -112,6 +117,30 @@ class _Protocol(AMIProtocol):
         self.config = self._manager.config
         self.encoding = "utf8"
         self.responses: dict[str, Action] = {}
+
+    def data_received(self, data: bytes) -> None:
+        # panoramisk 1.4 strip()s each frame before parsing it, so an empty last header
+        # ("Value: " of a VarSet that clears a variable, "BridgeId: " of an unbridged channel)
+        # loses its trailing space and is dropped. Same framing, stripping only CR/LF.
+        text = data.decode(self.encoding, "ignore")
+        if self.version is None and text.startswith("Asterisk Call Manager/"):
+            self.version = text.partition(EOL)[0].partition("/")[2].strip()
+        if self.queue:
+            text = self.queue.popleft() + text
+        frames = text.split(EOL + EOL)
+        self.queue.append(frames.pop())
+        for frame in frames:
+            message = Message.from_line(frame.strip("\r\n"))
+            if message is not None:
+                self.handle_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._manager._client._protocol is not self:
+            # An earlier connection (a refused login, an aborted keepalive) closing late must
+            # not mark the current one as lost.
+            self.closed = True
+            return
+        super().connection_lost(exc)
 
 
 class _Manager(Manager):

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
+from callcenter.asterisk.ids import ChannelId
+
 Headers = tuple[tuple[str, str], ...]
 
 # AMI answers that mean the action failed (manager.c astman_send_error writes "Error";
@@ -59,14 +61,14 @@ class AmiEvent:
         return self.get("Channel")
 
     @property
-    def uniqueid(self) -> str:
+    def uniqueid(self) -> ChannelId:
         """The channel's ``Uniqueid``: ARI's channel id for the same channel."""
-        return self.get("Uniqueid")
+        return ChannelId(self.get("Uniqueid"))
 
     @property
-    def linkedid(self) -> str:
+    def linkedid(self) -> ChannelId:
         """``Linkedid``: the uniqueid of the call's first channel, shared by all its legs."""
-        return self.get("Linkedid")
+        return ChannelId(self.get("Linkedid"))
 
     @property
     def action_id(self) -> str:

@@ -152,6 +152,29 @@ async def test_reconnects_after_the_server_drops_the_connection(
     assert client.reconnects == 1
 
 
+async def test_asterisk_restart_actions_wait_for_the_reconnect(ami: AmiServer) -> None:
+    watchful = client_for(ami, backoff_initial=0.05, backoff_max=0.1)
+    await watchful.connect()
+    port = ami.port
+    await ami.close()  # Asterisk stops: connection refused until it is back
+    for _ in range(200):  # the client notices the EOF on one of its next loop turns
+        if not watchful.connected:
+            break
+        await asyncio.sleep(0.01)
+    assert not watchful.connected
+
+    async def restart() -> AmiServer:
+        await asyncio.sleep(0.3)
+        return await start_ami_server(port=port, speed=SPEED)
+
+    restarted = asyncio.create_task(restart())
+    # Sent while Asterisk is down: waits for the new connection and login, then runs.
+    assert (await watchful.ping(timeout=5)).ok
+    assert watchful.reconnects == 1
+    await watchful.close()
+    await (await restarted).close()
+
+
 async def test_action_in_flight_fails_when_connection_drops(
     ami: AmiServer, client: AmiClient
 ) -> None:

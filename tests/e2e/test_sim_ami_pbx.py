@@ -190,6 +190,20 @@ async def test_stasis_call_dtmf_and_bridge_events(
     ]  # fmt: skip
     assert end.get("Privilege") == "dtmf,all"
     assert end.get("ChannelStateDesc") == "Up"
+    newexten = next(e for e in seen if e.name == "Newexten")
+    assert [k for k, _ in newexten.headers] == [
+        "Event", "Privilege", *CHANNEL_BLOCK, "Extension", "Application", "AppData",
+    ]  # fmt: skip
+    assert (newexten.get("Application"), newexten.get("AppData")) == ("Stasis", "cc")
+    varset = next(e for e in seen if e.name == "VarSet")
+    assert [k for k, _ in varset.headers] == [
+        "Event", "Privilege", *CHANNEL_BLOCK, "Variable", "Value",
+    ]  # fmt: skip
+    # STASISSTATUS is set to "" on entry: the empty last header survives our framing.
+    assert varset.headers[-2:] == (("Variable", "STASISSTATUS"), ("Value", ""))
+    assert varset.get("Privilege") == "dialplan,all"
+    newstate = next(e for e in seen if e.name == "Newstate")
+    assert (newstate.get("ChannelState"), newstate.get("ChannelStateDesc")) == ("6", "Up")
     bridge = pbx.create_bridge("mixing", "cc-test", None)
     pbx.add_to_bridge(bridge.id, [channel_id])
     enter = (await events.until("BridgeEnter"))[-1]
