@@ -61,6 +61,9 @@ STASIS_START_TIMEOUT = 5.0
 
 DIAL_CONFLICT_RETRIES = 3
 
+BROKEN_BRIDGE_PATIENCE = 5.0
+"""Real seconds we wait for a hang-up after bridging failed because one side had left."""
+
 QueueOutcome = Literal["answered", "abandoned", "overflowed", "callback"]
 
 
@@ -188,6 +191,7 @@ class QueueCall:
     async def run(self) -> QueueResult:
         """Wait, ring, talk; always leaves no agent leg and no bridge behind."""
         self.session.context.queue = self.queue_id
+        self._joined_at = self.service.now()
         position = self.service.join_queue(
             self.call_id,
             self.queue_id,
@@ -203,6 +207,22 @@ class QueueCall:
             return await self._wait_loop()
         finally:
             await self._clean_up()
+
+    async def _rejoin(self) -> None:
+        """Back in the queue at the caller's first place (their agent left before the bridge)."""
+        self._log("agent left before the bridge: caller back in the queue")
+        self.service.join_queue(
+            self.call_id,
+            self.queue_id,
+            self.session.inbox,
+            priority=self.priority,
+            extra_skills=self.extra_skills,
+            entered_at=self._joined_at,
+        )
+        if self.record is not None:
+            self.record.event("requeued", queue=self.queue_id)
+        await self.wait.start_music()
+        self.wait.resume_announcements()
 
     async def _wait_loop(self) -> QueueResult:
         while True:
@@ -263,9 +283,12 @@ class QueueCall:
             ringing = self.legs.get(channel_id)
             if ringing is not None:
                 talk = await self._on_leg_event(ringing, event)
-                if talk is not None:
-                    return await self._talk(talk)
-                return None
+                if talk is None:
+                    return None
+                result = await self._talk(talk)
+                if result is None:
+                    await self._rejoin()
+                return result
         return None
 
     def _caller_left(self) -> QueueResult:
@@ -282,7 +305,7 @@ class QueueCall:
         if digit != self.queue.callback_digit or self.legs:
             return None
         self._log("caller asked for a callback")
-        self.service.leave_queue(self.call_id)
+        self.service.leave_queue(self.call_id, "callback")
         await self.wait.stop()
         if self.record is not None:
             self.record.queue_left("callback")
@@ -294,6 +317,11 @@ class QueueCall:
         """Create one channel per offered agent; each is dialled when it enters the app."""
         self.wait.hold_announcements()
         for agent_id in agent_ids:
+            if not self.service.offer_stands(self.call_id, agent_id):
+                # The dispatcher already gave up on this offer (its ring timer ran out
+                # before we read it): the agent may belong to another call by now.
+                self._log("agent=%s offer expired before ringing", agent_id)
+                continue
             agent = self.service.config.agent(agent_id)
             leg = AgentLeg(agent_id, agent.endpoint, new_channel_id("agent"), time.monotonic())
             # Claim before create: the StasisStart can arrive before the POST returns.
@@ -417,28 +445,47 @@ class QueueCall:
             self.record.queue_left("answered")
             if leg.cdr_leg is not None:
                 self.record.leg_answered(leg.cdr_leg)
-        # Music must stop before the bridge, or the caller hears it over the agent.
-        await self.wait.stop()
         bridge = new_bridge_id("call")
-        self.session.watch_bridge(bridge)
-        self.bridges_made.append(bridge)
-        await self.ari.create_bridge("mixing", bridge)
-        await self.ari.add_to_bridge(bridge, [self.caller, leg.channel_id])
         return _Talk(
             leg=leg, bridge=bridge, answered_at=time.monotonic(), wait_seconds=self._waited()
         )
 
+    async def _bridge(self, talk: _Talk) -> bool:
+        """Caller and agent into one mixing bridge; False when one of them is already gone
+        (Asterisk answers 400 "Channel not found"): their StasisEnd is on its way."""
+        # Music must stop before the bridge, or the caller hears it over the agent.
+        await self.wait.stop()
+        self.session.watch_bridge(talk.bridge)
+        self.bridges_made.append(talk.bridge)
+        try:
+            await self.ari.create_bridge("mixing", talk.bridge)
+            await self.ari.add_to_bridge(talk.bridge, [self.caller, talk.leg.channel_id])
+        except AriRequestError as exc:
+            self._log("agent=%s bridge failed: %s", talk.leg.agent_id, exc)
+            return False
+        return True
+
     # --- talking -----------------------------------------------------------------------------
 
-    async def _talk(self, talk: _Talk) -> QueueResult:
-        """Until one side hangs up; then the other side is hung up and the bridge deleted."""
+    async def _talk(self, talk: _Talk) -> QueueResult | None:
+        """Until one side hangs up; then the other side is hung up and the bridge deleted.
+
+        None when the agent hung up before the bridge was made: the caller, who never heard
+        them, goes back to the queue."""
         leg = talk.leg
         ended_by: Literal["caller", "agent"] = "agent"
+        bridged = False
         try:
+            # Without a bridge, only the hang-up of one side can still come: wait for it a
+            # little, never for ever.
+            bridged = await self._bridge(talk)
+            patience = None if bridged else BROKEN_BRIDGE_PATIENCE
             while True:
-                event = await self.session.next_event(timeout=None)
+                event = await self.session.next_event(timeout=patience)
                 if event is None:
-                    continue
+                    if patience is None:
+                        continue
+                    break
                 if isinstance(event, StasisEnd) and event.channel.id == self.caller:
                     ended_by = "caller"
                     break
@@ -452,7 +499,8 @@ class QueueCall:
         finally:
             talk_seconds = (time.monotonic() - talk.answered_at) * self.service.speed
             await self._hang_up_leg(leg)
-            if ended_by == "agent":
+            requeue = not bridged and ended_by == "agent" and not self.session.caller_left
+            if ended_by == "agent" and not requeue:
                 with contextlib.suppress(AriRequestError):
                     await self.ari.hangup(self.caller)
             await self._destroy_bridge(talk.bridge)
@@ -462,6 +510,8 @@ class QueueCall:
             self._log(
                 "agent=%s call ended by the %s after %.1fs", leg.agent_id, ended_by, talk_seconds
             )
+        if requeue:
+            return None
         return QueueResult(
             outcome="answered",
             queue_id=self.queue_id,
@@ -503,8 +553,9 @@ class QueueCall:
             await self._hang_up_leg(leg)
             if self.record is not None and leg.cdr_leg is not None:
                 self.record.leg_ended(leg.cdr_leg, "cancelled", cause=leg.hangup_cause)
-        # Frees the agents still offered this caller, without counting a no-answer.
-        self.service.leave_queue(self.call_id)
+        # Frees the agents still offered this caller, without counting a no-answer; a caller
+        # still listed here hung up (or the flow was cancelled) while waiting.
+        self.service.leave_queue(self.call_id, "abandoned")
         for bridge in list(self.bridges_made):
             await self._destroy_bridge(bridge)
 

@@ -26,27 +26,28 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from callcenter.asterisk.events import AriEvent
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import CallCenterConfig, OverflowTarget
+from callcenter.db.reservations import AgentReservations, in_thread
 from callcenter.routing.dispatcher import AgentStateChanged, Dispatcher
 from callcenter.routing.model import (
     AgentAutoPaused,
+    AgentNotLoggedIn,
     AgentSpec,
     AgentState,
     Assignment,
     Decision,
     FailureReason,
-    NoAnswerPauseEnded,
     Overflow,
     QueueSpec,
     RingTimedOut,
     SkillLike,
-    WrapupEnded,
+    SkillNeed,
 )
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,7 @@ class CallInbox(Protocol):
     def put_nowait(self, item: AriEvent, /) -> None: ...
 
 
-# --- the shared database, as the service uses it ---------------------------------------------
-
-
-class ReservationStore(Protocol):
-    """What the service needs from ``callcenter.db.reservations.AgentReservations``."""
-
-    def reserve(self, agent_ids: Sequence[str], call_id: str) -> str | None: ...
-
-    def release(self, agent_id: str) -> None: ...
+# --- the service -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -109,7 +102,6 @@ class _CallState:
     inbox: CallInbox
     queue_id: str
     entered_at: float
-    reserved: set[str] = field(default_factory=set)
 
 
 class AcdService:
@@ -121,13 +113,15 @@ class AcdService:
         *,
         clock: Clock | None = None,
         speed: float = 1.0,
-        reservations: Any | None = None,
+        reservations: AgentReservations | None = None,
         worker_id: str = "worker",
         no_answer_pause_seconds: float = 5.0,
-        elsewhere_poll_seconds: float = 0.5,
+        sync_seconds: float = 0.25,
+        db_timeout: float = 5.0,
     ) -> None:
         """``speed``: how much faster than real time the PBX runs (the simulator's speed
-        factor; 1 on a real Asterisk). Dispatcher times are PBX seconds."""
+        factor; 1 on a real Asterisk). Dispatcher times are PBX seconds. Without
+        ``reservations`` the service is alone (one worker, nothing written)."""
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.speed = speed
@@ -138,15 +132,18 @@ class AcdService:
             AgentSpec.from_config(config),
             no_answer_pause_seconds=no_answer_pause_seconds,
         )
-        self.elsewhere_poll_seconds = elsewhere_poll_seconds
+        self.sync_seconds = sync_seconds
+        self.db_timeout = db_timeout
         self._calls: dict[str, _CallState] = {}
-        self._held: dict[str, str] = {}
-        """Agents this worker reserved in the database -> the call."""
         self._elsewhere: set[str] = set()
+        """Agents another worker holds (the dispatcher has them RESERVED "elsewhere")."""
+        self._unwritten: list[AgentStateChanged] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._db_queue: asyncio.Queue[Callable[[], None]] = asyncio.Queue()
+        self._db_queue: asyncio.Queue[Callable[[], object]] = asyncio.Queue()
         self._db_task: asyncio.Task[None] | None = None
+        self._last_sync = 0.0
+        self._last_renew = 0.0
         self.offers = 0
         self.refused_reservations = 0
         self.on_agent_state: Callable[[AgentStateChanged], None] | None = None
@@ -164,22 +161,25 @@ class AcdService:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the dispatch loop and the database writer."""
+        """Create the agents' rows (shared database), start the dispatch loop and the writer."""
+        if self.reservations is not None:
+            await in_thread(self.db_timeout, self.reservations.sync_agents, self.config)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="acd-dispatch")
             self._db_task = asyncio.create_task(self._write_db(), name="acd-db-writer")
 
     async def close(self) -> None:
-        """Stop the loop; pending database writes are finished first (up to 5 s)."""
-        for task in (self._task,):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._task = None
+        """Stop the loop; pending database writes are finished first (up to ``db_timeout``)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            with contextlib.suppress(Exception):
+                await self._write_state_changes()
         if self._db_task is not None:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5.0):
+                async with asyncio.timeout(self.db_timeout):
                     await self._db_queue.join()
             self._db_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -191,24 +191,18 @@ class AcdService:
         self._wake.set()
 
     async def _run(self) -> None:
-        last_poll = 0.0
         while True:
             try:
                 await self._dispatch_round()
-                if self._elsewhere and time.monotonic() - last_poll >= self.elsewhere_poll_seconds:
-                    last_poll = time.monotonic()
-                    await self._poll_elsewhere()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # The loop must outlive one bad round (a database hiccup): log and go on.
                 log.exception("dispatch round failed")
-            delay = 1.0
+            delay = self.sync_seconds if self.reservations is not None else 1.0
             next_timer = self.dispatcher.next_timer()
             if next_timer is not None:
                 delay = min(delay, max(0.0, self.real_seconds(next_timer - self.now())))
-            if self._elsewhere:
-                delay = min(delay, self.elsewhere_poll_seconds)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
@@ -216,18 +210,26 @@ class AcdService:
 
     async def _dispatch_round(self) -> None:
         self._apply(self.dispatcher.tick(self.now()))
+        if self.reservations is not None:
+            await self._keep_in_step()
+        self._collect_state_changes()
         while True:
             assignments = self.dispatcher.next_assignments(self.now())
             if not assignments:
                 break
             for assignment in assignments:
                 await self._reserve_and_offer(assignment)
-            # A refused reservation put the caller back: try the next agent at once.
-        self._apply(self.dispatcher.tick(self.now()))
-        self._flush_state_changes()
+            # A refused reservation put its caller back: the loop tries the next agent.
+        # An agent freed here (wrap-up over, call ended) must read free in the shared rows, or
+        # the other workers keep seeing them held.
+        self._collect_state_changes()
+        await self._write_state_changes()
 
     async def _reserve_and_offer(self, assignment: Assignment) -> None:
-        call = self._calls.get(assignment.call_id)
+        # Every change made so far reaches the shared rows before the reservation: a stale
+        # "available" written after it would end the lease we are about to take.
+        self._collect_state_changes()
+        await self._write_state_changes()
         granted: list[str] = []
         for agent_id in assignment.agent_ids:
             if await self._reserve(agent_id, assignment.call_id):
@@ -240,13 +242,11 @@ class AcdService:
                 )
         if not granted:
             return
+        call = self._calls.get(assignment.call_id)
         if call is None:
-            # The caller left between the decision and now: give the agents back.
-            for agent_id in granted:
-                await self._release(agent_id)
+            # The caller left between the decision and now: the agents are free again.
             self.dispatcher.remove_caller(assignment.call_id, self.now())
             return
-        call.reserved.update(granted)
         self.offers += 1
         call.inbox.put_nowait(
             AgentOffered(
@@ -258,45 +258,44 @@ class AcdService:
 
     async def _reserve(self, agent_id: str, call_id: str) -> bool:
         if self.reservations is None:
-            self._held[agent_id] = call_id
             return True
-        chosen = await asyncio.to_thread(self.reservations.reserve, [agent_id], call_id)
-        if chosen is None:
-            return False
-        self._held[agent_id] = call_id
-        return True
+        chosen = await in_thread(self.db_timeout, self.reservations.reserve, [agent_id], call_id)
+        return chosen is not None
 
-    async def _release(self, agent_id: str) -> None:
-        if self._held.pop(agent_id, None) is None:
-            return
-        if self.reservations is not None:
-            await asyncio.to_thread(self.reservations.release, agent_id)
-
-    def _release_soon(self, agent_id: str) -> None:
-        """Release the database reservation from the writer task (keeps callers fast)."""
-        if self._held.pop(agent_id, None) is None or self.reservations is None:
-            return
+    async def _keep_in_step(self) -> None:
+        """Every ``sync_seconds``: renew our leases, expire dead workers' ones, and learn which
+        agents other workers hold or have let go."""
         store = self.reservations
-        self._db_queue.put_nowait(lambda: store.release(agent_id))
-
-    async def _poll_elsewhere(self) -> None:
-        """Agents another worker holds: are they free again?"""
-        if self.reservations is None or not hasattr(self.reservations, "free_agents"):
-            for agent_id in list(self._elsewhere):
-                self.dispatcher.agent_free_elsewhere(agent_id, self.now())
-            self._elsewhere.clear()
+        assert store is not None
+        now = time.monotonic()
+        if now - self._last_sync < self.sync_seconds:
             return
-        free = await asyncio.to_thread(self.reservations.free_agents, sorted(self._elsewhere))
-        for agent_id in free:
-            self._elsewhere.discard(agent_id)
-            self.dispatcher.agent_free_elsewhere(agent_id, self.now())
+        self._last_sync = now
+        if now - self._last_renew >= store.lease.total_seconds() / 3:
+            self._last_renew = now
+            await in_thread(self.db_timeout, store.renew)
+            await in_thread(self.db_timeout, store.expire_stale)
+        shared = await in_thread(self.db_timeout, store.agent_states)
+        for agent_id, (state, holder) in shared.items():
+            if agent_id in self._elsewhere:
+                # Free again only once the row reads available: a paused or logged-out row
+                # would refuse the next reservation anyway.
+                if holder is None and state == AgentState.AVAILABLE.value:
+                    self._elsewhere.discard(agent_id)
+                    self.dispatcher.agent_free_elsewhere(agent_id, self.now())
+            elif holder is not None and holder != self.worker_id:
+                local = self.dispatcher.agent_state(agent_id)
+                if local is AgentState.AVAILABLE:
+                    self._elsewhere.add(agent_id)
+                    self.dispatcher.agent_busy_elsewhere(agent_id, self.now())
+        self._collect_state_changes()
 
     def _apply(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
             if isinstance(decision, Overflow):
                 call = self._calls.pop(decision.call_id, None)
+                self._close_entry(decision.call_id, decision.queue_id, "overflowed")
                 if call is not None:
-                    self._release_all(call)
                     call.inbox.put_nowait(
                         OverflowDue(
                             call_id=decision.call_id,
@@ -311,70 +310,58 @@ class AcdService:
                     call.inbox.put_nowait(
                         RingTimeUp(call_id=decision.call_id, agent_id=decision.agent_id)
                     )
-                self._release_agent_of(decision.call_id, decision.agent_id)
-            elif isinstance(decision, WrapupEnded | NoAnswerPauseEnded):
-                self._release_soon(decision.agent_id)
-                self.kick()
             elif isinstance(decision, AgentAutoPaused):
                 log.info("agent=%s auto-paused (%s)", decision.agent_id, decision.reason)
-                self._release_soon(decision.agent_id)
-            else:
-                self.kick()
-
-    def _release_agent_of(self, call_id: str, agent_id: str) -> None:
-        call = self._calls.get(call_id)
-        if call is not None:
-            call.reserved.discard(agent_id)
-        if self._held.get(agent_id) == call_id:
-            state = self.dispatcher.agent_state(agent_id)
-            # A paused-after-no-answer agent stays held by us until the rest ends, so the
-            # other workers do not ring them meanwhile.
-            if state is not AgentState.PAUSED or self.dispatcher.agent_status(
-                agent_id
-            ).reason not in (None, "no_answer"):
-                self._release_soon(agent_id)
-
-    def _release_all(self, call: _CallState) -> None:
-        for agent_id in list(call.reserved):
-            state = self.dispatcher.agent_state(agent_id)
-            if state not in (AgentState.ON_CALL, AgentState.WRAPUP):
-                self._release_soon(agent_id)
-        call.reserved.clear()
+            self.kick()
 
     # --- database writes ---------------------------------------------------------------------
 
-    def _flush_state_changes(self) -> None:
+    def _collect_state_changes(self) -> None:
         changes = self.dispatcher.drain_state_changes()
         if not changes:
             return
         if self.on_agent_state is not None:
             for change in changes:
                 self.on_agent_state(change)
-        store = self.reservations
-        if store is None or not hasattr(store, "record_state_change"):
+        if self.reservations is not None:
+            self._unwritten.extend(changes)
+            self.kick()
+
+    async def _write_state_changes(self) -> None:
+        if not self._unwritten or self.reservations is None:
+            self._unwritten.clear()
             return
-        wall = self._wall_clock_of
+        changes, self._unwritten = self._unwritten, []
+        if self.speed != 1.0:
+            # The history wants real time: dispatcher times are PBX seconds.
+            changes = [replace(c, at=c.at / self.speed) for c in changes]
+        now = self.now() / self.speed
+        await in_thread(self.db_timeout, self.reservations.record_changes, changes, now)
 
-        def write() -> None:
-            for change in changes:
-                store.record_state_change(
-                    change.agent_id,
-                    change.state.value,
-                    at=wall(change.at),
-                    reason=change.reason,
-                    call_id=change.call_id,
-                )
+    def _in_background(self, job: Callable[[], object]) -> None:
+        """A database write nobody waits for (queue entries): the writer task runs it."""
+        if self.reservations is not None:
+            self._db_queue.put_nowait(job)
 
-        self._db_queue.put_nowait(write)
+    def _wall_clock(self) -> dt.datetime:
+        return self.clock.now()
 
-    def _wall_clock_of(self, pbx_time: float) -> dt.datetime:
-        return self.clock.now() - dt.timedelta(seconds=self.real_seconds(self.now() - pbx_time))
+    def _close_entry(
+        self, call_id: str, queue_id: str, outcome: str, agent_id: str | None = None
+    ) -> None:
+        store = self.reservations
+        if store is None:
+            return
+        at = self._wall_clock()
+        self._in_background(
+            lambda: store.close_entry(call_id, queue_id, outcome, at=at, agent_id=agent_id)
+        )
 
     async def _write_db(self) -> None:
         while True:
             job = await self._db_queue.get()
             try:
-                await asyncio.to_thread(job)
+                await in_thread(self.db_timeout, job)
             except Exception:
                 # A lost history row must not stop the calls; the next write may succeed.
                 log.exception("database write failed")
@@ -391,23 +378,32 @@ class AcdService:
         *,
         priority: int = 0,
         extra_skills: Iterable[SkillLike] = (),
+        entered_at: float | None = None,
     ) -> int:
-        """Put the caller in ``queue_id``; decisions arrive in ``inbox``. Returns the position."""
+        """Put the caller in ``queue_id``; decisions arrive in ``inbox``. Returns the position.
+        ``entered_at`` (PBX seconds) keeps the place of a caller who joins again."""
         now = self.now()
+        needs = tuple(SkillNeed.coerce(s) for s in extra_skills)
         position = self.dispatcher.enqueue(
-            call_id, queue_id, now, priority=priority, extra_skills=extra_skills
+            call_id, queue_id, now, priority=priority, extra_skills=needs, entered_at=entered_at
         )
         self._calls[call_id] = _CallState(inbox=inbox, queue_id=queue_id, entered_at=now)
+        store = self.reservations
+        if store is not None:
+            at = self._wall_clock()
+            skills = [(n.skill, n.min_level) for n in needs]
+            self._in_background(lambda: store.save_entry(call_id, queue_id, priority, at, skills))
         self.kick()
         return position
 
-    def leave_queue(self, call_id: str) -> None:
-        """The caller is gone or chose another way (callback, voicemail): free their offers."""
+    def leave_queue(self, call_id: str, outcome: str = "abandoned") -> None:
+        """The caller left the queue (``abandoned``, ``callback``, ``voicemail``...): agents
+        still offered the call are freed without counting a no-answer."""
         call = self._calls.pop(call_id, None)
         self.dispatcher.remove_caller(call_id, self.now())
         if call is not None:
-            self._release_all(call)
-        self._flush_state_changes()
+            self._close_entry(call_id, call.queue_id, outcome)
+        self._collect_state_changes()
         self.kick()
 
     def in_queue(self, call_id: str) -> bool:
@@ -420,9 +416,18 @@ class AcdService:
         """PBX seconds until an agent is likely free for this caller."""
         return self.dispatcher.estimated_wait(call_id, self.now())
 
+    def offer_stands(self, call_id: str, agent_id: str) -> bool:
+        """True while the agent is still reserved or ringing for this call (an offer read
+        late from the inbox may have timed out meanwhile: do not ring that agent)."""
+        status = self.dispatcher.agent_status(agent_id)
+        return status.call_id == call_id and status.state in (
+            AgentState.RESERVED,
+            AgentState.RINGING,
+        )
+
     def agent_ringing(self, call_id: str, agent_id: str) -> None:
         self.dispatcher.agent_ringing(call_id, agent_id, self.now())
-        self._flush_state_changes()
+        self._collect_state_changes()
 
     def agent_answered(self, call_id: str, agent_id: str) -> bool:
         """The agent picked up; False when the offer is void (hang that leg up)."""
@@ -430,30 +435,26 @@ class AcdService:
         if taken:
             call = self._calls.pop(call_id, None)
             if call is not None:
-                for other in call.reserved - {agent_id}:
-                    self._release_agent_of(call_id, other)
-        self._flush_state_changes()
+                self._close_entry(call_id, call.queue_id, "answered", agent_id)
+        self._collect_state_changes()
         self.kick()
         return taken
 
     def agent_failed(self, call_id: str, agent_id: str, reason: FailureReason) -> None:
         """The agent did not take the call (busy, no answer, rejected, unreachable)."""
         self._apply(self.dispatcher.agent_failed(call_id, agent_id, self.now(), reason))
-        self._release_agent_of(call_id, agent_id)
-        self._flush_state_changes()
-        self.kick()
+        self._collect_state_changes()
 
     def agent_unreachable(self, agent_id: str) -> None:
         """The agent's phone is offline: pause them until someone unpauses them."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(AgentNotLoggedIn):
             self.dispatcher.pause(agent_id, UNREACHABLE_REASON, self.now())
-        self._flush_state_changes()
+        self._collect_state_changes()
 
     def call_finished(self, agent_id: str) -> None:
         """The agent's call ended: wrap-up, then available (the loop applies the timer)."""
         self._apply(self.dispatcher.call_finished(agent_id, self.now()))
-        self._flush_state_changes()
-        self.kick()
+        self._collect_state_changes()
 
     # --- agent control (API, CLI) ------------------------------------------------------------
 
@@ -478,10 +479,7 @@ class AcdService:
         return self._after_control(agent_id)
 
     def _after_control(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
-        status = self.dispatcher.agent_status(agent_id)
-        if status.state in (AgentState.PAUSED, AgentState.LOGGED_OUT):
-            self._release_soon(agent_id)
-        self._flush_state_changes()
+        self._collect_state_changes()
         self.kick()
         return self.agent_view(agent_id, reason)
 

@@ -172,6 +172,44 @@ class CenterUnderTest:
         await self.wait_until(lambda: not self.worker.sessions)
 
 
+async def start_acd_worker(
+    server: AriServer,
+    config: CallCenterConfig,
+    service: AcdService,
+    *,
+    app: str = APP,
+    ivr: IvrRunner | None = None,
+    cdr: Any = None,
+    login: Iterable[str] | None = None,
+) -> tuple[Worker, InboundCallFlow]:
+    """A worker for ``app`` on the simulated ARI, with the inbound flow and a started
+    ``service``; logs in ``login`` (default: every agent). Stop both when done."""
+    settings = WorkerSettings(
+        ari=AriSettings(
+            url=server.url,
+            username=USER,
+            password=PASSWORD,
+            app=app,
+            request_timeout=2.0,
+            connect_timeout=2.0,
+            backoff_initial=0.2,
+            backoff_max=0.4,
+        ),
+        http_port=None,
+        end_grace=1.0,
+    )
+    worker = Worker(settings)
+    flow, service = build_inbound(
+        config, worker, service=service, ivr=ivr, cdr=cdr, worker_id=service.worker_id
+    )
+    await service.start()
+    for agent_id in login if login is not None else [a.id for a in config.agents]:
+        await service.login(agent_id)
+    await worker.start()
+    await worker.ari.wait_connected(within=5)
+    return worker, flow
+
+
 @contextlib.asynccontextmanager
 async def running_center(
     config: CallCenterConfig,
@@ -193,28 +231,10 @@ async def running_center(
         behaviour = (behaviours or {}).get(agent.id, EndpointBehaviour.answer_after(0.5))
         phones[agent.id] = pbx.register_endpoint(technology, resource, behaviour)
     server = await start_ari_server(pbx, "127.0.0.1", 0, USER, PASSWORD)
-    settings = WorkerSettings(
-        ari=AriSettings(
-            url=server.url,
-            username=USER,
-            password=PASSWORD,
-            app=APP,
-            request_timeout=2.0,
-            connect_timeout=2.0,
-            backoff_initial=0.2,
-            backoff_max=0.4,
-        ),
-        http_port=None,
-        end_grace=1.0,
-    )
-    worker = Worker(settings)
     service = service or AcdService(config, speed=SPEED, worker_id="w1")
-    flow, service = build_inbound(config, worker, service=service, ivr=ivr, cdr=cdr)
-    await service.start()
-    for agent_id in login if login is not None else [a.id for a in config.agents]:
-        await service.login(agent_id)
-    await worker.start()
-    await worker.ari.wait_connected(within=5)
+    worker, flow = await start_acd_worker(
+        server, config, service, ivr=ivr, cdr=cdr, login=login, app=APP
+    )
     center = CenterUnderTest(pbx, server, worker, service, flow, phones)
     center.watch_pbx()
     try:
