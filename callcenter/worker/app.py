@@ -20,6 +20,9 @@ dialled number (or the default flow) runs in a task the worker owns.
   away), so its flow ends normally; every other call finds the ``Reconnected`` snapshot in its
   inbox (events sent during the outage are lost: a flow waiting for one can re-sync).
 
+``add_event_listener(fn)`` hands every event to ``fn`` as well (e.g. EndpointStateChange, which
+no call claims); it runs in the WebSocket read loop and must not block.
+
 Channels the app creates itself (agent legs, snoops) must be claimed before they are created;
 an unclaimed StasisStart whose first app argument is in ``OWN_LEG_ARGS`` is logged and left
 alone rather than taken for a new inbound call.

@@ -9,7 +9,8 @@ A ``CallSession`` is made by the worker when a new call's StasisStart arrives. A
             event = await session.next_event(timeout=5.0)   # None after 5 s of silence
 
 - ``next_event`` returns the call's events in order; after the caller's StasisEnd has been
-  read it raises ``CallEnded`` so no flow can wait for ever on a caller who is gone.
+  read it raises ``CallEnded`` so no flow can wait for ever on a caller who is gone. After an
+  ARI reconnect a ``Reconnected`` snapshot arrives too (events of the outage are lost).
 - ``watch(channel_id)`` / ``watch_bridge(bridge_id)`` route more channels (agent legs, snoop
   channels) and bridges into this call's inbox. Claim a channel *before* creating it
   (``ids.new_channel_id``): its StasisStart can arrive before ``create_channel`` returns.
