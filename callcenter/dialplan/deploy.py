@@ -291,6 +291,25 @@ def _prepare(files: dict[str, str], config_dir: Path) -> list[str]:
     return changed_files(files, config_dir)
 
 
+def _write_with_backup(
+    files: dict[str, str], changed: list[str], config_dir: Path, now: dt.datetime | None
+) -> Path:
+    """Back up, then write the changed files; a failed write puts the backup back."""
+    try:
+        backup = make_backup(config_dir, sorted(files), "deploy", now)
+    except OSError as exc:
+        raise DeployError(f"cannot back up {config_dir}: {exc.strerror or exc}") from exc
+    try:
+        for name in changed:
+            write_atomically(config_dir / name, files[name])
+    except OSError as exc:
+        restore_backup(backup, config_dir)
+        raise DeployError(
+            f"cannot write into {config_dir}: {exc.strerror or exc}; nothing was reloaded"
+        ) from exc
+    return backup
+
+
 async def deploy(
     files: dict[str, str],
     config_dir: Path,
@@ -303,9 +322,7 @@ async def deploy(
     result = DeployResult(changed=changed)
     if not changed:
         return result
-    result.backup = make_backup(config_dir, sorted(files), "deploy", now)
-    for name in changed:
-        write_atomically(config_dir / name, files[name])
+    result.backup = _write_with_backup(files, changed, config_dir, now)
     result.reloads = await run_reloads(runner, changed)
     if all(r.ok for r in result.reloads):
         return result

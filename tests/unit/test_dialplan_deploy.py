@@ -118,3 +118,34 @@ def test_check_cli_lints_a_directory(tmp_path: Path) -> None:
     (tmp_path / "extensions.conf").write_text("[default]\nexten => s,1,Hangup()\n")
     result = CliRunner().invoke(main, ["dialplan", "check", "--dir", str(tmp_path), "--json"])
     assert result.exit_code == 0 and '"ok": true' in result.output
+
+
+async def test_an_unwritable_config_dir_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(*args: object, **kwargs: object) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(deployment, "make_backup", denied)
+    with pytest.raises(DeployError, match=r"cannot back up .*: Permission denied"):
+        await deployment.deploy(GOOD, tmp_path, FakeAmi())
+    assert names(tmp_path) == []
+
+
+async def test_a_failed_write_restores_the_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "extensions.conf").write_text("[old]\n")
+    real = deployment.write_atomically
+
+    def failing(path: Path, text: str) -> None:
+        if path.name == "http.conf":
+            raise OSError(28, "No space left on device")
+        real(path, text)
+
+    monkeypatch.setattr(deployment, "write_atomically", failing)
+    ami = FakeAmi()
+    with pytest.raises(DeployError, match="No space left on device; nothing was reloaded"):
+        await deployment.deploy(GOOD, tmp_path, ami)
+    assert (tmp_path / "extensions.conf").read_text() == "[old]\n"
+    assert ami.commands == []
