@@ -624,6 +624,19 @@ def _convert(param: Param, raw: Any) -> Any:
     return str(raw)
 
 
+# How Asterisk's handlers word a missing required parameter (res/ari/resource_*.c).
+MISSING_PARAMETER_MESSAGES = {
+    "endpoint": "Endpoint must be specified",
+    "variable": "Variable name is required",
+    "app": "Application name is required",
+    "dtmf": "DTMF is required",
+}
+
+
+def _missing_message(name: str) -> str:
+    return MISSING_PARAMETER_MESSAGES.get(name, f"Missing parameter {name}")
+
+
 def parse_params(operation: Operation, match_info: dict[str, str], query: Any, body: Any) -> Params:
     """Collect an operation's parameters; Asterisk also takes query parameters in a JSON body."""
     params: Params = {}
@@ -647,13 +660,13 @@ def parse_params(operation: Operation, match_info: dict[str, str], query: Any, b
                 raw = body_fields
         if raw is None:
             if param.required:
-                raise PbxError(400, f"{param.name} parameter is required")
+                raise PbxError(400, _missing_message(param.name))
             if param.default is not None and param.param_type == "query":
                 params[param.name] = _convert(param, param.default)
             continue
         value = _convert(param, raw)
         if param.required and param.multiple and not value:
-            raise PbxError(400, f"{param.name} parameter is required")
+            raise PbxError(400, _missing_message(param.name))
         # allowableValues are not enforced here: Asterisk's handlers look the object up first
         # (404) and only then reject a bad value (400), so the handlers check them.
         params[param.name] = value

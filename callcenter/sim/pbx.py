@@ -1579,8 +1579,17 @@ class SimulatedAsterisk:
     def redirect(self, channel_id: str, endpoint: str) -> None:
         """POST /channels/{id}/redirect: the channel leaves us for another endpoint."""
         channel = self._media_channel(channel_id)
-        if "/" not in endpoint:
-            raise PbxError(400, "Invalid endpoint")
+        tech, slash, resource = endpoint.partition("/")
+        if not tech or not slash:
+            raise PbxError(422, f"Endpoint parameter '{endpoint}' does not contain tech/resource")
+        if not resource:
+            raise PbxError(422, f"No resource provided in endpoint parameter '{endpoint}'")
+        own_tech = channel.name.split("/", 1)[0]
+        if tech.lower() != own_tech.lower():
+            raise PbxError(
+                422,
+                f"Endpoint technology '{tech}' does not match channel technology '{own_tech}'",
+            )
         self._leave_stasis(channel, unsubscribe=True)  # the app hears no more of it
         self._later(0.0, lambda: self._end_channel(channel, cause=16, style="dialplan"), channel)
 
@@ -2518,7 +2527,7 @@ class SimulatedAsterisk:
             if channel is None:
                 raise PbxError(400, "Channel not found")
             if channel.stasis_app is None:
-                raise PbxError(409, "Channel not in Stasis application")
+                raise PbxError(422, "Channel not in Stasis application")
             if channel.bridge is not bridge:
                 raise PbxError(422, "Channel not in this bridge")
             channels.append(channel)
