@@ -22,7 +22,7 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.sim.ami_frames import (
@@ -175,10 +175,28 @@ class AmiSession:
         host, port = self.writer.get_extra_info("peername")[:2]
         return f"IPV4/TCP/{host}/{port}"
 
+    _pending: list[bytes] = field(default_factory=list)
+    _flush_scheduled: bool = False
+
     def send(self, frame: Frame) -> None:
-        """Queue one frame on the socket; a closing connection silently drops it (like Asterisk)."""
-        if not self.writer.is_closing():
-            self.writer.write(encode_frame(frame))
+        """Queue one frame for the socket; a closing connection silently drops it (like Asterisk).
+
+        Frames queued in the same loop turn (an EventList, a burst of events) go out in one
+        write instead of one syscall each.
+        """
+        if self.writer.is_closing():
+            return
+        self._pending.append(encode_frame(frame))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write every queued frame now."""
+        self._flush_scheduled = False
+        if self._pending and not self.writer.is_closing():
+            self.writer.write(b"".join(self._pending))
+        self._pending.clear()
 
     def wants(self, frame: Frame) -> bool:
         """Whether this session subscribed to the frame's event class."""
@@ -364,6 +382,7 @@ class AmiServer:
             # task.exception() on it, which raises if we let the cancellation out.
             pass
         finally:
+            session.flush()  # Goodbye / Authentication failed go out before the close
             self._sessions.discard(session)
             if current is not None:
                 self._session_tasks.discard(current)
