@@ -574,6 +574,9 @@ def _pattern_hint(loc: Sequence[str | int]) -> str:
         "prompts": "expected a media URI like sound:hello-world",
         "username": "letters, digits, '_', '.' and '-' (starting with a letter or digit)",
         "host": "a host name or IPv4 address",
+        "bind": "an IP address",
+        "realm": "a host name or IPv4 address",
+        "external_address": "a host name or IPv4 address",
     }
     for part in reversed(loc):
         if isinstance(part, str) and part in hints:
