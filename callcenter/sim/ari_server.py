@@ -713,8 +713,13 @@ class EventStream:
         self.overflowed = False
 
     def push(self, event: Json) -> None:
+        if self.overflowed:
+            return
         if self.queue.qsize() >= WS_QUEUE_LIMIT:
+            # A client that stopped reading: drop the connection rather than grow forever.
+            log.warning("ARI events WebSocket too slow (%d queued); closing it", WS_QUEUE_LIMIT)
             self.overflowed = True
+            self.queue.put_nowait(None)
             return
         self.queue.put_nowait(json.dumps(event))
 
@@ -722,6 +727,8 @@ class EventStream:
         while True:
             text = await self.queue.get()
             if text is None or self.overflowed:
+                if self.overflowed:
+                    await self.ws.close(code=1011, message=b"events queue overflow")
                 return
             try:
                 await self.ws.send_str(text)

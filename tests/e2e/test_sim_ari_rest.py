@@ -286,3 +286,17 @@ async def test_media_operations_on_an_unanswered_outbound_channel_are_412() -> N
             400,
             {"message": "Missing parameter channel"},
         )
+
+
+async def test_one_websocket_can_carry_several_apps() -> None:
+    async with running_sim() as sim:
+        sim.pbx.dialplan.route("100", Stasis("ivr"))
+        sim.pbx.dialplan.route("200", Stasis("acd"))
+        events = await sim.events("ivr,acd")
+        sim.pbx.place_inbound_call("100", "1")
+        sim.pbx.place_inbound_call("200", "2")
+        first = await events.expect("StasisStart")
+        second = await events.expect("StasisStart")
+        assert [first["application"], second["application"]] == ["ivr", "acd"]
+        _status, apps = await sim.rest("GET", "/applications")
+        assert sorted(app["name"] for app in apps) == ["acd", "ivr"]
