@@ -305,6 +305,13 @@ def build_contexts(
     secrets.config_safe(ami_secret, "asterisk.ami.secret")
 
     phones = _agent_phones(config, allow)
+    for i, phone in enumerate(phones):
+        # The agents' context includes the inbound one: a local extension would shadow a number.
+        if phone.extension in config.ivr.numbers:
+            raise _fail(
+                f"agents[{i}].endpoint",
+                f"{phone.endpoint} would shadow the IVR number {phone.extension} for agents",
+            )
     queues = _fallback_queues(config)
     operator = FALLBACK_QUEUE_PREFIX + config.ivr.operator_queue
     operator_wait = config.queues[config.ivr.operator_queue].max_wait_seconds

@@ -265,3 +265,9 @@ def test_templates_are_found_through_the_package(raw: dict[str, Any]) -> None:
 def test_a_missing_template_dir_is_a_clear_error(raw: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"template extensions.conf.j2 not found"):
         render_files(build(raw), templates_dir=tmp_path)
+
+
+def test_an_agent_extension_may_not_shadow_an_ivr_number(raw: dict[str, Any]) -> None:
+    raw["agents"][2]["endpoint"] = "PJSIP/100"
+    with pytest.raises(RenderError, match=r"agents\[2\]\.endpoint: PJSIP/100 would shadow"):
+        render_files(build(raw))
