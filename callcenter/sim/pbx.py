@@ -477,9 +477,15 @@ class Stasis:
     app: str
     args: tuple[str, ...] = ()
 
-    def __init__(self, app: str, *args: str) -> None:
+    def __init__(self, app: str, *args: str | Iterable[str]) -> None:
+        # Stasis(app, "a", "b"), Stasis(app, ["a", "b"]) and Stasis(app, "a,b") are the same
+        # dialplan line: Asterisk splits the application data on commas.
+        flat: list[str] = []
+        for arg in args:
+            parts = arg.split(",") if isinstance(arg, str) else list(arg)
+            flat.extend(parts)
         object.__setattr__(self, "app", app)
-        object.__setattr__(self, "args", tuple(args))
+        object.__setattr__(self, "args", tuple(flat))
 
     @property
     def app_data(self) -> str:

@@ -295,3 +295,10 @@ async def test_channels_can_be_found_by_name(harness: Harness) -> None:
     assert channel is not None and channel.id == call.channel_id
     call.hangup()
     assert harness.pbx.channel_by_name(call.channel_name) is None
+
+
+async def test_stasis_arguments_are_split_like_dialplan_application_data() -> None:
+    assert Stasis("app", "a", "b").args == ("a", "b")
+    assert Stasis("app", ["a", "b"]).args == ("a", "b")
+    assert Stasis("app", "a,b").app_data == "app,a,b"
+    assert Stasis("app").args == ()
