@@ -281,30 +281,7 @@ def _database(config: CallCenterConfig, allow_insecure: bool) -> dict[str, Any] 
     return {**values, "password": password}
 
 
-def build_contexts(
-    config: CallCenterConfig, *, allow_insecure_defaults: bool = False
-) -> dict[str, dict[str, Any]]:
-    """The template context of every file to render, keyed by file name."""
-    allow = allow_insecure_defaults
-    asterisk = config.asterisk
-    app = asterisk.ari.app
-    ari_url = urlsplit(asterisk.ari.url)
-    if ari_url.scheme != "http":
-        raise _fail(
-            "asterisk.ari.url",
-            "only http:// is rendered into http.conf (put a TLS proxy in front for https)",
-        )
-    ari_host = _host(ari_url.hostname or "", "asterisk.ari.url")
-    ami_host = _host(asterisk.ami.host, "asterisk.ami.host")
-    ari_password = secrets.check_secret(
-        asterisk.ari.password, "asterisk.ari.password", allow_insecure_defaults=allow
-    )
-    ami_secret = secrets.check_secret(
-        asterisk.ami.secret, "asterisk.ami.secret", allow_insecure_defaults=allow
-    )
-    secrets.config_safe(ami_secret, "asterisk.ami.secret")
-
-    phones = _agent_phones(config, allow)
+def _extensions_context(config: CallCenterConfig, phones: list[AgentPhone]) -> dict[str, Any]:
     for i, phone in enumerate(phones):
         # The agents' context includes the inbound one: a local extension would shadow a number.
         if phone.extension in config.ivr.numbers:
@@ -312,76 +289,99 @@ def build_contexts(
                 f"agents[{i}].endpoint",
                 f"{phone.endpoint} would shadow the IVR number {phone.extension} for agents",
             )
-    queues = _fallback_queues(config)
-    operator = FALLBACK_QUEUE_PREFIX + config.ivr.operator_queue
-    operator_wait = config.queues[config.ivr.operator_queue].max_wait_seconds
-    sip = config.sip
-    header = {"name": config.name}
+    return {
+        "app": config.asterisk.ari.app,
+        "inbound_context": INBOUND_CONTEXT,
+        "agents_context": AGENTS_CONTEXT,
+        "fallback_context": FALLBACK_CONTEXT,
+        "numbers": [InboundNumber(n, menu) for n, menu in config.ivr.numbers.items()],
+        "agents": [p for p in phones if p.extension],
+        "fallback_queue": FALLBACK_QUEUE_PREFIX + config.ivr.operator_queue,
+        "fallback_timeout": config.queues[config.ivr.operator_queue].max_wait_seconds,
+        "fallback_message": FALLBACK_MESSAGE,
+    }
 
+
+def _pjsip_context(
+    config: CallCenterConfig, phones: list[AgentPhone], allow: bool
+) -> dict[str, Any]:
+    sip = config.sip
+    return {
+        "transport": {
+            "name": f"transport-{sip.protocol}",
+            "protocol": sip.protocol,
+            "bind": f"{_ip(sip.bind, 'sip.bind')}:{sip.port}",
+            "external_address": sip.external_address,
+            "local_nets": sip.local_nets,
+        },
+        "realm": sip.realm,
+        "codecs": ",".join(sip.codecs),
+        "agents": phones,
+        "agents_context": AGENTS_CONTEXT,
+        "inbound_context": INBOUND_CONTEXT,
+        "trunk": _trunk(config, allow),
+        "trunk_name": TRUNK,
+    }
+
+
+def _ari_http_contexts(config: CallCenterConfig, allow: bool) -> dict[str, dict[str, Any]]:
+    ari = config.asterisk.ari
+    url = urlsplit(ari.url)
+    if url.scheme != "http":
+        raise _fail(
+            "asterisk.ari.url",
+            "only http:// is rendered into http.conf (put a TLS proxy in front for https)",
+        )
+    host = _host(url.hostname or "", "asterisk.ari.url")
+    password = secrets.check_secret(
+        ari.password, "asterisk.ari.password", allow_insecure_defaults=allow
+    )
+    # A salt derived from names keeps renders reproducible (see secrets.stable_salt).
+    hashed = secrets.sha512_crypt(password, secrets.stable_salt(ari.app, ari.username))
+    return {
+        "ari.conf": {"username": ari.username, "password_hash": hashed},
+        "http.conf": {"bindaddr": _bind_address(host), "bindport": url.port or 80},
+    }
+
+
+def _manager_context(config: CallCenterConfig, allow: bool) -> dict[str, Any]:
+    ami = config.asterisk.ami
+    host = _host(ami.host, "asterisk.ami.host")
+    secret = secrets.check_secret(ami.secret, "asterisk.ami.secret", allow_insecure_defaults=allow)
+    return {
+        "bindaddr": _bind_address(host),
+        "port": ami.port,
+        "username": ami.username,
+        "secret": secrets.config_safe(secret, "asterisk.ami.secret"),
+        # Loopback workers: only loopback may log in. Otherwise private networks, where
+        # workers beside Asterisk live; tighten with a firewall for anything else.
+        "permit": ["127.0.0.1/32"]
+        if _is_loopback(host)
+        else ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.1/32"],
+    }
+
+
+def build_contexts(
+    config: CallCenterConfig, *, allow_insecure_defaults: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The template context of every file to render, keyed by file name."""
+    allow = allow_insecure_defaults
+    phones = _agent_phones(config, allow)
     contexts: dict[str, dict[str, Any]] = {
-        "extensions.conf": {
-            **header,
-            "app": app,
-            "inbound_context": INBOUND_CONTEXT,
-            "agents_context": AGENTS_CONTEXT,
-            "fallback_context": FALLBACK_CONTEXT,
-            "numbers": [InboundNumber(n, menu) for n, menu in config.ivr.numbers.items()],
-            "agents": [p for p in phones if p.extension],
-            "fallback_queue": operator,
-            "fallback_timeout": operator_wait,
-            "fallback_message": FALLBACK_MESSAGE,
-        },
-        "pjsip.conf": {
-            **header,
-            "transport": {
-                "name": f"transport-{sip.protocol}",
-                "protocol": sip.protocol,
-                "bind": f"{_ip(sip.bind, 'sip.bind')}:{sip.port}",
-                "external_address": sip.external_address,
-                "local_nets": sip.local_nets,
-            },
-            "realm": sip.realm,
-            "codecs": ",".join(sip.codecs),
-            "agents": phones,
-            "agents_context": AGENTS_CONTEXT,
-            "inbound_context": INBOUND_CONTEXT,
-            "trunk": _trunk(config, allow),
-            "trunk_name": TRUNK,
-        },
-        "ari.conf": {
-            **header,
-            "username": asterisk.ari.username,
-            "password_hash": secrets.sha512_crypt(
-                ari_password, secrets.stable_salt(app, asterisk.ari.username)
-            ),
-        },
-        "http.conf": {
-            **header,
-            "bindaddr": _bind_address(ari_host),
-            "bindport": ari_url.port or 80,
-        },
-        "manager.conf": {
-            **header,
-            "bindaddr": _bind_address(ami_host),
-            "port": asterisk.ami.port,
-            "username": asterisk.ami.username,
-            "secret": ami_secret,
-            # Loopback workers: only loopback may log in. Otherwise private networks, where
-            # workers beside Asterisk live; tighten with a firewall for anything else.
-            "permit": ["127.0.0.1/32"]
-            if _is_loopback(ami_host)
-            else ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.1/32"],
-        },
-        "queues.conf": {**header, "queues": queues},
+        "extensions.conf": _extensions_context(config, phones),
+        "pjsip.conf": _pjsip_context(config, phones, allow),
+        **_ari_http_contexts(config, allow),
+        "manager.conf": _manager_context(config, allow),
+        "queues.conf": {"queues": _fallback_queues(config)},
         "musiconhold.conf": {
-            **header,
             "classes": sorted({q.moh_class for q in config.queues.values()} - {"default"}),
         },
     }
     database = _database(config, allow)
     if database is not None:
-        contexts["cdr_pgsql.conf"] = {**header, "db": database}
-    return contexts
+        contexts["cdr_pgsql.conf"] = {"db": database}
+    # Every file's header names the call center.
+    return {name: {"name": config.name, **context} for name, context in contexts.items()}
 
 
 def template_environment(templates_dir: Path | None = None) -> jinja2.Environment:
