@@ -282,6 +282,14 @@ class AmiServer:
             "queuestatus": self._queue_status,
             "queuesummary": self._queue_summary,
             "pjsipshowendpoints": self._pjsip_show_endpoints,
+            # Without a PBX core there are no channels: answer like an idle Asterisk.
+            "hangup": self._no_such_channel,
+            "mixmonitor": self._no_such_channel,
+            "stopmixmonitor": self._no_such_channel,
+            "mixmonitormute": self._no_such_channel,
+            "status": self._empty_status,
+            "coreshowchannels": self._empty_core_show_channels,
+            "queuepause": self._queue_pause_table,
         }
         self._pbx_bridge: Any = None
         if pbx is not None:
@@ -597,6 +605,50 @@ class AmiServer:
         for endpoint in endpoints:
             session.send(endpoint_list_frame(endpoint, action_id))
         session.send(list_complete_frame("EndpointListComplete", action_id, len(endpoints)))
+        return True
+
+    async def _no_such_channel(self, session: AmiSession, request: Headers) -> bool:
+        if not header(request, "Channel"):
+            session.send(response("Error", request, message="No channel specified"))
+        else:
+            session.send(response("Error", request, message="No such channel"))
+        return True
+
+    async def _empty_status(self, session: AmiSession, request: Headers) -> bool:
+        action_id = header(request, "ActionID") or None
+        session.send(list_start(request, "Channel status will follow"))
+        session.send(list_complete_frame("StatusComplete", action_id, 0, ("Items", "0")))
+        return True
+
+    async def _empty_core_show_channels(self, session: AmiSession, request: Headers) -> bool:
+        action_id = header(request, "ActionID") or None
+        session.send(list_start(request, "Channels will follow"))
+        session.send(list_complete_frame("CoreShowChannelsComplete", action_id, 0))
+        return True
+
+    async def _queue_pause_table(self, session: AmiSession, request: Headers) -> bool:
+        """QueuePause on the server's own queue table (no PBX core)."""
+        interface = header(request, "Interface")
+        if not interface:
+            session.send(response("Error", request, message="Need 'Interface' parameter."))
+            return True
+        paused = header(request, "Paused").lower() in ("1", "yes", "true", "on")
+        wanted = header(request, "Queue")
+        members = [
+            member
+            for queue in self.queues
+            if not wanted or queue.name == wanted
+            for member in queue.members
+            if member.interface == interface
+        ]
+        if not members:
+            session.send(response("Error", request, message="Interface not found"))
+            return True
+        for member in members:
+            member.paused = paused
+            member.paused_reason = header(request, "Reason") if paused else ""
+        word = "paused" if paused else "unpaused"
+        session.send(response("Success", request, message=f"Interface {word} successfully"))
         return True
 
     # --- data sources (PBX core when present, else the server's own tables) -----------------

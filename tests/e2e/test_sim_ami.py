@@ -431,3 +431,41 @@ async def test_drop_connections_closes_sockets(ami: AmiServer) -> None:
     ami.drop_connections()
     assert await conn.reader.read() == b""
     await conn.close()
+
+
+async def test_login_events_filter_by_class(ami: AmiServer) -> None:
+    conn, _ = await RawAmi.open(ami.port)
+    conn.send(
+        ("Action", "Login"), ("Username", "callcenter"), ("Secret", "callcenter"),
+        ("Events", "call,agent"),
+    )  # fmt: skip
+    assert (await conn.frame())[0] == ("Response", "Success")
+    ami.publish([("Event", "Reload"), ("Privilege", "system,all"), ("Module", "x")])
+    ami.publish([("Event", "DeviceStateChange"), ("Privilege", "call,all"),
+                 ("Device", "PJSIP/agent1"), ("State", "INUSE")])  # fmt: skip
+    # No FullyBooted (system) nor SuccessfulAuth (security) for this session.
+    assert (await conn.frame())[0] == ("Event", "DeviceStateChange")
+    await conn.close()
+
+
+async def test_channel_actions_without_a_pbx_core(ami: AmiServer) -> None:
+    conn = await logged_in(ami)
+    conn.send(("Action", "Hangup"), ("Channel", "PJSIP/agent1-00000001"), ("ActionID", "h"))
+    assert await conn.frame() == [
+        ("Response", "Error"), ("ActionID", "h"), ("Message", "No such channel"),
+    ]  # fmt: skip
+    conn.send(("Action", "Status"), ("ActionID", "s"))
+    assert (await conn.frame())[-2:] == [
+        ("EventList", "start"), ("Message", "Channel status will follow"),
+    ]  # fmt: skip
+    assert await conn.frame() == [
+        ("Event", "StatusComplete"), ("ActionID", "s"), ("EventList", "Complete"),
+        ("ListItems", "0"), ("Items", "0"),
+    ]  # fmt: skip
+    conn.send(("Action", "QueuePause"), ("Interface", "PJSIP/agent2"), ("Paused", "true"),
+              ("Reason", "lunch"))  # fmt: skip
+    assert await conn.frame() == [
+        ("Response", "Success"), ("Message", "Interface paused successfully"),
+    ]  # fmt: skip
+    assert ami.queues[0].members[1].paused_reason == "lunch"
+    await conn.close()
