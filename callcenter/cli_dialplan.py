@@ -211,7 +211,10 @@ def rollback_command(
     cfg = load(config_path)
     target = config_dir or Path(cfg.asterisk.config_dir)
     if list_only:
-        for backup in deployment.list_backups(target):
+        backups = deployment.list_backups(target)
+        if not backups:
+            click.echo(f"no backups in {deployment.backups_root(target)}")
+        for backup in backups:
             manifest = deployment.read_manifest(backup)
             click.echo(f"{backup.name}  {manifest['reason']}  {json.dumps(manifest['files'])}")
         return

@@ -13,12 +13,15 @@ failure", main/cli.c handle_reload), which is what :func:`reload_problem` reads.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import fcntl
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -310,6 +313,24 @@ def _write_with_backup(
     return backup
 
 
+@contextlib.contextmanager
+def deploy_lock(config_dir: Path) -> Iterator[None]:
+    """One deploy or rollback at a time per config directory (flock on the directory itself,
+    so no lock file appears among Asterisk's files)."""
+    try:
+        fd = os.open(config_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise DeployError(f"config directory {config_dir}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise DeployError(f"another deploy or rollback is running on {config_dir}") from exc
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 async def deploy(
     files: dict[str, str],
     config_dir: Path,
@@ -318,6 +339,13 @@ async def deploy(
     now: dt.datetime | None = None,
 ) -> DeployResult:
     """Lint, back up, write the changed files, reload; roll back and reload again on failure."""
+    with deploy_lock(config_dir):
+        return await _deploy(files, config_dir, runner, now)
+
+
+async def _deploy(
+    files: dict[str, str], config_dir: Path, runner: CommandRunner, now: dt.datetime | None
+) -> DeployResult:
     changed = _prepare(files, config_dir)
     result = DeployResult(changed=changed)
     if not changed:
@@ -349,6 +377,13 @@ async def rollback(
     now: dt.datetime | None = None,
 ) -> DeployResult:
     """Restore a backup (the newest by default) and reload what it changed."""
+    with deploy_lock(config_dir):
+        return await _rollback(config_dir, runner, to, now)
+
+
+async def _rollback(
+    config_dir: Path, runner: CommandRunner, to: str | None, now: dt.datetime | None
+) -> DeployResult:
     backup = find_backup(config_dir, to)
     names = sorted(read_manifest(backup)["files"])
     safety = make_backup(config_dir, names, f"rollback to {backup.name}", now)

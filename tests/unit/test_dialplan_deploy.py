@@ -149,3 +149,15 @@ async def test_a_failed_write_restores_the_backup(
         await deployment.deploy(GOOD, tmp_path, ami)
     assert (tmp_path / "extensions.conf").read_text() == "[old]\n"
     assert ami.commands == []
+
+
+async def test_one_deploy_at_a_time(tmp_path: Path) -> None:
+    busy = pytest.raises(DeployError, match="another deploy or rollback is running")
+    with deployment.deploy_lock(tmp_path), busy:
+        await deployment.deploy(GOOD, tmp_path, FakeAmi())
+    assert (await deployment.deploy(GOOD, tmp_path, FakeAmi())).changed == sorted(GOOD)
+
+
+async def test_a_missing_config_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DeployError, match="No such file or directory"):
+        await deployment.deploy(GOOD, tmp_path / "nope", FakeAmi())
