@@ -99,6 +99,12 @@ def _to_event(message: Message) -> AmiEvent:
     return AmiEvent(name=str(message.get("Event", "")), headers=headers)
 
 
+def _log_task_failure(task: asyncio.Task[None]) -> None:
+    """A supervisor that dies of a bug must say so, not vanish with the connection."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("AMI task %s died", task.get_name(), exc_info=task.exception())
+
+
 class _Protocol(AMIProtocol):
     """panoramisk's AMI framing, wired to our manager as soon as the socket is up."""
 
@@ -299,6 +305,7 @@ class AmiClient:
                 log.warning("AMI connect failed (%s); retry %d in %.2fs", exc, attempt, delay)
                 await asyncio.sleep(delay)
         self._supervisor = asyncio.create_task(self._supervise(), name="ami-supervisor")
+        self._supervisor.add_done_callback(_log_task_failure)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half the step is fixed, half random."""
