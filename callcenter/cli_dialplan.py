@@ -176,17 +176,35 @@ def check_command(
 @dialplan.command("deploy")
 @_render_options
 @_dir_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Lint and say what would be written and reloaded; change nothing.",
+)
 @maps_errors
 def deploy_command(
     config_path: str | None,
     templates_dir: Path | None,
     allow_insecure_defaults: bool,
     config_dir: Path | None,
+    dry_run: bool,
 ) -> None:
     """Lint, back up, write the changed files atomically, reload over AMI; roll back on failure."""
     cfg = load(config_path)
     files = _render(cfg, templates_dir, allow_insecure_defaults)
     target = config_dir or Path(cfg.asterisk.config_dir)
+    if dry_run:
+        issues = lint.check_files(files)
+        if issues:
+            raise deployment.LintError(f"{len(issues)} problem(s): {issues[0]}")
+        changed = deployment.changed_files(files, target)
+        for name in changed:
+            click.echo(f"would write {target / name}")
+        for command in deployment.reload_commands(changed):
+            click.echo(f"would run: {command}")
+        if not changed:
+            click.echo(f"nothing to deploy: {target} is up to date")
+        return
     result = asyncio.run(_deploy(cfg, files, target))
     if not result.changed:
         click.echo(f"nothing to deploy: {target} is up to date")

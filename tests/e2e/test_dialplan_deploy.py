@@ -98,6 +98,10 @@ def test_first_deploy_writes_every_file_and_reloads_each_module(
 ) -> None:
     config = write_config(tmp_path, ami.server.port)
     assert run("diff", "-c", str(config)).exit_code == 1
+    dry = run("deploy", "-c", str(config), "--dry-run")
+    assert dry.exit_code == 0
+    assert "would run: dialplan reload" in dry.output
+    assert deployed(tmp_path) == {} and ami.commands == []
 
     result = run("deploy", "-c", str(config))
 
