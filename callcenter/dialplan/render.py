@@ -414,7 +414,10 @@ def render_files(
                 f"template {name}.j2 not found in {templates_dir or TEMPLATES_DIR}",
                 template=name,
             ) from exc
-        files[name] = template.render(**context)
+        try:
+            files[name] = template.render(**context)
+        except jinja2.TemplateError as exc:  # e.g. StrictUndefined: a variable nobody prepared
+            raise RenderError(f"template {name}.j2: {exc}", template=name) from exc
     return files
 
 

@@ -271,3 +271,26 @@ def test_an_agent_extension_may_not_shadow_an_ivr_number(raw: dict[str, Any]) ->
     raw["agents"][2]["endpoint"] = "PJSIP/100"
     with pytest.raises(RenderError, match=r"agents\[2\]\.endpoint: PJSIP/100 would shadow"):
         render_files(build(raw))
+
+
+def test_render_cli_uses_another_template_directory(raw: dict[str, Any], tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    for source in render.TEMPLATES_DIR.glob("*.j2"):
+        (templates / source.name).write_text(source.read_text())
+    (templates / "http.conf.j2").write_text("[general]\nenabled = no ; {{ bindport }}\n")
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "etc"
+    args = ["dialplan", "render", "-c", str(path), "--templates", str(templates), "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "http.conf").read_text() == "[general]\nenabled = no ; 8088\n"
+
+
+def test_an_undefined_template_variable_fails_loudly(raw: dict[str, Any], tmp_path: Path) -> None:
+    for source in render.TEMPLATES_DIR.glob("*.j2"):
+        (tmp_path / source.name).write_text(source.read_text())
+    (tmp_path / "http.conf.j2").write_text("bindport = {{ no_such_value }}\n")
+    with pytest.raises(RenderError, match=r"template http\.conf\.j2: 'no_such_value' is undefined"):
+        render_files(build(raw), templates_dir=tmp_path)
