@@ -51,7 +51,8 @@ class SpoolError(CallCenterError):
 def _default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return {"$dt": value.isoformat()}
-    raise TypeError(f"cannot spool a {type(value).__name__}")
+    # Anything else odd (a date, a Decimal, a set) is kept as text rather than losing the batch.
+    return str(value)
 
 
 def _hook(obj: dict[str, Any]) -> Any:

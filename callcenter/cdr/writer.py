@@ -20,6 +20,10 @@ Acknowledged = committed, or fsync'd to the spool. ``flush()`` returns when ever
 before it is acknowledged: a worker SIGKILLed after that loses none of them; its next run
 replays the spool. Rows submitted but not yet acknowledged live in memory only.
 
+Bad rows: a row the database refuses as data (too long, naive datetime, broken reference) is
+isolated by bisecting the batch and kept in ``<spool>/rejected.jsonl`` with an error log line
+naming its call; the rest of the batch lands. One bad row never blocks the spool.
+
 Idempotence: every upsert is keyed (call id, (call id, seq), recording name), so a replay of a
 batch that did land (time-out after commit, crash before the spool segment was removed) writes
 nothing twice.
@@ -30,16 +34,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 
 from callcenter.cdr.record import CallRecordBuilder
-from callcenter.cdr.spool import Record, Spool, read_segment
+from callcenter.cdr.spool import Record, Spool, encode_line, read_segment
 from callcenter.cdr.store import CdrStore
 from callcenter.errors import CallCenterError
 
@@ -47,6 +59,10 @@ if TYPE_CHECKING:
     from callcenter.config import CallCenterConfig
 
 log = logging.getLogger(__name__)
+
+
+REJECTED_FILE = "rejected.jsonl"
+"""Rows the database refused as data (not as an outage), kept for a person to look at."""
 
 
 class CdrUnavailable(CallCenterError):
@@ -60,6 +76,7 @@ class WriterStats:
     spooled: int = 0
     replayed: int = 0
     db_failures: int = 0
+    rejected: int = 0
 
 
 class CdrWriter:
@@ -271,16 +288,61 @@ class CdrWriter:
         return True
 
     async def _write_db(self, records: list[Record]) -> bool:
+        """True once the records are committed (or rejected as bad data); False if the
+        database is unreachable, slow or failing (the caller spools and retries)."""
+        outcome = await self._try_write(records)
+        if outcome == "bad-data":
+            return await self._isolate_bad_rows(records)
+        return outcome == "ok"
+
+    async def _try_write(self, records: list[Record]) -> str:
         try:
             await asyncio.wait_for(asyncio.to_thread(self.store.write, records), self.db_timeout)
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            self.stats.db_failures += 1
-            reason = " ".join(str(getattr(exc, "orig", exc) or type(exc).__name__).split())
+        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+            self._database_failed(records, exc)
+            return "down"
+        except (IntegrityError, DataError) as exc:
             log.warning(
-                "cdr database write failed (%d rows), spooling: %s", len(records), reason[:300]
+                "cdr batch of %d rows refused by the database: %s", len(records), _reason(exc)
             )
-            return False
+            return "bad-data"
+        except DBAPIError as exc:  # e.g. a missing table: the operator must act; keep the rows
+            self._database_failed(records, exc)
+            return "down"
+        except (StatementError, ValueError, TypeError, KeyError) as exc:
+            log.warning("cdr batch of %d rows has a malformed row: %s", len(records), _reason(exc))
+            return "bad-data"
+        return "ok"
+
+    async def _isolate_bad_rows(self, records: list[Record]) -> bool:
+        """Write the good rows, set the bad ones aside in ``rejected.jsonl`` (bisecting), so
+        one malformed row can never block the spool; False if the database went away."""
+        if len(records) == 1:
+            await asyncio.to_thread(self._reject, records[0])
+            return True
+        middle = len(records) // 2
+        for half in (records[:middle], records[middle:]):
+            outcome = await self._try_write(half)
+            if outcome == "down":
+                return False
+            if outcome == "bad-data" and not await self._isolate_bad_rows(half):
+                return False
         return True
+
+    def _reject(self, record: Record) -> None:
+        self.stats.rejected += 1
+        call_id = record.get("row", {}).get("call_id", "?")
+        log.error(
+            "call %s: CDR %s row rejected, kept in rejected.jsonl", call_id, record.get("table")
+        )
+        with (self.spool.directory / REJECTED_FILE).open("ab") as file:
+            file.write(encode_line([record]))
+            file.flush()
+            os.fsync(file.fileno())
+
+    def _database_failed(self, records: list[Record], exc: BaseException) -> None:
+        self.stats.db_failures += 1
+        log.warning("cdr database write failed (%d rows), spooling: %s", len(records), _reason(exc))
 
     def _schedule_retry(self, first: bool = False) -> None:
         if first:
@@ -311,3 +373,8 @@ class CdrWriter:
 
 def _read_batches(segment: Path) -> list[list[Record]]:
     return list(read_segment(segment))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
+    return " ".join(text.split())[:300]

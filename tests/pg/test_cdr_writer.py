@@ -158,3 +158,25 @@ def test_large_batches_go_through_copy_and_stay_idempotent(pg_url: str) -> None:
     engine.dispose()
     assert row["variables"] == {"account": "7"} and row["ivr_path"] == ["main"]
     assert row["started_at"] == T0 and row["disposition"] == "answered"
+
+
+async def test_a_bad_row_is_set_aside_and_the_rest_lands(pg_url: str, tmp_path: Path) -> None:
+    upgrade(pg_url)
+    writer = CdrWriter(pg_url, tmp_path / "spool", batch_size=100, flush_interval_ms=10)
+    await writer.start()
+    good = [answered_call(f"ok{n}") for n in range(5)]
+    too_long = answered_call("x" * 40)  # calls.call_id is 32 characters at most
+    naive = CallRecordBuilder("naive", T0).call_row() | {"ended_at": dt.datetime(2026, 1, 1)}
+    for rec in good[:3]:
+        writer.submit(rec)
+    writer.submit(too_long)
+    writer.submit_call(naive)
+    for rec in good[3:]:
+        writer.submit(rec)
+    await writer.flush()
+    assert writer.database_up  # bad data is not an outage: nothing spooled
+    await writer.close()
+    assert counts(pg_url)[0] == 5
+    assert writer.stats.rejected >= 2 and writer.stats.spooled == 0
+    rejected = (tmp_path / "spool" / "rejected.jsonl").read_bytes().splitlines()
+    assert len(rejected) == writer.stats.rejected
