@@ -68,6 +68,18 @@ REQUEST_TIMEOUT = 10.0
 _CALL_STATES = frozenset({AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL})
 
 
+def duration_text(seconds: float | None) -> str:
+    """``42 s``, ``3 min``, ``1 h 5 min``; empty when unknown."""
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def _answered(event: AriEvent, leg: ChannelId) -> bool:
     """The supervisor picked up: Dial ANSWER on their leg, or the leg going Up."""
     if isinstance(event, Dial):
@@ -152,7 +164,10 @@ class WorkerLiveView:
             queue["longest_wait"] = queue["longest_wait_seconds"]
         for agent in status["agents"]:
             agent["agent_id"] = agent["id"]
-            agent["since"] = f"{agent['seconds_in_state']:.0f} s"
+            changed = self.service.dispatcher.agent_status(agent["id"]).since
+            # since 0: no change since the worker started (the state is the initial one).
+            seconds = self.service.real_seconds(self.service.now() - changed) if changed else None
+            agent["since"] = duration_text(seconds)
         return status
 
     def agent_call(self, agent_id: str) -> dict[str, Any] | None:

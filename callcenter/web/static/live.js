@@ -17,7 +17,7 @@
     pop.hidden = false;
     text("pop-caller", call.caller_number);
     text("pop-queue", call.queue_id);
-    text("pop-wait", call.wait_seconds);
+    text("pop-wait", call.wait_seconds == null ? "" : call.wait_seconds + " s");
     text("pop-path", pathOf(call));
     text("pop-digits", (call.digits || []).join(" "));
     var vars = call.variables || {};
@@ -27,20 +27,38 @@
     var crm = document.getElementById("pop-crm");
     if (crm && call.crm_url) { crm.href = call.crm_url; crm.hidden = false; }
   }
+  function number(value, unit) {
+    // As `callcenter report` prints a ratio or average: "-" when undefined, one decimal
+    // (JSON turns 50.0 into 50, so the decimal is forced here).
+    if (value == null) { return "-"; }
+    return Number(value).toFixed(1) + (unit || "");
+  }
   function wallboardUpdate(data) {
+    var kpis = data.kpis || {};
     (data.status.queues || []).forEach(function (q) {
-      var row = document.querySelector('tr[data-queue="' + (q.queue_id || q.id) + '"]');
+      var id = q.queue_id || q.id;
+      var row = document.querySelector('tr[data-queue="' + id + '"]');
       if (!row) { return; }
       row.querySelector(".waiting").textContent = q.waiting || 0;
       row.querySelector(".longest").textContent = Math.round(q.longest_wait || 0);
+      var k = kpis[id] || {};
+      row.querySelector(".offered").textContent = k.offered || 0;
+      row.querySelector(".answered").textContent = k.answered || 0;
+      row.querySelector(".service-level").textContent = number(k.service_level, "%");
+      row.querySelector(".asa").textContent = number(k.asa);
+      row.querySelector(".abandon-rate").textContent = number(k.abandon_rate, "%");
     });
     var needsReload = false;
     (data.status.agents || []).forEach(function (a) {
       var row = document.querySelector('tr[data-agent="' + (a.agent_id || a.id) + '"]');
       if (!row) { return; }
       row.querySelector(".state").textContent = a.state + (a.reason ? " (" + a.reason + ")" : "");
+      var since = row.querySelector(".since");
+      if (since) { since.textContent = a.since || ""; }
       var cell = row.querySelector(".call");
       if ((cell.textContent || "") !== (a.call_id || "")) { needsReload = true; }
+      var supervisable = a.call_id && a.state === "on_call" ? "1" : "0";
+      if (row.getAttribute("data-supervisable") !== supervisable) { needsReload = true; }
     });
     // A call started or ended: re-render so the listen/whisper/barge buttons match.
     if (needsReload) { window.location.reload(); }

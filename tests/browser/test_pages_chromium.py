@@ -1,0 +1,216 @@
+"""The three pages in real headless Chromium over a whole simulated call center.
+
+One call goes all the way: the agent signs in and goes available; a caller picks billing in
+the IVR; the agent's screen pops with the IVR path; the supervisor sees the call on the
+wallboard and listens (a snoop on the caller, bridged with the supervisor's phone); the call
+ends; the agent saves a disposition; QA finds the recording and plays it. Screenshots of the
+pages go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from playwright.async_api import Browser, Page
+from sqlalchemy.orm import Session
+
+from callcenter.cdr.report import build_report
+from callcenter.db.models import Call
+from callcenter.web.serve import start_of_today
+
+from .conftest import SCREENSHOTS, Stack, signed_in
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CALLER = "+15550199"
+
+
+async def wait_for_text(page: Page, selector: str, text: str) -> None:
+    await page.wait_for_function(
+        "([sel, text]) => (document.querySelector(sel)?.textContent || '').includes(text)",
+        arg=[selector, text],
+    )
+
+
+async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stack) -> None:
+    center = stack.center
+    async with signed_in(browser, stack, "bill") as agent:
+        assert agent.url.endswith("/agent")
+        assert await agent.text_content("#agent-state") == "logged_out"
+        async with agent.expect_navigation():
+            await agent.click("#go-available")
+        assert await agent.text_content("#agent-state") == "available"
+        assert center.agent_state("bill1") == "available"
+
+        # A caller picks 1 (billing) in the IVR; bill1's phone answers.
+        caller = center.pbx.place_inbound_call("100", CALLER, caller_name="Dana")
+        await caller.wait_for("playback_started", timeout=5)
+        caller.send_dtmf("1")
+        await caller.wait_for("bridged", timeout=5)
+        call_id = next(iter(center.worker.sessions))
+
+        # The screen pop arrives over Server-Sent Events, without a reload.
+        await agent.wait_for_selector("#screen-pop", state="visible")
+        await wait_for_text(agent, "#pop-caller", CALLER)
+        assert await agent.text_content("#pop-queue") == "billing"
+        assert await agent.text_content("#pop-path") == "main"
+        assert await agent.text_content("#pop-digits") == "1"
+        await wait_for_text(agent, "#agent-state", "on_call")
+        await agent.screenshot(path=str(SCREENSHOTS / "agent-desktop.png"), full_page=True)
+
+        async with signed_in(browser, stack, "sara") as supervisor:
+            assert supervisor.url.endswith("/wallboard")
+            row = supervisor.locator('tr[data-agent="bill1"]')
+            assert await row.locator(".call").text_content() == call_id
+            assert "on_call" in (await row.locator(".state").text_content() or "")
+            await supervisor.screenshot(path=str(SCREENSHOTS / "wallboard.png"), full_page=True)
+            async with supervisor.expect_navigation():
+                await row.locator("button.listen").click()
+            assert await supervisor.text_content("#listening") == "Listen started"
+
+            # The supervisor's phone rings, answers and hears a snoop on the caller.
+            phone = await stack.supervisor.next_call()
+            await phone.wait_for("bridged", timeout=5)
+            (snoop_id,) = phone.bridged_with
+            assert center.pbx.channels[snoop_id].name.startswith(f"Snoop/{caller.channel_id}-")
+
+            caller.hangup()
+            await phone.wait_for("hangup", timeout=5)
+            await center.settle()
+
+        # Wrap-up: the pop stays; the disposition lands on the call record.
+        name = stack.recordings[call_id]
+        assert await stack.recorder.wait_stored(name, within=10) is not None
+        await stack.writer.flush()
+        await wait_for_text(agent, "#agent-state", "wrapup")
+        await agent.select_option("#disposition", "follow-up")
+        await agent.fill("textarea[name=notes]", "wants a copy of the invoice")
+        async with agent.expect_navigation():
+            await agent.click("#save-disposition")
+        assert "saved=1" in agent.url
+    with Session(stack.engine) as db:
+        call = db.get(Call, call_id)
+        assert call is not None
+        assert (call.agent_id, call.agent_disposition, call.notes) == (
+            "bill1",
+            "follow-up",
+            "wants a copy of the invoice",
+        )
+        assert call.disposition == "answered"
+
+    async with signed_in(browser, stack, "quinn") as qa:
+        assert qa.url.endswith("/qa")
+        await qa.fill("input[name=caller]", CALLER)
+        async with qa.expect_navigation():
+            await qa.click("#search")
+        async with qa.expect_navigation():
+            await qa.click(f'#calls a[href="/calls/{call_id}"]')
+        assert await qa.text_content("#ivr-path") == "main"
+        audio = await qa.evaluate(
+            """async () => {
+                const audio = document.getElementById("recording");
+                if (audio.readyState < 1) {
+                    await new Promise((ok, fail) => {
+                        audio.addEventListener("loadedmetadata", ok, {once: true});
+                        audio.addEventListener("error", fail, {once: true});
+                        audio.load();
+                    });
+                }
+                audio.muted = true;  // autoplay without a user gesture is allowed when muted
+                await audio.play();
+                await new Promise((ok) => {
+                    const check = () => audio.currentTime > 0 ? ok() : setTimeout(check, 20);
+                    check();
+                });
+                audio.pause();
+                return {duration: audio.duration, error: audio.error && audio.error.code,
+                        played: audio.currentTime};
+            }"""
+        )
+        assert audio["error"] is None
+        assert audio["duration"] > 0 and audio["played"] > 0
+        await qa.screenshot(path=str(SCREENSHOTS / "qa-call.png"), full_page=True)
+
+
+async def test_pages_refuse_users_without_the_role(browser: Browser, stack: Stack) -> None:
+    async with signed_in(browser, stack, "bill") as agent:
+        for path in ("/wallboard", "/qa"):
+            response = await agent.goto(path)
+            assert response is not None and response.status == 403
+            assert await agent.text_content("h1") == "Not allowed"
+    async with signed_in(browser, stack, "quinn") as qa:
+        response = await qa.goto("/wallboard")
+        assert response is not None and response.status == 403
+        response = await qa.goto("/agent")
+        assert response is not None and response.status == 403
+
+
+def seed_calls(stack: Stack) -> None:
+    """Today's calls in both queues: answered fast and slow, abandoned short and long, an
+    overflow and an IVR-only call (not offered)."""
+    now = dt.datetime.now(dt.UTC)
+    since = start_of_today(stack.config, now)
+    rows = [
+        ("billing", "answered", "bill1", 4.0),
+        ("billing", "answered", "bill2", 35.0),
+        ("billing", "answered", "bill1", 12.5),
+        ("billing", "abandoned_queue", None, 2.0),
+        ("billing", "abandoned_queue", None, 48.0),
+        ("sales", "answered", "sale1", 9.0),
+        ("sales", "overflowed", None, 120.0),
+        ("sales", "abandoned_queue", None, 30.0),
+        (None, "abandoned_ivr", None, None),
+    ]
+    with Session(stack.engine) as db:
+        for n, (queue, disposition, agent, wait) in enumerate(rows):
+            started = since + (now - since) * (n + 1) / (len(rows) + 2)
+            db.add(
+                Call(
+                    call_id=uuid.uuid4().hex,
+                    caller_number=f"+1555010{n}",
+                    started_at=started,
+                    updated_at=started,
+                    queue_id=queue,
+                    agent_id=agent,
+                    disposition=disposition,
+                    wait_seconds=wait,
+                    talk_seconds=60.0 if agent else None,
+                    ivr_path=[],
+                    digits=[],
+                )
+            )
+        db.commit()
+
+
+def shown(value: float | int | None, unit: str = "") -> str:
+    """How the wallboard (like `callcenter report`) prints a number."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}{unit}"
+    return str(value)
+
+
+async def test_wallboard_kpis_match_the_report(browser: Browser, stack: Stack) -> None:
+    seed_calls(stack)
+    await stack.kpis.refresh()
+    since, until = stack.kpis.period()
+    report = {
+        row.group: row
+        for row in build_report(stack.config.database.url, stack.config, "queue", since, until)
+    }
+    assert set(report) == {"billing", "sales"}
+    async with signed_in(browser, stack, "sara") as supervisor:
+        for queue_id, row in report.items():
+            cells = supervisor.locator(f'tr[data-queue="{queue_id}"] td')
+            texts = [(t or "").strip() for t in await cells.all_text_contents()]
+            assert texts[3:] == [
+                shown(row.offered),
+                shown(row.answered),
+                shown(row.service_level, "%"),
+                shown(row.asa_seconds),
+                shown(row.abandon_rate, "%"),
+            ], queue_id
+        await supervisor.screenshot(path=str(SCREENSHOTS / "wallboard-kpis.png"), full_page=True)
