@@ -195,14 +195,14 @@ class CdrStore:
                     f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
                     f"SELECT {', '.join(columns)} FROM {name} WITH NO DATA"
                 )
+                json_at = [i for i, c in enumerate(columns) if c in json_columns]
+                dumps = json.dumps
                 with cur.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in rows:
-                        copy.write_row(
-                            [
-                                json.dumps(row[c]) if c in json_columns else row.get(c)
-                                for c in columns
-                            ]
-                        )
+                        values = [row.get(c) for c in columns]
+                        for i in json_at:
+                            values[i] = dumps(values[i])
+                        copy.write_row(values)
             source: Any = select(*[column(c) for c in columns]).select_from(sql_table(stage))
             stmt = self._dialect.insert(table).from_select(columns, source)
             conn.execute(_on_conflict(name, stmt))

@@ -122,3 +122,33 @@ def test_signature_checks() -> None:
     assert not verify_signature("other", "1000", body, signature, max_age=None)
     assert not verify_signature(SECRET, "1000", body + b" ", signature, max_age=None)
     assert not verify_signature(SECRET, "1000", body, signature)  # too old
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def on_hook(self, event: str, payload: Any) -> None:
+        self.seen.append((event, dict(payload)))
+
+
+class Broken:
+    async def on_hook(self, event: str, payload: Any) -> None:
+        raise RuntimeError("plug-in bug")
+
+
+async def test_plugins_get_events_and_a_broken_one_harms_nobody(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hooks = Hooks()
+    collector = Collector()
+    hooks.add(Broken())
+    hooks.add(collector)
+    await hooks.start()
+    hooks.emit("agent_connect", {"call_id": "c9", "agent": "a1"})
+    await hooks.drain()
+    await hooks.close()
+    assert collector.seen == [("agent_connect", {"call_id": "c9", "agent": "a1"})]
+    assert any("c9" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="unknown hook event"):
+        hooks.emit("call_exploded", {"call_id": "c9"})
