@@ -63,6 +63,8 @@ STASIS_START_TIMEOUT = 5.0
 RING_TIMEOUT = 30
 """Seconds the supervisor's phone rings (Asterisk's dial timeout)."""
 DIAL_CONFLICT_RETRIES = 3
+SESSION_CHECK_SECONDS = 5.0
+"""How often a supervision checks that its call still exists (events lost in an outage)."""
 REQUEST_TIMEOUT = 10.0
 """Longest a page waits for the supervision to be set up."""
 _CALL_STATES = frozenset({AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL})
@@ -308,12 +310,19 @@ class WorkerLiveView:
         deadline: float | None = time.monotonic() + STASIS_START_TIMEOUT
         dialled = False
         while True:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            timeout = SESSION_CHECK_SECONDS
+            if deadline is not None:
+                timeout = max(0.0, deadline - time.monotonic())
             try:
                 async with asyncio.timeout(timeout):
                     event = await sup.inbox.get()
             except TimeoutError:
-                return "the supervisor's channel never entered the app"
+                if deadline is not None:
+                    return "the supervisor's channel never entered the app"
+                if sup.call_id not in self.worker.sessions:
+                    # The snoop's StasisEnd was lost (an ARI outage): the call is over anyway.
+                    return "the call ended"
+                continue
             ids = event.channel_ids
             if isinstance(event, StasisEnd | ChannelDestroyed | ChannelHangupRequest):
                 if sup.snoop in ids:

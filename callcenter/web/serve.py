@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from sqlalchemy import Engine
 
 from callcenter.auth.model import LockoutPolicy
 from callcenter.cdr.kpis import compute_kpis
@@ -34,6 +33,8 @@ from callcenter.web.live import WorkerLiveView
 from callcenter.web.security import SessionCodec, SignInRateLimit
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from callcenter.asterisk.ari import AriClient
     from callcenter.routing.service import AcdService
     from callcenter.worker.app import Worker
