@@ -21,6 +21,7 @@ from callcenter.cdr.record import CallRecordBuilder
 from callcenter.cdr.writer import CdrWriter
 from callcenter.config import RecordingPolicy
 from callcenter.db.engine import upgrade
+from callcenter.hooks import Hooks
 from callcenter.recording.recorder import Recorder
 from callcenter.recording.storage import LocalStorage, path_of
 from callcenter.sim.ari_server import AriServer, start_ari_server
@@ -52,6 +53,14 @@ class Events:
                     getattr(event, k) == v for k, v in fields.items()
                 ):
                     return event
+
+
+class HookLog:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    async def on_hook(self, event: str, payload: Any) -> None:
+        self.events.append((event, dict(payload)))
 
 
 @pytest.fixture
@@ -129,7 +138,9 @@ async def test_recorded_call_gives_cdr_legs_recording_row_and_valid_wav(
     ari: AriClient, pbx: SimulatedAsterisk, events: Events, writer: CdrWriter, tmp_path: Path
 ) -> None:
     storage = LocalStorage(tmp_path / "recordings")
-    recorder = Recorder(ari, storage, cdr=writer)
+    hooks, seen = Hooks(), HookLog()
+    hooks.add(seen)
+    recorder = Recorder(ari, storage, cdr=writer, hooks=hooks)
     events.recorder = recorder
     call, caller, leg, bridge, record, seq = await connected_call(ari, pbx, events)
     writer.submit(record)  # the call in progress
@@ -169,6 +180,10 @@ async def test_recorded_call_gives_cdr_legs_recording_row_and_valid_wav(
         assert audio.getnframes() > 0 and audio.getframerate() > 0
     with pytest.raises(AriNotFound):
         await ari.get_stored_recording(RecordingName(name))
+    await hooks.drain()
+    assert [(event, p["call_id"], p["sha256"]) for event, p in seen.events] == [
+        ("recording_finished", record.call_id, info.sha256)
+    ]
 
     engine = create_engine(writer.store.url)
     with engine.connect() as conn:
@@ -228,5 +243,27 @@ async def test_name_taken_in_asterisk_gets_the_next_suffix_and_none_policy_recor
     await ari.destroy_bridge(bridge)  # Asterisk ends the bridge's recording itself
     info = await recorder.wait_stored(name, within=5)
     assert info is not None and path_of(info.storage_url).name == f"{name}.wav"
+    await recorder.close()
+    await call.wait_for("hangup")
+
+
+async def test_whole_call_policy_records_the_caller_channel_after_a_consent_prompt(
+    ari: AriClient, pbx: SimulatedAsterisk, events: Events, tmp_path: Path
+) -> None:
+    call = pbx.place_inbound_call("100", "+15550002")
+    caller = (await events.next(StasisStart)).channel.id
+    await ari.answer(caller)
+    recorder = Recorder(ari, LocalStorage(tmp_path / "recordings"))
+    events.recorder = recorder
+    policy = RecordingPolicy(record="call", consent_prompt="sound:this-call-may-be-recorded")
+    name = await recorder.start_for_call("call42", channel_id=caller, policy=policy)
+    assert name == "call42"
+    await asyncio.sleep(0.1)
+    await ari.hangup(caller)  # the channel's recording ends with it
+    info = await recorder.wait_stored("call42", within=5)
+    assert info is not None and info.target == "channel"
+    with wave.open(str(path_of(info.storage_url))) as audio:
+        assert audio.getnframes() > 0
+    assert await recorder.pause("call42") == []  # nothing live any more
     await recorder.close()
     await call.wait_for("hangup")
