@@ -560,3 +560,61 @@ def cdr_init_asterisk_table(config_path: str | None) -> None:
 
 
 report: click.Command = _report
+
+
+@cdr.command("spool")
+@config_option
+@json_option
+@maps_errors
+def cdr_spool(config_path: str | None, as_json: bool) -> None:
+    """Records waiting in each worker's CDR spool, and rows the database rejected."""
+    from callcenter.cdr.spool import read_segment
+    from callcenter.cdr.writer import REJECTED_FILE
+
+    cfg = load(config_path)
+    rows = []
+    for directory in sorted(Path(cfg.database.spool_dir).glob("cdr-*")):
+        pending = sum(
+            len(batch)
+            for seg in sorted(directory.glob("seg-*.jsonl"))
+            for batch in read_segment(seg)
+        )
+        rejected = directory / REJECTED_FILE
+        count = len(rejected.read_bytes().splitlines()) if rejected.is_file() else 0
+        rows.append(
+            {"worker": directory.name.removeprefix("cdr-"), "pending": pending, "rejected": count}
+        )
+    if as_json:
+        echo_json(rows)
+    elif not rows:
+        click.echo(f"no CDR spool under {cfg.database.spool_dir}")
+    else:
+        _table(rows, ["worker", "pending", "rejected"])
+
+
+@cdr.command("replay")
+@config_option
+@click.option("--worker", "worker_id", required=True, help="Whose spool (cdr-<worker>).")
+@click.option("--within", default=60.0, show_default=True, help="Seconds to keep trying.")
+@maps_errors
+def cdr_replay(config_path: str | None, worker_id: str, within: float) -> None:
+    """Move a stopped worker's spooled CDRs into the database (e.g. a retired host)."""
+    import asyncio
+
+    from callcenter.cdr.writer import CdrWriter
+
+    cfg = load(config_path)
+
+    async def replay() -> tuple[bool, int]:
+        writer = CdrWriter.from_config(cfg, worker_id)
+        await writer.start()  # refuses if that worker is running (the spool is locked)
+        try:
+            done = await writer.drain_spool(within)
+        finally:
+            await writer.close()
+        return done, writer.stats.replayed
+
+    done, replayed = asyncio.run(replay())
+    if not done:
+        fail(f"the database did not take the spool within {within:.0f} s ({replayed} rows moved)")
+    click.echo(f"replayed {replayed} CDR row(s) from worker {worker_id}'s spool")

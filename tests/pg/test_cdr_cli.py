@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import wave
@@ -263,3 +264,25 @@ def test_every_command_has_help() -> None:
 
     for name in ("report", "recordings", "cdr"):
         walk(main.commands[name], [name])
+
+
+async def test_cdr_spool_status_and_replay_of_a_stopped_worker(setup: dict[str, Any]) -> None:
+    from callcenter.cdr.testing import free_port
+    from callcenter.cdr.writer import CdrWriter
+
+    dead_url = setup["url"].replace("127.0.0.1:5432", f"127.0.0.1:{free_port()}")
+    writer = CdrWriter(dead_url, setup["tmp"] / "spool" / "cdr-w7", flush_interval_ms=5)
+    await writer.start()
+    writer.submit(make_call(7, "answered", 12, talk=60))
+    await writer.flush()
+    await writer.close(drain_timeout=0.1)
+    status = json.loads(run(setup, "cdr", "spool", "--json").output)
+    assert status == [{"worker": "w7", "pending": writer.stats.spooled, "rejected": 0}]
+
+    result = await asyncio.to_thread(run, setup, "cdr", "replay", "--worker", "w7")
+    assert result.exit_code == 0, result.output
+    assert f"replayed {writer.stats.spooled}" in result.output
+    status = json.loads(run(setup, "cdr", "spool", "--json").output)
+    assert status[0]["pending"] == 0
+    detail = json.loads(run(setup, "recordings", "show", "call7", "--json").output)
+    assert detail["call"]["disposition"] == "answered"
