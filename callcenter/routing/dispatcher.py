@@ -231,16 +231,14 @@ class Dispatcher:
     def agent_busy_elsewhere(self, agent_id: str, now: float) -> None:
         """Another worker holds this agent (seen in the shared database): do not offer them."""
         agent = self._agent(agent_id)
-        if agent.state in (AgentState.AVAILABLE, AgentState.PAUSED, AgentState.WRAPUP):
-            agent.call_id = agent.queue_id = None
-            agent.timer_until = None
+        if agent.state is AgentState.AVAILABLE:
             self._set_state(agent, AgentState.RESERVED, now, ELSEWHERE_REASON)
 
     def agent_free_elsewhere(self, agent_id: str, now: float) -> None:
         """The other worker let the agent go: they are available here again."""
         agent = self._agent(agent_id)
         if agent.state is AgentState.RESERVED and agent.reason == ELSEWHERE_REASON:
-            self._make_available(agent, now)
+            self._leave_busy(agent, now)  # a pause asked for meanwhile applies now
 
     # --- callers ------------------------------------------------------------------------------
 

@@ -583,3 +583,15 @@ def test_agent_reserved_by_another_worker_is_skipped_without_penalty() -> None:
     d.agent_busy_elsewhere("a1", 6.0)
     d.enqueue("c2", "sales", 6.0)
     assert d.next_assignments(6.0) == []
+
+
+def test_pause_asked_while_held_elsewhere_applies_when_freed() -> None:
+    d = dispatcher([queue()], [agent("a1")])
+    d.agent_busy_elsewhere("a1", 1.0)
+    assert d.agent_state("a1") is AgentState.RESERVED
+    d.pause("a1", "meeting", 2.0)
+    d.agent_free_elsewhere("a1", 3.0)
+    assert d.agent_state("a1") is AgentState.PAUSED
+    assert d.agent_status("a1").reason == "meeting"
+    d.agent_busy_elsewhere("a1", 4.0)  # only an available agent can be taken elsewhere
+    assert d.agent_state("a1") is AgentState.PAUSED
