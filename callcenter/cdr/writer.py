@@ -231,29 +231,39 @@ class CdrWriter:
 
     async def _run(self) -> None:
         while True:
-            if not self._pending and not self._waiters and not self._closing:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_wait())
-            elif len(self._pending) < self.batch_size and not self._waiters and not self._closing:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            self._wake.clear()
-            while self._pending:
-                batch = self._pending[: self.batch_size]
-                if not await self._store_batch(batch):
-                    break  # could neither commit nor spool: keep in memory, retry later
-                del self._pending[: len(batch)]
-                self._acked += len(batch)
-            self._release_waiters()
-            if self._spool_has_data and time.monotonic() >= self._next_retry:
+            try:
+                if await self._run_once():
+                    return
+            except Exception:  # a bug here must not silently stop every CDR of the worker
+                log.exception("cdr writer: unexpected error; carrying on in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _run_once(self) -> bool:
+        """One round: wait for rows, store them, replay the spool when due; True to stop."""
+        if not self._pending and not self._waiters and not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._idle_wait())
+        elif len(self._pending) < self.batch_size and not self._waiters and not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+        self._wake.clear()
+        while self._pending:
+            batch = self._pending[: self.batch_size]
+            if not await self._store_batch(batch):
+                break  # could neither commit nor spool: keep in memory, retry later
+            del self._pending[: len(batch)]
+            self._acked += len(batch)
+        self._release_waiters()
+        if self._spool_has_data and time.monotonic() >= self._next_retry:
+            await self._replay()
+        if self._closing and not self._pending:
+            if self._spool_has_data:
+                self._next_retry = 0.0
                 await self._replay()
-            if self._closing and not self._pending:
-                if self._spool_has_data:
-                    self._next_retry = 0.0
-                    await self._replay()
-                return
-            if self._pending and self._closing:
-                await asyncio.sleep(0.1)
+            return True
+        if self._pending and self._closing:
+            await asyncio.sleep(0.1)
+        return False
 
     def _idle_wait(self) -> float:
         if self._spool_has_data:
