@@ -146,26 +146,35 @@ class AgentReservations:
             return None
         now = self.clock()
         with self._transaction() as conn:
+            query = select(
+                AGENTS.c.agent_id, AGENTS.c.reserved_by, AGENTS.c.reserved_call_id
+            ).where(AGENTS.c.agent_id.in_(agent_ids), self._reservable(now))
             if self._postgres:
                 # Rows another worker is reserving right now are skipped, not waited for.
-                free = set(
-                    conn.execute(
-                        select(AGENTS.c.agent_id)
-                        .where(AGENTS.c.agent_id.in_(agent_ids), self._reservable(now))
-                        .with_for_update(skip_locked=True)
-                    ).scalars()
-                )
-                chosen = next((a for a in agent_ids if a in free), None)
-                if chosen is not None:
-                    self._take(conn, chosen, call_id, now)
-                return chosen
+                query = query.with_for_update(skip_locked=True)
+            free = {row.agent_id: row for row in conn.execute(query)}
             for agent_id in agent_ids:
+                row = free.get(agent_id)
+                if row is None:
+                    continue
+                # Postgres holds the row lock; on SQLite (one process) the WHERE re-checks.
                 taken = conn.execute(
                     self._take_statement(agent_id, call_id, now).where(self._reservable(now))
                 )
-                if taken.rowcount == 1:
-                    self._history(conn, agent_id, AgentState.RESERVED.value, now, None, call_id)
-                    return agent_id
+                if taken.rowcount != 1:
+                    continue
+                if row.reserved_by is not None:
+                    # The previous holder's lease ran out: close their reservation in the history.
+                    self._history(
+                        conn,
+                        agent_id,
+                        AgentState.AVAILABLE.value,
+                        now,
+                        LEASE_EXPIRED_REASON,
+                        row.reserved_call_id,
+                    )
+                self._history(conn, agent_id, AgentState.RESERVED.value, now, None, call_id)
+                return agent_id
             return None
 
     def renew(self) -> set[str]:
@@ -427,10 +436,6 @@ class AgentReservations:
                 reserved_call_id=call_id,
             )
         )
-
-    def _take(self, conn: Connection, agent_id: str, call_id: str, now: dt.datetime) -> None:
-        conn.execute(self._take_statement(agent_id, call_id, now))
-        self._history(conn, agent_id, AgentState.RESERVED.value, now, None, call_id)
 
     def _apply_change(
         self,

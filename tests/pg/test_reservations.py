@@ -179,6 +179,12 @@ def test_expired_reservations_are_reclaimed(engine: Engine) -> None:
         r for r in history_rows(engine, "a001") if r[0] == "available" and r[1] == "lease_expired"
     ]
     assert len(reasons) == 1
+    # Taking over an expired lease closes the dead worker's reservation in the history too.
+    assert history_rows(engine, "a000")[-3:] == [
+        ("reserved", None),
+        ("available", "lease_expired"),
+        ("reserved", None),
+    ]
 
 
 def history_rows(engine: Engine, agent_id: str) -> list[tuple[str, str | None]]:
