@@ -118,6 +118,8 @@ KPI_COLUMNS = [
     "abandoned",
     "short_abandoned",
     "overflowed",
+    "rung",
+    "ring_no_answer",
     "service_level",
     "abandon_rate",
     "asa_seconds",

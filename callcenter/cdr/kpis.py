@@ -14,7 +14,9 @@ The definitions (see docs/kpis.md for the prose and a worked example):
 - occupancy: agents' handle time / their staffed time (handle + available); needs agent state
   intervals, else ``None``;
 - longest wait: the longest queue wait of any offered call (answered or not);
-- transfers: the number of transfers.
+- transfers: the number of transfers;
+- per agent only: rung (agent legs rung) and ring-no-answer (legs not answered: no answer,
+  busy, rejected, failed).
 
 A ratio whose denominator is 0 is ``None`` (shown as "-"), never 0.
 """
@@ -66,6 +68,17 @@ class CallFacts:
 
 
 @dataclass(frozen=True)
+class LegFacts:
+    """One agent leg (a ``call_legs`` row): the agent was rung, and what came of it."""
+
+    agent_id: str
+    outcome: str
+
+
+NOT_ANSWERED = frozenset({"no_answer", "busy", "rejected", "failed"})
+
+
+@dataclass(frozen=True)
 class AgentInterval:
     """An agent spent [start, end) in ``state`` (from ``agent_state_changes``)."""
 
@@ -90,6 +103,8 @@ class Kpis:
     abandoned: int = 0
     short_abandoned: int = 0
     overflowed: int = 0
+    rung: int | None = None
+    ring_no_answer: int | None = None
     service_level: float | None = None
     abandon_rate: float | None = None
     asa_seconds: float | None = None
@@ -136,9 +151,12 @@ def compute_kpis(
     default_service_level_seconds: int = DEFAULT_SERVICE_LEVEL_SECONDS,
     short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS,
     agent_intervals: Iterable[AgentInterval] = (),
+    legs: Iterable[LegFacts] = (),
     timezone: str | dt.tzinfo = "UTC",
 ) -> list[Kpis]:
-    """KPIs per group (queue, agent, hour, day, total), sorted by group."""
+    """KPIs per group (queue, agent, hour, day, total), sorted by group. Per agent, a call
+    counts for the agent who answered it; ``legs`` add how often each agent was rung and
+    did not answer."""
     tz = zoneinfo.ZoneInfo(timezone) if isinstance(timezone, str) else timezone
     sl_of = service_level_seconds or {}
     rows: dict[str, Kpis] = {}
@@ -177,6 +195,10 @@ def compute_kpis(
 
     if by == "agent":
         _add_occupancy(rows, agent_intervals)
+        for leg in legs:
+            row = rows.setdefault(leg.agent_id, Kpis(leg.agent_id))
+            row.rung = (row.rung or 0) + 1
+            row.ring_no_answer = (row.ring_no_answer or 0) + (leg.outcome in NOT_ANSWERED)
     elif by == "total":
         _add_occupancy(rows, agent_intervals, lambda _agent: "total")
     return [rows[k] for k in sorted(rows)]

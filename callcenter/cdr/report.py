@@ -7,8 +7,15 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, Table, and_, func, select
 
-from callcenter.cdr.kpis import AgentInterval, CallFacts, Kpis, compute_kpis, intervals_from_changes
-from callcenter.cdr.store import CALLS, cdr_engine
+from callcenter.cdr.kpis import (
+    AgentInterval,
+    CallFacts,
+    Kpis,
+    LegFacts,
+    compute_kpis,
+    intervals_from_changes,
+)
+from callcenter.cdr.store import CALLS, LEGS, cdr_engine
 from callcenter.db.models import AgentStateChange
 
 if TYPE_CHECKING:
@@ -58,6 +65,16 @@ def load_agent_intervals(
     return intervals_from_changes([tuple(r) for r in rows], until=until, since=since)
 
 
+def load_legs(engine: Engine, since: dt.datetime, until: dt.datetime) -> list[LegFacts]:
+    """Agent legs rung in [since, until)."""
+    c = LEGS.c
+    query = select(c.agent_id, c.outcome).where(
+        and_(c.rang_at >= since, c.rang_at < until, c.agent_id.is_not(None), c.outcome != "ringing")
+    )
+    with engine.connect() as conn:
+        return [LegFacts(row.agent_id, row.outcome) for row in conn.execute(query)]
+
+
 def build_report(
     url: str,
     config: CallCenterConfig | None,
@@ -72,6 +89,7 @@ def build_report(
     try:
         calls = load_call_facts(engine, since, until)
         intervals = load_agent_intervals(engine, since, until) if by in {"agent", "total"} else []
+        legs = load_legs(engine, since, until) if by == "agent" else []
     finally:
         engine.dispose()
     sl = {q: queue.service_level_seconds for q, queue in config.queues.items()} if config else {}
@@ -81,5 +99,6 @@ def build_report(
         service_level_seconds=sl,
         short_abandon_seconds=short_abandon_seconds,
         agent_intervals=intervals,
+        legs=legs,
         timezone=config.timezone if config else "UTC",
     )

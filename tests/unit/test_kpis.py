@@ -8,6 +8,7 @@ import pytest
 
 from callcenter.cdr.kpis import (
     CallFacts,
+    LegFacts,
     compute_kpis,
     group_key,
     intervals_from_changes,
@@ -98,3 +99,20 @@ def test_empty_denominators_are_none_not_zero() -> None:
 def test_unknown_grouping_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown grouping"):
         compute_kpis(CALLS, "week")
+
+
+def test_per_agent_legs_give_rung_and_ring_no_answer() -> None:
+    legs = [
+        LegFacts("a1", "no_answer"),
+        LegFacts("a1", "answered"),
+        LegFacts("a1", "answered"),
+        LegFacts("a2", "busy"),
+        LegFacts("a2", "answered"),
+        LegFacts("a3", "rejected"),  # rung, never answered a call
+    ]
+    rows = {r.group: r for r in compute_kpis(CALLS, "agent", legs=legs)}
+    assert (rows["a1"].rung, rows["a1"].ring_no_answer, rows["a1"].answered) == (3, 1, 2)
+    assert (rows["a2"].rung, rows["a2"].ring_no_answer) == (2, 1)
+    assert (rows["a3"].rung, rows["a3"].ring_no_answer, rows["a3"].answered) == (1, 1, 0)
+    [queue] = compute_kpis(CALLS, "queue", legs=legs)
+    assert queue.rung is None  # only meaningful per agent
