@@ -43,12 +43,14 @@ from callcenter.asterisk.events import (
 )
 from callcenter.asterisk.ids import BridgeId, ChannelId, new_bridge_id, new_channel_id
 from callcenter.config import OverflowTarget, SkillRequirement
+from callcenter.errors import CallCenterError
 from callcenter.routing.model import FailureReason
 from callcenter.routing.service import AcdService, AgentOffered, OverflowDue, RingTimeUp
 from callcenter.routing.wait import CallerWait
 
 if TYPE_CHECKING:
     from callcenter.cdr.record import CallRecordBuilder
+    from callcenter.recording.recorder import Recorder
     from callcenter.worker.session import CallSession
 
 log = logging.getLogger("callcenter.call")
@@ -140,6 +142,7 @@ class QueueCall:
     priority: int = 0
     extra_skills: tuple[SkillRequirement, ...] = ()
     record: CallRecordBuilder | None = None
+    recorder: Recorder | None = None
     legs: dict[ChannelId, AgentLeg] = field(default_factory=dict)
     bridges_made: list[BridgeId] = field(default_factory=list)
 
@@ -463,7 +466,27 @@ class QueueCall:
         except AriRequestError as exc:
             self._log("agent=%s bridge failed: %s", talk.leg.agent_id, exc)
             return False
+        await self._start_recording(talk)
         return True
+
+    async def _start_recording(self, talk: _Talk) -> None:
+        """Record the conversation when the queue's policy asks for it (the recorder stores
+        the file when Asterisk reports RecordingFinished, after the bridge is gone)."""
+        if self.recorder is None:
+            return
+        policy = self.service.config.queue_recording(self.queue_id)
+        try:
+            await self.recorder.start_for_call(
+                self.call_id,
+                policy=policy,
+                bridge_id=talk.bridge,
+                agent_id=talk.leg.agent_id,
+                queue_id=self.queue_id,
+                record=self.record,
+            )
+        except CallCenterError as exc:
+            # A call without its recording still goes on; the failure is in the log.
+            self._log("agent=%s recording not started: %s", talk.leg.agent_id, exc)
 
     # --- talking -----------------------------------------------------------------------------
 
@@ -486,6 +509,8 @@ class QueueCall:
                     if patience is None:
                         continue
                     break
+                if self.recorder is not None and self.recorder.on_event(event):
+                    continue
                 if isinstance(event, StasisEnd) and event.channel.id == self.caller:
                     ended_by = "caller"
                     break

@@ -181,6 +181,7 @@ async def start_acd_worker(
     ivr: IvrRunner | None = None,
     cdr: Any = None,
     login: Iterable[str] | None = None,
+    recorder: Any = None,
 ) -> tuple[Worker, InboundCallFlow]:
     """A worker for ``app`` on the simulated ARI, with the inbound flow and a started
     ``service``; logs in ``login`` (default: every agent). Stop both when done."""
@@ -199,8 +200,18 @@ async def start_acd_worker(
         end_grace=1.0,
     )
     worker = Worker(settings)
+    if recorder == "from-config":
+        from callcenter.recording import Recorder
+
+        recorder = Recorder.from_config(config, worker.ari, cdr=cdr)
     flow, service = build_inbound(
-        config, worker, service=service, ivr=ivr, cdr=cdr, worker_id=service.worker_id
+        config,
+        worker,
+        service=service,
+        ivr=ivr,
+        cdr=cdr,
+        worker_id=service.worker_id,
+        recorder=recorder,
     )
     await service.start()
     for agent_id in login if login is not None else [a.id for a in config.agents]:
@@ -221,6 +232,7 @@ async def running_center(
     login: Iterable[str] | None = None,
     service: AcdService | None = None,
     cdr: Any = None,
+    record_calls: bool = False,
 ) -> AsyncIterator[CenterUnderTest]:
     pbx = SimulatedAsterisk(speed=SPEED, recordings_dir=tmp_path)
     for exten in extensions:
@@ -233,7 +245,14 @@ async def running_center(
     server = await start_ari_server(pbx, "127.0.0.1", 0, USER, PASSWORD)
     service = service or AcdService(config, speed=SPEED, worker_id="w1")
     worker, flow = await start_acd_worker(
-        server, config, service, ivr=ivr, cdr=cdr, login=login, app=APP
+        server,
+        config,
+        service,
+        ivr=ivr,
+        cdr=cdr,
+        login=login,
+        app=APP,
+        recorder="from-config" if record_calls else None,
     )
     center = CenterUnderTest(pbx, server, worker, service, flow, phones)
     center.watch_pbx()
@@ -241,6 +260,8 @@ async def running_center(
         yield center
     finally:
         await worker.stop(grace=1.0)
+        if flow.recorder is not None:
+            await flow.recorder.close()
         await service.close()
         await server.close()
         await pbx.close()

@@ -47,6 +47,7 @@ from callcenter.routing.service import AcdService
 from callcenter.worker.session import CallEnded, CallSession
 
 if TYPE_CHECKING:
+    from callcenter.recording.recorder import Recorder
     from callcenter.worker.app import Worker
 
 log = logging.getLogger("callcenter.call")
@@ -75,6 +76,7 @@ class InboundCallFlow:
     ivr: IvrRunner | None = None
     cdr: CdrSink | None = None
     worker_id: str = "worker"
+    recorder: Recorder | None = None
 
     async def run(self, session: CallSession) -> None:
         """IVR, queue(s), talk; the CDR is handed over whatever happens."""
@@ -142,6 +144,7 @@ class InboundCallFlow:
                 priority=priority,
                 extra_skills=extra,
                 record=record,
+                recorder=self.recorder,
             ).run()
             if result.outcome == "overflowed" and result.target and result.target.queue:
                 queue_id, priority = result.target.queue, result.priority
@@ -271,12 +274,15 @@ def ivr_runner(
     return run
 
 
-def watch_endpoints(service: AcdService, worker: Worker) -> None:
-    """Pause agents whose endpoint goes offline (ARI EndpointStateChange, unclaimed)."""
+def watch_endpoints(service: AcdService, worker: Worker, recorder: Recorder | None = None) -> None:
+    """Pause agents whose endpoint goes offline (ARI EndpointStateChange, unclaimed), and hand
+    the recorder the RecordingFinished that arrive after their call let its bridge go."""
     by_endpoint = {agent.endpoint: agent.id for agent in service.config.agents}
     previous = worker.router.default_handler
 
     def on_unclaimed(event: AriEvent) -> None:
+        if recorder is not None and recorder.on_event(event):
+            return
         if isinstance(event, Unknown) and event.type == "EndpointStateChange":
             endpoint: Any = event.raw.get("endpoint") or {}
             name = f"{endpoint.get('technology', '')}/{endpoint.get('resource', '')}"
@@ -298,12 +304,15 @@ def build_inbound(
     service: AcdService | None = None,
     ivr: IvrRunner | None = None,
     cdr: CdrSink | None = None,
+    recorder: Recorder | None = None,
     worker_id: str = "worker",
 ) -> tuple[InboundCallFlow, AcdService]:
     """The inbound flow as the worker's default flow, with its ACD service (start it)."""
     service = service or AcdService(config, worker_id=worker_id)
     ivr = ivr or ivr_runner(config, speed=service.speed)
-    flow = InboundCallFlow(config, service, ivr=ivr, cdr=cdr, worker_id=worker_id)
+    flow = InboundCallFlow(
+        config, service, ivr=ivr, cdr=cdr, worker_id=worker_id, recorder=recorder
+    )
     worker.register_flow(flow)
-    watch_endpoints(service, worker)
+    watch_endpoints(service, worker, recorder)
     return flow, service

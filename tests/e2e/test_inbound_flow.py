@@ -150,3 +150,25 @@ async def test_agent_phone_not_registered_pauses_the_agent_and_requeues(tmp_path
         caller.hangup()
         await center.settle()
         assert center.pbx.bridges == {}
+
+
+async def test_recorded_queue_stores_the_conversation(tmp_path: Path) -> None:
+    config = make_config()
+    queues = config.model_dump()["queues"]
+    queues["billing"]["recording"] = {"record": "agent"}
+    config = make_config(queues=queues, recordings={"directory": str(tmp_path / "rec")})
+    behaviours = {"bill1": EndpointBehaviour.answer_after(0.2, talk_seconds=3.0)}
+    async with running_center(
+        config, tmp_path, behaviours=behaviours, login=["bill1"], record_calls=True
+    ) as center:
+        caller = center.pbx.place_inbound_call("100", "+15550105")
+        await caller.wait_for("playback_started", timeout=5)
+        caller.send_dtmf("1")
+        await caller.wait_for("bridged", timeout=5)
+        await caller.wait_for("hangup", timeout=5)
+        await center.settle()
+        # The recorder stores the file once Asterisk reports RecordingFinished.
+        folder = tmp_path / "rec"
+        await center.wait_until(lambda: any(folder.rglob("*.wav")))
+        assert len(list(folder.rglob("*.wav"))) == 1
+        assert center.pbx.bridges == {}
