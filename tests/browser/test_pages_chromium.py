@@ -73,6 +73,7 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
             # The supervisor's phone rings, answers and hears a snoop on the caller.
             phone = await stack.supervisor.next_call()
             await phone.wait_for("bridged", timeout=5)
+            assert phone.answered
             (snoop_id,) = phone.bridged_with
             assert center.pbx.channels[snoop_id].name.startswith(f"Snoop/{caller.channel_id}-")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.errors import NotFoundError
+from callcenter.errors import ConflictError, NotFoundError
 from callcenter.routing.testing import CenterUnderTest, make_config, running_center
 from callcenter.sim.pbx import EndpointBehaviour, SimCall
 from callcenter.web.live import WorkerLiveView
@@ -28,6 +28,10 @@ def record_snoops(center: CenterUnderTest) -> list[dict[str, Any]]:
 
     center.pbx.snoop = snoop  # type: ignore[method-assign]
     return asked
+
+
+def waiting(center: CenterUnderTest, queue_id: str) -> int:
+    return int(next(q for q in center.service.status()["queues"] if q["id"] == queue_id)["waiting"])
 
 
 async def talking(center: CenterUnderTest, number: str = "+15550123") -> tuple[SimCall, str]:
@@ -158,6 +162,23 @@ async def test_a_supervisor_who_does_not_answer_leaves_nothing_behind(tmp_path: 
         assert result["snoop_channel"] not in center.pbx.channels
         assert result["bridge"] not in center.pbx.bridges
         assert not caller.ended
+        caller.hangup()
+        await center.settle()
+        await view.close()
+
+
+async def test_whisper_needs_an_agent_on_the_call(tmp_path: Path) -> None:
+    async with running_center(make_config(), tmp_path, login=[]) as center:
+        view = WorkerLiveView(center.service, center.worker)
+        caller = center.pbx.place_inbound_call("100", "+15550777")
+        await caller.wait_for("playback_started", timeout=5)
+        caller.send_dtmf("1")  # billing, where nobody is logged in: the caller waits
+        await center.wait_until(lambda: waiting(center, "billing") == 1)
+        (call_id,) = center.worker.sessions
+        with pytest.raises(ConflictError):
+            await view.listen(call_id, SUPERVISOR, "whisper")
+        assert not view.supervisions
+        assert [c for c in center.pbx.channels.values() if c.name.startswith("Snoop/")] == []
         caller.hangup()
         await center.settle()
         await view.close()
