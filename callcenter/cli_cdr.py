@@ -346,6 +346,8 @@ def recordings_play(config_path: str | None, call_id: str) -> None:
     if not detail["recordings"]:
         fail(f"call {call_id} has no recording")
     for rec in detail["recordings"]:
+        if not rec["storage_url"]:
+            fail(f"recording {rec['name']} was not fetched from Asterisk (it is still there)")
         path = path_of(rec["storage_url"])
         if not path.is_file():
             fail(f"recording {rec['name']} is missing: {path}")
@@ -398,6 +400,9 @@ def recordings_export(
     ) as progress:
         task = progress.add_task("exporting", total=total)
         for row in rows:
+            if not row["storage_url"]:
+                problems.append(f"{row['name']}: not fetched from Asterisk yet")
+                continue
             source = path_of(row["storage_url"])
             target = out / source.name
             if not source.is_file():
@@ -449,7 +454,10 @@ def recordings_verify(config_path: str | None, as_json: bool) -> None:
         {
             "name": r["name"],
             "call_id": r["call_id"],
-            "status": storage.verify(r["storage_url"] or "", r["sha256"]),
+            # No URL: Asterisk finished it but we could not fetch it (still in Asterisk).
+            "status": storage.verify(r["storage_url"], r["sha256"])
+            if r["storage_url"]
+            else "not-fetched",
         }
         for r in rows
     ]

@@ -40,6 +40,8 @@ class RowSink(Protocol):
     def submit_event(self, row: dict[str, Any]) -> None: ...
     def submit_recording(self, row: dict[str, Any]) -> None: ...
 
+    async def flush(self) -> None: ...
+
 
 class HookEmitter(Protocol):
     def emit(self, event: str, payload: dict[str, Any]) -> None: ...
@@ -69,6 +71,9 @@ class CdrWithHooks:
 
     def submit_recording(self, row: dict[str, Any]) -> None:
         self.writer.submit_recording(row)
+
+    async def flush(self) -> None:
+        await self.writer.flush()
 
     @staticmethod
     def _payload(event: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:

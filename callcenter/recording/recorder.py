@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("callcenter.recording")
 
 MAX_PARTS = 20
-DOWNLOAD_ATTEMPTS = 4
+DOWNLOAD_ATTEMPTS = 8
+DOWNLOAD_MAX_DELAY = 5.0
 
 
 class RecordingError(CallCenterError):
@@ -62,6 +63,8 @@ class RecordingSink(Protocol):
     """What the recorder needs of the CDR writer."""
 
     def submit_recording(self, row: dict[str, Any]) -> None: ...
+
+    async def flush(self) -> None: ...
 
 
 class HookSink(Protocol):
@@ -140,8 +143,10 @@ class Recorder:
         hooks: HookSink | None = None,
         *,
         delete_from_asterisk: bool = True,
+        download_attempts: int = DOWNLOAD_ATTEMPTS,
     ) -> None:
         self.ari = ari
+        self.download_attempts = download_attempts
         self.storage = storage
         self.cdr = cdr
         self.hooks = hooks
@@ -240,11 +245,13 @@ class Recorder:
         return False
 
     async def on_recording_finished(self, event: RecordingFinished) -> StoredRecordingInfo | None:
-        """Fetch, store, record and delete a finished recording (awaitable form of on_event)."""
+        """Fetch, store, record and delete a finished recording (awaitable form of on_event);
+        None if it is not ours or could not be fetched."""
         active = self._by_name.get(event.name)
         if active is None:
             return None
-        return await self._store(active, event)
+        await self._finish(event)
+        return active.stored.result() if active.stored.done() else None
 
     async def wait_stored(self, name: str, within: float = 10.0) -> StoredRecordingInfo | None:
         """Wait until a recording is stored (None if it failed)."""
@@ -303,9 +310,36 @@ class Recorder:
         try:
             await self._store(active, event)
         except CallCenterError as exc:
-            log.error("call %s: recording %s not stored: %s", active.call_id, event.name, exc)
+            log.error(
+                "call %s: recording %s not fetched, left in Asterisk: %s",
+                active.call_id,
+                event.name,
+                exc,
+            )
+            # Still record that it exists (no storage URL yet): `recordings verify` lists it
+            # as not fetched, and the audio stays in Asterisk under its name.
+            if self.cdr is not None:
+                self.cdr.submit_recording(self._unfetched_row(active, event))
             if not active.stored.done():
                 active.stored.set_result(None)
+
+    @staticmethod
+    def _unfetched_row(active: ActiveRecording, event: RecordingFinished) -> dict[str, Any]:
+        return {
+            "name": active.name,
+            "call_id": active.call_id,
+            "agent_id": active.agent_id,
+            "queue_id": active.queue_id,
+            "target": active.target,
+            "started_at": active.started_at,
+            "duration_seconds": float(event.duration) if event.duration is not None else None,
+            "format": event.format or active.policy.format,
+            "size_bytes": None,
+            "storage_url": None,
+            "sha256": None,
+            "expires_at": expires_at(active.started_at, active.policy),
+            "deleted_at": None,
+        }
 
     async def _store(
         self, active: ActiveRecording, event: RecordingFinished
@@ -336,6 +370,9 @@ class Recorder:
         )
         if self.cdr is not None:
             self.cdr.submit_recording(info.row())
+            # Asterisk's copy goes only once the row is acknowledged (committed or spooled):
+            # a crash in between leaves a duplicate, never a file nobody can find.
+            await self.cdr.flush()
         if self.delete_from_asterisk:
             with contextlib.suppress(AriNotFound):
                 await self.ari.delete_stored_recording(active.name)
@@ -357,13 +394,20 @@ class Recorder:
 
     async def _download(self, active: ActiveRecording) -> bytes:
         delay = 0.1
-        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+        for attempt in range(1, self.download_attempts + 1):
             try:
                 return await self.ari.download_recording(active.name)
-            except AriNotFound:
-                # The file can appear a moment after RecordingFinished on a busy box.
-                if attempt == DOWNLOAD_ATTEMPTS:
+            except AriRequestError as exc:
+                # 404: the file can appear a moment after RecordingFinished on a busy box;
+                # time-outs and refused connections: Asterisk is restarting or overloaded.
+                if attempt == self.download_attempts or exc.status in {400, 401, 403}:
                     raise
+                log.warning(
+                    "call %s: fetching recording %s failed (%s), retrying",
+                    active.call_id,
+                    active.name,
+                    exc.message,
+                )
                 await asyncio.sleep(delay)
-                delay *= 2
+                delay = min(DOWNLOAD_MAX_DELAY, delay * 2)
         raise AssertionError("unreachable")

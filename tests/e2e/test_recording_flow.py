@@ -267,3 +267,29 @@ async def test_whole_call_policy_records_the_caller_channel_after_a_consent_prom
     assert await recorder.pause("call42") == []  # nothing live any more
     await recorder.close()
     await call.wait_for("hangup")
+
+
+async def test_a_recording_that_cannot_be_fetched_still_gets_a_row(
+    ari: AriClient, pbx: SimulatedAsterisk, events: Events, writer: CdrWriter, tmp_path: Path
+) -> None:
+    call = pbx.place_inbound_call("100", "+15550003")
+    caller = (await events.next(StasisStart)).channel.id
+    await ari.answer(caller)
+    recorder = Recorder(ari, LocalStorage(tmp_path / "rec"), cdr=writer, download_attempts=2)
+    name = await recorder.start_for_call(
+        "call43", channel_id=caller, policy=RecordingPolicy(record="call")
+    )
+    assert name is not None
+    await ari.stop_recording(name)
+    finished = await events.next(RecordingFinished, name=name)
+    await ari.delete_stored_recording(name)  # gone before we could fetch it
+    assert await recorder.on_recording_finished(finished) is None
+    await writer.flush()
+    engine = create_engine(writer.store.url)
+    with engine.connect() as conn:
+        row = conn.execute(text("select * from recordings where name = 'call43'")).mappings().one()
+    engine.dispose()
+    assert row["call_id"] == "call43" and row["storage_url"] is None and row["sha256"] is None
+    await ari.hangup(caller)
+    await recorder.close()
+    await call.wait_for("hangup")
