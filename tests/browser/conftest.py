@@ -61,7 +61,8 @@ USERS = {
 def browser_config(tmp: Path) -> CallCenterConfig:
     """The routing tests' call center, with the web settings and a long billing wrap-up."""
     base = make_config().model_dump(mode="json", exclude_none=True)
-    base["queues"]["billing"]["wrapup_seconds"] = 3600  # PBX s (3 min real): wrap-up outlasts the tests
+    # PBX seconds (3 min real): the agent's wrap-up outlasts the tests.
+    base["queues"]["billing"]["wrapup_seconds"] = 3600
     base["web"] = {
         "session_secret": "browser-test-secret",
         "supervisor_endpoint": SUPERVISOR_ENDPOINT,
