@@ -20,7 +20,7 @@ Durability: ``emit`` returns at once; a task appends the deliveries to a spool
 every delivery in it succeeded or was given up, so deliveries survive a restart (at least
 once). A 2xx answer is success; 4xx other than 408/429 means the receiver refuses it: given up
 at once; anything else (5xx, time-out, refused connection) is retried with exponential backoff
-up to ``max_attempts`` times.
+up to ``max_attempts`` times. Deliveries given up are kept in ``<spool>/given-up.jsonl``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,12 +41,14 @@ from typing import Any
 
 import aiohttp
 
-from callcenter.cdr.spool import Record, Spool, read_segment
+from callcenter.cdr.spool import Record, Spool, encode_line, read_segment
 from callcenter.config import WebhookSettings
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Callcenter-Signature"
+GIVEN_UP_FILE = "given-up.jsonl"
+"""Deliveries refused or out of attempts, kept (fsync'd) for a person to replay or inspect."""
 TIMESTAMP_HEADER = "X-Callcenter-Timestamp"
 
 
@@ -210,8 +213,20 @@ class WebhookSender:
             delay = min(self.backoff_max, delay * 2)
         self.given_up += 1
         log.error(
-            "webhook %s: gave up on %s delivery %s", target.url, event, delivery["body"]["id"]
+            "webhook %s: gave up on %s delivery %s (call %s), kept in %s",
+            target.url,
+            event,
+            delivery["body"]["id"],
+            delivery["body"]["data"].get("call_id"),
+            GIVEN_UP_FILE,
         )
+        await asyncio.to_thread(self._keep_given_up, delivery)
+
+    def _keep_given_up(self, delivery: Record) -> None:
+        with (self.spool.directory / GIVEN_UP_FILE).open("ab") as file:
+            file.write(encode_line([delivery]))
+            file.flush()
+            os.fsync(file.fileno())
 
     async def _post(self, target: WebhookSettings, event: str, delivery: str, body: bytes) -> str:
         assert self._session is not None

@@ -93,6 +93,8 @@ async def test_client_error_is_given_up_at_once(
     await webhooks.wait_delivered()
     await webhooks.close()
     assert webhooks.given_up == 1 and rec.received == [] and len(rec.headers) == 1
+    [kept] = (tmp_path / "wh" / "given-up.jsonl").read_bytes().splitlines()
+    assert b'"call_id":"c2"' in kept
 
 
 async def test_undelivered_events_survive_a_restart(
