@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from callcenter.asterisk.ari import AriConflict, AriRequestError
 from callcenter.asterisk.events import (
@@ -65,6 +65,13 @@ DIAL_CONFLICT_RETRIES = 3
 
 BROKEN_BRIDGE_PATIENCE = 5.0
 """Real seconds we wait for a hang-up after bridging failed because one side had left."""
+
+
+class RecordSink(Protocol):
+    """Where the call's record goes as it changes (``callcenter.cdr.writer.CdrWriter``)."""
+
+    def submit(self, record: CallRecordBuilder) -> None: ...
+
 
 QueueOutcome = Literal["answered", "abandoned", "overflowed", "callback"]
 
@@ -143,6 +150,8 @@ class QueueCall:
     extra_skills: tuple[SkillRequirement, ...] = ()
     record: CallRecordBuilder | None = None
     recorder: Recorder | None = None
+    cdr: RecordSink | None = None
+    """Gets ``record`` at queue entry and agent connect (the CDR writer folds snapshots)."""
     legs: dict[ChannelId, AgentLeg] = field(default_factory=dict)
     bridges_made: list[BridgeId] = field(default_factory=list)
 
@@ -204,6 +213,8 @@ class QueueCall:
         )
         if self.record is not None:
             self.record.queue_entered(self.queue_id, priority=self.priority)
+            if self.cdr is not None:
+                self.cdr.submit(self.record)
         self._log("joined at position %d (priority %d)", position, self.priority)
         try:
             await self.wait.begin()
@@ -448,6 +459,8 @@ class QueueCall:
             self.record.queue_left("answered")
             if leg.cdr_leg is not None:
                 self.record.leg_answered(leg.cdr_leg)
+            if self.cdr is not None:
+                self.cdr.submit(self.record)
         bridge = new_bridge_id("call")
         return _Talk(
             leg=leg, bridge=bridge, answered_at=time.monotonic(), wait_seconds=self._waited()

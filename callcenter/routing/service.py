@@ -94,6 +94,15 @@ class CallInbox(Protocol):
     def put_nowait(self, item: AriEvent, /) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """The call an agent answered: ``waited_seconds`` is the caller's time in queue (PBX s)."""
+
+    call_id: str
+    queue_id: str
+    waited_seconds: float
+
+
 # --- the service -----------------------------------------------------------------------------
 
 
@@ -143,6 +152,7 @@ class AcdService:
         self._db_queue: asyncio.Queue[Callable[[], object]] = asyncio.Queue()
         self._db_task: asyncio.Task[None] | None = None
         self._last_sync = 0.0
+        self._last_calls: dict[str, AgentCall] = {}
         self._last_renew = 0.0
         self.offers = 0
         self.refused_reservations = 0
@@ -416,6 +426,10 @@ class AcdService:
         """PBX seconds until an agent is likely free for this caller."""
         return self.dispatcher.estimated_wait(call_id, self.now())
 
+    def agent_call(self, agent_id: str) -> AgentCall | None:
+        """The agent's current (or, in wrap-up, last) call and how long its caller waited."""
+        return self._last_calls.get(agent_id)
+
     def offer_stands(self, call_id: str, agent_id: str) -> bool:
         """True while the agent is still reserved or ringing for this call (an offer read
         late from the inbox may have timed out meanwhile: do not ring that agent)."""
@@ -436,6 +450,9 @@ class AcdService:
             call = self._calls.pop(call_id, None)
             if call is not None:
                 self._close_entry(call_id, call.queue_id, "answered", agent_id)
+                self._last_calls[agent_id] = AgentCall(
+                    call_id, call.queue_id, round(self.now() - call.entered_at, 3)
+                )
         self._collect_state_changes()
         self.kick()
         return taken

@@ -260,6 +260,7 @@ async def running_center(
         yield center
     finally:
         await worker.stop(grace=1.0)
+        await flow.close()
         if flow.recorder is not None:
             await flow.recorder.close()
         await service.close()

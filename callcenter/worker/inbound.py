@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from callcenter.asterisk.ari import AriRequestError
@@ -32,6 +32,7 @@ from callcenter.asterisk.ids import new_playback_id
 from callcenter.cdr.record import CallRecordBuilder
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import CallCenterConfig, OverflowTarget, SkillRequirement
+from callcenter.hours import is_open
 from callcenter.ivr.driver import run_ivr
 from callcenter.ivr.lookups import LookupRegistry
 from callcenter.ivr.machine import (
@@ -77,6 +78,21 @@ class InboundCallFlow:
     cdr: CdrSink | None = None
     worker_id: str = "worker"
     recorder: Recorder | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    """Wall clock for queue opening hours."""
+    lookups: LookupRegistry | None = None
+    """The IVR's lookups when the flow builds its own IVR runner (closed by ``close``)."""
+
+    def __post_init__(self) -> None:
+        if self.ivr is None:
+            # One runner (and one set of lookup connections) for every call, not one per call.
+            self.lookups = LookupRegistry.from_config(self.config.ivr.lookups)
+            self.ivr = ivr_runner(self.config, lookups=self.lookups, speed=self.service.speed)
+
+    async def close(self) -> None:
+        """Close what the flow opened for the IVR's lookups (at worker shutdown)."""
+        if self.lookups is not None:
+            await self.lookups.close()
 
     async def run(self, session: CallSession) -> None:
         """IVR, queue(s), talk; the CDR is handed over whatever happens."""
@@ -91,6 +107,9 @@ class InboundCallFlow:
             channel_uniqueid=caller.id,
             linkedid=caller.id,
         )
+        if self.cdr is not None:
+            # A start row lets the writer's crash recovery finish a call this worker lost.
+            self.cdr.submit(record)
         disposition: str | None = None
         side: str | None = None
         try:
@@ -107,8 +126,8 @@ class InboundCallFlow:
                 self.cdr.submit(record)
 
     async def _run_ivr(self, session: CallSession) -> IvrOutcome:
-        ivr = self.ivr or ivr_runner(self.config, speed=self.service.speed)
-        return await ivr(session)
+        assert self.ivr is not None  # set in __post_init__
+        return await self.ivr(session)
 
     async def _after_ivr(
         self, session: CallSession, record: CallRecordBuilder, outcome: IvrOutcome
@@ -137,6 +156,17 @@ class InboundCallFlow:
         queue_id, priority = request.queue_id, request.priority
         extra: tuple[SkillRequirement, ...] = tuple(request.extra_skills)
         for _ in range(MAX_OVERFLOW_HOPS):
+            closed = self._closed_target(queue_id)
+            if closed is not None:
+                record.queue_entered(queue_id, priority=priority)
+                record.queue_left("overflowed", to=f"closed:{queue_id}")
+                if closed.queue:
+                    queue_id = closed.queue
+                    continue
+                return await self._queue_ended(
+                    session,
+                    QueueResult("overflowed", queue_id, 0.0, target=closed, priority=priority),
+                )
             result = await QueueCall(
                 session,
                 self.service,
@@ -145,6 +175,7 @@ class InboundCallFlow:
                 extra_skills=extra,
                 record=record,
                 recorder=self.recorder,
+                cdr=self.cdr,
             ).run()
             if result.outcome == "overflowed" and result.target and result.target.queue:
                 queue_id, priority = result.target.queue, result.priority
@@ -152,6 +183,16 @@ class InboundCallFlow:
             return await self._queue_ended(session, result)
         await _hang_up(session)
         return "overflowed", "system"
+
+    def _closed_target(self, queue_id: str) -> OverflowTarget | None:
+        """Where callers go while the queue is closed (its ``hours``), else None."""
+        queue = self.config.queues[queue_id]
+        if not queue.hours or queue.closed is None:
+            return None
+        hours = self.config.business_hours[queue.hours]
+        if is_open(hours, self.clock.now(), self.config.timezone):
+            return None
+        return queue.closed
 
     async def _queue_ended(
         self, session: CallSession, result: QueueResult
@@ -307,9 +348,9 @@ def build_inbound(
     recorder: Recorder | None = None,
     worker_id: str = "worker",
 ) -> tuple[InboundCallFlow, AcdService]:
-    """The inbound flow as the worker's default flow, with its ACD service (start it)."""
+    """The inbound flow as the worker's default flow, with its ACD service (start it; close
+    the flow at shutdown)."""
     service = service or AcdService(config, worker_id=worker_id)
-    ivr = ivr or ivr_runner(config, speed=service.speed)
     flow = InboundCallFlow(
         config, service, ivr=ivr, cdr=cdr, worker_id=worker_id, recorder=recorder
     )

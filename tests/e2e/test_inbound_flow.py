@@ -172,3 +172,20 @@ async def test_recorded_queue_stores_the_conversation(tmp_path: Path) -> None:
         await center.wait_until(lambda: any(folder.rglob("*.wav")))
         assert len(list(folder.rglob("*.wav"))) == 1
         assert center.pbx.bridges == {}
+
+
+async def test_closed_queue_sends_callers_to_its_closed_target(tmp_path: Path) -> None:
+    config = make_config()
+    queues = config.model_dump()["queues"]
+    queues["billing"].update(hours="never", closed={"queue": "sales"})
+    config = make_config(queues=queues, business_hours={"never": {"weekly": {}}})
+    async with running_center(config, tmp_path, login=["bill1", "sale1"]) as center:
+        caller = center.pbx.place_inbound_call("100", "+15550106")
+        await caller.wait_for("playback_started", timeout=5)
+        caller.send_dtmf("1")
+        await caller.wait_for("bridged", timeout=5)
+        assert [d.endpoint for d in center.dials] == [config.agent("sale1").endpoint]
+        call = center.service.agent_call("sale1")
+        assert call is not None and call.queue_id == "sales"
+        caller.hangup()
+        await center.settle()
