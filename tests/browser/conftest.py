@@ -63,6 +63,12 @@ def browser_config(tmp: Path) -> CallCenterConfig:
     base = make_config().model_dump(mode="json", exclude_none=True)
     # PBX seconds (3 min real): the agent's wrap-up outlasts the tests.
     base["queues"]["billing"]["wrapup_seconds"] = 3600
+    # Two menus deep, so the screen pop has a path to show: main -4-> invoices -2-> billing.
+    base["ivr"]["menus"]["main"]["choices"]["4"] = {"menu": "invoices"}
+    base["ivr"]["menus"]["invoices"] = {
+        "prompts": ["sound:vm-goodbye"],
+        "choices": {"2": {"queue": "billing"}},
+    }
     base["web"] = {
         "session_secret": "browser-test-secret",
         "supervisor_endpoint": SUPERVISOR_ENDPOINT,

@@ -1,8 +1,8 @@
 """The three pages in real headless Chromium over a whole simulated call center.
 
-One call goes all the way: the agent signs in and goes available; a caller picks billing in
-the IVR; the agent's screen pops with the IVR path; the supervisor sees the call on the
-wallboard and listens (a snoop on the caller, bridged with the supervisor's phone); the call
+One call goes all the way: the agent signs in and goes available; a caller goes two menus
+deep in the IVR; the agent's screen pops with the IVR path; the supervisor sees the call on
+the wallboard and listens (a snoop on the caller, bridged with the supervisor's phone); the call
 ends; the agent saves a disposition; QA finds the recording and plays it. Screenshots of the
 pages go to test-output/screenshots/.
 """
@@ -44,10 +44,14 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
         assert await agent.text_content("#agent-state") == "available"
         assert center.agent_state("bill1") == "available"
 
-        # A caller picks 1 (billing) in the IVR; bill1's phone answers.
+        # A caller picks 4 (invoices) then 2 (billing) in the IVR; bill1's phone answers.
         caller = center.pbx.place_inbound_call("100", CALLER, caller_name="Dana")
         await caller.wait_for("playback_started", timeout=5)
-        caller.send_dtmf("1")
+        caller.send_dtmf("4")
+        await caller.wait_for(
+            "playback_started", timeout=5, predicate=lambda e: e.detail == "sound:vm-goodbye"
+        )
+        caller.send_dtmf("2")
         await caller.wait_for("bridged", timeout=5)
         call_id = next(iter(center.worker.sessions))
 
@@ -55,8 +59,8 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
         await agent.wait_for_selector("#screen-pop", state="visible")
         await wait_for_text(agent, "#pop-caller", CALLER)
         assert await agent.text_content("#pop-queue") == "billing"
-        assert await agent.text_content("#pop-path") == "main"
-        assert await agent.text_content("#pop-digits") == "1"
+        assert await agent.text_content("#pop-path") == "main → invoices"
+        assert await agent.text_content("#pop-digits") == "4 2"
         await wait_for_text(agent, "#agent-state", "on_call")
         await agent.screenshot(path=str(SCREENSHOTS / "agent-desktop.png"), full_page=True)
 
@@ -108,7 +112,7 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
             await qa.click("#search")
         async with qa.expect_navigation():
             await qa.click(f'#calls a[href="/calls/{call_id}"]')
-        assert await qa.text_content("#ivr-path") == "main"
+        assert await qa.text_content("#ivr-path") == "main → invoices"
         audio = await qa.evaluate(
             """async () => {
                 const audio = document.getElementById("recording");
