@@ -472,6 +472,50 @@ def recordings_verify(config_path: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+@recordings.command("fetch")
+@config_option
+@json_option
+@maps_errors
+def recordings_fetch(config_path: str | None, as_json: bool) -> None:
+    """Fetch recordings still in Asterisk (their fetch failed when they finished)."""
+    import asyncio
+
+    from callcenter.asterisk.ari import AriClient, AriSettings
+    from callcenter.recording.fetch import fetch_pending
+    from callcenter.recording.storage import LocalStorage
+
+    cfg = load(config_path)
+    ari_cfg = cfg.asterisk.ari
+    settings = AriSettings(
+        ari_cfg.url,
+        ari_cfg.username,
+        ari_cfg.password,
+        ari_cfg.app,
+        request_timeout=cfg.asterisk.request_timeout,
+    )
+
+    async def fetch() -> Any:
+        ari = AriClient(settings, lambda event: None)
+        try:
+            await ari.connect(max_attempts=3)  # REST only: the worker keeps its WebSocket
+            return await fetch_pending(
+                ari, LocalStorage(cfg.recordings.directory), cfg.database.url
+            )
+        finally:
+            await ari.close()
+
+    result = asyncio.run(fetch())
+    if as_json:
+        echo_json(result.__dict__)
+    else:
+        click.echo(
+            f"fetched {len(result.fetched)}, gone from Asterisk {len(result.gone)}, "
+            f"failed {len(result.failed)}"
+        )
+    if result.failed:
+        sys.exit(1)
+
+
 @recordings.command("purge")
 @config_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")

@@ -121,3 +121,12 @@ def delete_recording_row(engine: Engine, name: str) -> None:
         conn.execute(
             CALLS.update().where(CALLS.c.recording_name == name).values(recording_name=None)
         )
+
+
+def unfetched_recordings(engine: Engine) -> list[dict[str, Any]]:
+    """Recording rows whose audio is still in Asterisk (fetching it failed at the time)."""
+    query = select(RECORDINGS).where(
+        and_(RECORDINGS.c.storage_url.is_(None), RECORDINGS.c.deleted_at.is_(None))
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from callcenter.asterisk.ari import AriClient, AriNotFound, AriSettings
@@ -19,6 +21,7 @@ from callcenter.asterisk.events import AriEvent, Dial, RecordingFinished, Stasis
 from callcenter.asterisk.ids import RecordingName, new_channel_id
 from callcenter.cdr.record import CallRecordBuilder
 from callcenter.cdr.writer import CdrWriter
+from callcenter.cli import main
 from callcenter.config import RecordingPolicy
 from callcenter.db.engine import upgrade
 from callcenter.hooks import Hooks
@@ -292,4 +295,68 @@ async def test_a_recording_that_cannot_be_fetched_still_gets_a_row(
     assert row["call_id"] == "call43" and row["storage_url"] is None and row["sha256"] is None
     await ari.hangup(caller)
     await recorder.close()
+    await call.wait_for("hangup")
+
+
+async def test_recordings_fetch_completes_rows_of_recordings_left_in_asterisk(
+    ari: AriClient,
+    pbx: SimulatedAsterisk,
+    events: Events,
+    writer: CdrWriter,
+    server: AriServer,
+    tmp_path: Path,
+) -> None:
+    call = pbx.place_inbound_call("100", "+15550004")
+    caller = (await events.next(StasisStart)).channel.id
+    await ari.answer(caller)
+    await ari.record_channel(caller, "call44", if_exists="fail")
+    await asyncio.sleep(0.05)
+    await ari.stop_recording(RecordingName("call44"))
+    await events.next(RecordingFinished, name="call44")
+    started = dt.datetime.now(dt.UTC)
+    writer.submit_recording(  # what the recorder writes when the fetch failed at the time
+        {
+            "name": "call44",
+            "call_id": "call44",
+            "agent_id": None,
+            "queue_id": None,
+            "target": "channel",
+            "started_at": started,
+            "duration_seconds": None,
+            "format": "wav",
+            "size_bytes": None,
+            "storage_url": None,
+            "sha256": None,
+            "expires_at": started + dt.timedelta(days=1),
+            "deleted_at": None,
+        }
+    )
+    await writer.flush()
+    config = tmp_path / "callcenter.yaml"
+    config.write_text(
+        f"""
+asterisk:
+  ari: {{url: "{server.url}", username: callcenter, password: secret, app: cc-fetch}}
+  ami: {{secret: y}}
+database: {{url: "{writer.store.url}"}}
+recordings: {{directory: "{tmp_path / "fetched"}"}}
+queues: {{sales: {{name: Sales}}}}
+ivr:
+  numbers: {{"100": main}}
+  menus: {{main: {{type: menu, choices: {{"1": {{queue: sales}}}}}}}}
+  operator_queue: sales
+"""
+    )
+    runner = CliRunner()
+    args = ["recordings", "fetch", "-c", str(config), "--json"]
+    result = await asyncio.to_thread(runner.invoke, main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"fetched": ["call44"], "gone": [], "failed": []}
+    verify = await asyncio.to_thread(
+        runner.invoke, main, ["recordings", "verify", "-c", str(config)]
+    )
+    assert verify.exit_code == 0, verify.output
+    with pytest.raises(AriNotFound):
+        await ari.get_stored_recording(RecordingName("call44"))
+    await ari.hangup(caller)
     await call.wait_for("hangup")
