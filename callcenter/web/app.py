@@ -32,7 +32,7 @@ from callcenter.db.calls import (
     set_agent_disposition,
 )
 from callcenter.db.users import SignInRefused, TotpRequired, UserStore
-from callcenter.errors import CallCenterError, NotFoundError
+from callcenter.errors import CallCenterError, ConflictError, NotFoundError
 from callcenter.web.security import (
     SESSION_COOKIE,
     SessionCodec,
@@ -417,7 +417,19 @@ async def listen_submit(request: web.Request) -> web.StreamResponse:
         endpoint = deps.config.agent(session.agent_id).endpoint
     if not endpoint:
         raise web.HTTPConflict(text="set web.supervisor_endpoint to listen to calls")
-    result = await deps.live.listen(request.match_info["call_id"], endpoint, mode)
+    try:
+        result = await deps.live.listen(request.match_info["call_id"], endpoint, mode)
+    except CallCenterError as exc:
+        # The call ended meanwhile, nobody to whisper to, Asterisk refused: a page that says
+        # so (the API's middleware would answer this form post with JSON).
+        status = 502
+        if isinstance(exc, NotFoundError):
+            status = 404
+        elif isinstance(exc, ConflictError):
+            status = 409
+        return render(
+            request, "forbidden.html", status=status, reason=exc.message, title=f"Cannot {mode}"
+        )
     return render(request, "listening.html", result=result, mode=mode)
 
 

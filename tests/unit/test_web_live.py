@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from callcenter.asterisk.ari import AriSettings
+from callcenter.asterisk.events import ChannelSnapshot
+from callcenter.asterisk.ids import ChannelId
 from callcenter.auth.model import Role
 from callcenter.cdr.report import build_report
 from callcenter.config import CallCenterConfig
@@ -29,6 +31,7 @@ from callcenter.routing.testing import make_config
 from callcenter.web.live import WorkerLiveView, duration_text
 from callcenter.web.serve import LIVE_KEY, TodayKpis, build_web, kpis_by_queue, start_of_today
 from callcenter.worker.app import Worker, WorkerSettings
+from callcenter.worker.session import CallSession
 
 PASSWORD = "long enough secret"
 
@@ -37,7 +40,7 @@ def config_for(tmp_path: Path, **overrides: Any) -> CallCenterConfig:
     raw = make_config(**overrides).model_dump(mode="json", exclude_none=True)
     raw["database"] = {"url": f"sqlite:///{tmp_path / 'cc.db'}"}
     raw["recordings"] = {"directory": str(tmp_path / "recordings")}
-    raw["web"] = {"session_secret": "unit-secret"}
+    raw["web"] = {"session_secret": "unit-secret", "supervisor_endpoint": "PJSIP/2001"}
     return CallCenterConfig.model_validate(raw)
 
 
@@ -128,6 +131,7 @@ class Pages:
     client: TestClient[Any, Any]
     service: AcdService
     live: WorkerLiveView
+    worker: Worker
 
 
 @pytest.fixture
@@ -146,23 +150,32 @@ async def pages(tmp_path: Path) -> AsyncIterator[Pages]:
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield Pages(client, service, app[LIVE_KEY])
+        yield Pages(client, service, app[LIVE_KEY], worker)
     finally:
         await client.close()
         engine.dispose()
 
 
-async def test_build_web_serves_the_wallboard_from_the_service(pages: Pages) -> None:
-    await pages.service.login("bill1")
+async def sign_in(pages: Pages, username: str) -> str:
+    """Sign in; returns the session's CSRF token."""
     login = await pages.client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', await login.text())
     assert token
     signed = await pages.client.post(
         "/login",
-        data={"csrf_token": token.group(1), "username": "sara", "password": PASSWORD},
+        data={"csrf_token": token.group(1), "username": username, "password": PASSWORD},
         allow_redirects=False,
     )
-    assert signed.headers["Location"] == "/wallboard"
+    assert signed.status == 302
+    page = await (await pages.client.get(signed.headers["Location"])).text()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+    return csrf.group(1)
+
+
+async def test_build_web_serves_the_wallboard_from_the_service(pages: Pages) -> None:
+    await pages.service.login("bill1")
+    await sign_in(pages, "sara")
     page = await (await pages.client.get("/wallboard")).text()
     billing = re.search(r'<tr data-queue="billing">(.*?)</tr>', page, re.S)
     assert billing
@@ -172,3 +185,29 @@ async def test_build_web_serves_the_wallboard_from_the_service(pages: Pages) -> 
     assert bill1 and "available" in bill1.group(0)
     assert re.search(r'class="since">\d+ s<', bill1.group(0))
     assert pages.live.agent_call("bill1") is None
+
+
+async def test_listen_failures_are_pages_not_json(pages: Pages) -> None:
+    csrf = await sign_in(pages, "sara")
+    gone = await pages.client.post(
+        f"/wallboard/calls/{'0' * 32}/listen", data={"csrf_token": csrf, "mode": "listen"}
+    )
+    assert gone.status == 404
+    assert "Cannot listen" in await gone.text()
+
+    # A call the worker holds while ARI is unreachable: the snoop fails, nothing stays claimed.
+    session = CallSession(
+        ChannelSnapshot(id=ChannelId("1700000000.1"), caller_number="+15550100"),
+        pages.worker.ari,
+        pages.worker.router,
+    )
+    pages.worker.sessions[session.call_id] = session
+    failed = await pages.client.post(
+        f"/wallboard/calls/{session.call_id}/listen", data={"csrf_token": csrf, "mode": "barge"}
+    )
+    assert failed.status == 502
+    text = await failed.text()
+    assert "Cannot barge" in text and "not connected to ARI" in text
+    assert pages.worker.router.claimed_channels == {session.caller_channel_id}
+    assert not pages.live.supervisions
+    await session.close()
