@@ -10,13 +10,19 @@ pages go to test-output/screenshots/.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from playwright.async_api import Browser, Page
 from sqlalchemy.orm import Session
 
 from callcenter.cdr.report import build_report
+from callcenter.cli import main
 from callcenter.db.models import Call
 from callcenter.web.serve import start_of_today
 
@@ -198,24 +204,37 @@ def shown(value: float | int | None, unit: str = "") -> str:
     return str(value)
 
 
+def cli_report(stack: Stack, since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    """``callcenter report --by queue --json`` for [since, until), as a person would run it."""
+    config_file = Path(stack.config.recordings.directory).parent / "callcenter.yaml"
+    config_file.write_text(yaml.safe_dump(stack.config.model_dump(mode="json", exclude_none=True)))
+    period = ["--since", since.isoformat(), "--until", until.isoformat()]
+    result = CliRunner().invoke(
+        main, ["report", "-c", str(config_file), *period, "--by", "queue", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    return {row["group"]: row for row in json.loads(result.output)["rows"]}
+
+
 async def test_wallboard_kpis_match_the_report(browser: Browser, stack: Stack) -> None:
     seed_calls(stack)
     await stack.kpis.refresh()
     since, until = stack.kpis.period()
     report = {
-        row.group: row
+        row.group: row.as_dict()
         for row in build_report(stack.config.database.url, stack.config, "queue", since, until)
     }
     assert set(report) == {"billing", "sales"}
+    assert cli_report(stack, since, until) == report
     async with signed_in(browser, stack, "sara") as supervisor:
         for queue_id, row in report.items():
             cells = supervisor.locator(f'tr[data-queue="{queue_id}"] td')
             texts = [(t or "").strip() for t in await cells.all_text_contents()]
             assert texts[3:] == [
-                shown(row.offered),
-                shown(row.answered),
-                shown(row.service_level, "%"),
-                shown(row.asa_seconds),
-                shown(row.abandon_rate, "%"),
+                shown(row["offered"]),
+                shown(row["answered"]),
+                shown(row["service_level"], "%"),
+                shown(row["asa_seconds"]),
+                shown(row["abandon_rate"], "%"),
             ], queue_id
         await supervisor.screenshot(path=str(SCREENSHOTS / "wallboard-kpis.png"), full_page=True)
