@@ -216,25 +216,41 @@ def cli_report(stack: Stack, since: dt.datetime, until: dt.datetime) -> dict[str
     return {row["group"]: row for row in json.loads(result.output)["rows"]}
 
 
+async def kpi_cells(page: Page, queue_id: str) -> list[str]:
+    cells = page.locator(f'tr[data-queue="{queue_id}"] td')
+    return [(t or "").strip() for t in await cells.all_text_contents()][3:]
+
+
 async def test_wallboard_kpis_match_the_report(browser: Browser, stack: Stack) -> None:
-    seed_calls(stack)
-    await stack.kpis.refresh()
-    since, until = stack.kpis.period()
-    report = {
-        row.group: row.as_dict()
-        for row in build_report(stack.config.database.url, stack.config, "queue", since, until)
-    }
-    assert set(report) == {"billing", "sales"}
-    assert cli_report(stack, since, until) == report
     async with signed_in(browser, stack, "sara") as supervisor:
-        for queue_id, row in report.items():
-            cells = supervisor.locator(f'tr[data-queue="{queue_id}"] td')
-            texts = [(t or "").strip() for t in await cells.all_text_contents()]
-            assert texts[3:] == [
+        # The page is open before the calls land: the numbers change over SSE (live.js)...
+        seed_calls(stack)
+        await stack.kpis.refresh()
+        since, until = stack.kpis.period()
+        report = {
+            row.group: row.as_dict()
+            for row in build_report(stack.config.database.url, stack.config, "queue", since, until)
+        }
+        assert set(report) == {"billing", "sales"}
+        assert cli_report(stack, since, until) == report
+        expected = {
+            queue_id: [
                 shown(row["offered"]),
                 shown(row["answered"]),
                 shown(row["service_level"], "%"),
                 shown(row["asa_seconds"]),
                 shown(row["abandon_rate"], "%"),
-            ], queue_id
+            ]
+            for queue_id, row in report.items()
+        }
+        for queue_id, texts in expected.items():
+            await supervisor.wait_for_function(
+                "([sel, text]) => document.querySelector(sel)?.textContent.trim() === text",
+                arg=[f'tr[data-queue="{queue_id}"] .offered', texts[0]],
+            )
+            assert await kpi_cells(supervisor, queue_id) == texts, queue_id
+        # ... and the page rendered by the server shows the same.
+        await supervisor.reload()
+        for queue_id, texts in expected.items():
+            assert await kpi_cells(supervisor, queue_id) == texts, queue_id
         await supervisor.screenshot(path=str(SCREENSHOTS / "wallboard-kpis.png"), full_page=True)
