@@ -36,7 +36,6 @@ from callcenter.asterisk.events import (
 )
 from callcenter.asterisk.ids import BridgeId, ChannelId, new_bridge_id, new_channel_id
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
-from callcenter.routing.dispatcher import AgentStateChanged
 from callcenter.routing.model import AgentState
 
 if TYPE_CHECKING:
@@ -130,33 +129,10 @@ class WorkerLiveView:
         self.supervisions: dict[ChannelId, Supervision] = {}
         """Live supervisions by their snoop channel."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._waits: dict[str, float] = {}
-        """call id -> PBX seconds the caller waited before their agent answered."""
-        self._entered: dict[str, float] = {}
         self._last_call: dict[str, dict[str, Any]] = {}
-        """agent id -> their last call, shown through wrap-up (the session is gone by then)."""
-        self._previous_hook = service.on_agent_state
-        service.on_agent_state = self._agent_state_changed
+        """agent id -> their call with its context, kept for wrap-up (the session is gone)."""
 
     # --- reading -----------------------------------------------------------------------------
-
-    def _agent_state_changed(self, change: AgentStateChanged) -> None:
-        # The caller's place in the queue disappears when the agent answers: note when they
-        # joined while an agent is offered the call, and the wait when it is answered.
-        if change.call_id is not None:
-            if change.state in (AgentState.RESERVED, AgentState.RINGING):
-                with contextlib.suppress(CallCenterError, KeyError):
-                    caller = self.service.dispatcher.waiting_caller(change.call_id)
-                    self._entered[change.call_id] = caller.entered_at
-            elif change.state is AgentState.ON_CALL and change.call_id in self._entered:
-                self._waits[change.call_id] = change.at - self._entered.pop(change.call_id)
-        if change.state in (AgentState.AVAILABLE, AgentState.LOGGED_OUT, AgentState.PAUSED):
-            self._last_call.pop(change.agent_id, None)
-        if len(self._waits) > 10_000:  # calls whose agent never showed a screen pop
-            self._waits.clear()
-            self._entered.clear()
-        if self._previous_hook is not None:
-            self._previous_hook(change)
 
     def status(self) -> dict[str, Any]:
         """The service's status, with the field names the pages read."""
@@ -177,24 +153,54 @@ class WorkerLiveView:
         through wrap-up), or None."""
         status = self.service.dispatcher.agent_status(agent_id)
         if status.state is AgentState.WRAPUP:
-            return self._last_call.get(agent_id)
+            return self._wrapup_call(agent_id, status.call_id)
         if status.state not in _CALL_STATES or status.call_id is None:
             return None
         session = self.worker.sessions.get(status.call_id)
         if session is None:
             return None
-        call = self._describe(session, status.state, status.queue_id)
+        call = self._describe(session, agent_id, status.state, status.queue_id)
         if status.state is AgentState.ON_CALL:
-            self._last_call[agent_id] = {**call, "state": "wrapup"}
+            self._last_call[agent_id] = {**call, "state": AgentState.WRAPUP.value}
         return call
 
+    def _wrapup_call(self, agent_id: str, call_id: str | None) -> dict[str, Any] | None:
+        last = self._last_call.get(agent_id)
+        if last is not None and last["call_id"] == call_id:
+            return last
+        answered = self.service.agent_call(agent_id)
+        if answered is None or answered.call_id != call_id:
+            return None
+        # No page asked during the call: what the service remembers is enough to dispose it.
+        return {
+            "call_id": answered.call_id,
+            "state": AgentState.WRAPUP.value,
+            "queue_id": answered.queue_id,
+            "wait_seconds": round(answered.waited_seconds, 1),
+            "caller_number": "",
+            "ivr_path": [],
+            "digits": [],
+            "variables": {},
+        }
+
+    def _waited(self, agent_id: str, call_id: str, state: AgentState) -> float | None:
+        """PBX seconds the caller waited (so far, while the agent's phone rings)."""
+        if state is AgentState.ON_CALL:
+            answered = self.service.agent_call(agent_id)
+            if answered is not None and answered.call_id == call_id:
+                return answered.waited_seconds
+            return None
+        try:
+            entered = self.service.dispatcher.waiting_caller(call_id).entered_at
+        except CallCenterError:
+            return None  # no longer in the queue (answered or gone a moment ago)
+        return self.service.now() - entered
+
     def _describe(
-        self, session: CallSession, state: AgentState, queue_id: str | None
+        self, session: CallSession, agent_id: str, state: AgentState, queue_id: str | None
     ) -> dict[str, Any]:
         context = session.context
-        wait = self._waits.get(session.call_id)
-        if wait is None and session.call_id in self._entered:
-            wait = self.service.now() - self._entered[session.call_id]
+        wait = self._waited(agent_id, session.call_id, state)
         return {
             "call_id": session.call_id,
             "state": state.value,
@@ -373,10 +379,8 @@ class WorkerLiveView:
         sup.ended.set()
 
     async def close(self) -> None:
-        """End every supervision (hang-ups, bridges deleted) and restore the service hook."""
+        """End every supervision (hang-ups, bridges deleted)."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self.service.on_agent_state == self._agent_state_changed:
-            self.service.on_agent_state = self._previous_hook

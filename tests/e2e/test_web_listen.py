@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from callcenter.config import CallCenterConfig
 from callcenter.errors import ConflictError, NotFoundError
 from callcenter.routing.testing import CenterUnderTest, make_config, running_center
 from callcenter.sim.pbx import EndpointBehaviour, SimCall
@@ -182,3 +183,24 @@ async def test_whisper_needs_an_agent_on_the_call(tmp_path: Path) -> None:
         caller.hangup()
         await center.settle()
         await view.close()
+
+
+async def test_wrap_up_keeps_the_call_for_the_disposition(tmp_path: Path) -> None:
+    raw = make_config().model_dump(mode="json", exclude_none=True)
+    raw["queues"]["billing"]["wrapup_seconds"] = 600
+    config = CallCenterConfig.model_validate(raw)
+    async with running_center(config, tmp_path, login=["bill1"]) as center:
+        view = WorkerLiveView(center.service, center.worker)
+        caller, call_id = await talking(center)
+        during = view.agent_call("bill1")
+        caller.hangup()
+        await center.settle()
+        assert center.agent_state("bill1") == "wrapup"
+        assert view.agent_call("bill1") == {**(during or {}), "state": "wrapup"}
+        # A view that never saw the call (the page was closed) still names it.
+        fresh = WorkerLiveView(center.service, center.worker)
+        late = fresh.agent_call("bill1")
+        assert late is not None
+        assert (late["call_id"], late["queue_id"], late["state"]) == (call_id, "billing", "wrapup")
+        await view.close()
+        await fresh.close()
