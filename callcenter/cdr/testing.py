@@ -1,8 +1,9 @@
 """Test doubles for the CDR path, shipped with the package (like panoramisk's ``testing``).
 
 ``CuttableProxy``: a loopback TCP proxy in front of PostgreSQL that a test can cut (refusing new
-connections and resetting live ones) and restore, to show that CDRs spool while the database
-is away and land exactly once when it is back.
+connections and resetting live ones) and restore, or stall (connections stay up, nothing is
+forwarded: a hung database) and resume, to show that CDRs spool while the database is away or
+slow and land exactly once when it is back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ class CuttableProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Keep connections open but forward nothing: a database that stopped answering."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Forward again, including what was held while stalled."""
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -50,6 +61,7 @@ class CuttableProxy:
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         try:
             while data := await src.read(65536):
+                await self._flowing.wait()
                 dst.write(data)
                 await dst.drain()
         except (ConnectionError, OSError):

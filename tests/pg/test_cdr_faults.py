@@ -159,3 +159,36 @@ async def test_sigkilled_writer_loses_nothing_acknowledged(
     assert set(acked) <= set(found)
     assert {found[c] for c in acked} == {"failed"}
     assert dup == []
+
+
+async def test_a_hung_database_times_out_to_the_spool_and_nothing_lands_twice(
+    pg_url: str, tmp_path: Path
+) -> None:
+    upgrade(pg_url)
+    proxy = CuttableProxy(5432)
+    await proxy.start()
+    writer = CdrWriter(
+        via(pg_url, proxy.port),
+        tmp_path / "spool",
+        batch_size=20,
+        flush_interval_ms=10,
+        db_timeout=1.0,
+        retry_initial=0.05,
+        retry_max=0.2,
+    )
+    await writer.start()
+    try:
+        writer.submit(complete_call("warm"))
+        await writer.flush()
+        proxy.stall()  # the database stops answering; the writes already sent hang
+        for n in range(10):
+            writer.submit(complete_call(f"hung{n}"))
+        await writer.flush()  # acknowledged by the spool once the time-out passed
+        assert writer.stats.spooled > 0 and writer.stats.db_failures > 0
+        proxy.resume()  # the held statements now run too: the replay must not duplicate them
+        assert await writer.drain_spool(within=20)
+    finally:
+        await writer.close()
+        await proxy.cut()
+    events_per_call = len(complete_call("x").event_rows())
+    assert rows(pg_url) == (11, 11, 11 * events_per_call)
