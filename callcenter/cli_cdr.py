@@ -81,13 +81,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:
+def _table(
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    title: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
     for name in columns:
-        table.add_column(name, overflow="fold")
+        table.add_column((labels or {}).get(name, name), overflow="fold")
     for row in rows:
         table.add_row(*[_fmt(row.get(name)) for name in columns])
     Console(width=200).print(table)
@@ -110,6 +115,18 @@ def _time_options(func: F) -> F:
 
 
 # --- report -----------------------------------------------------------------------------------
+
+KPI_LABELS = {
+    "short_abandoned": "short ab.",
+    "ring_no_answer": "no answer",
+    "service_level": "SL %",
+    "abandon_rate": "aband. %",
+    "asa_seconds": "ASA s",
+    "aht_seconds": "AHT s",
+    "occupancy": "occup. %",
+    "longest_wait_seconds": "max wait s",
+}
+"""Short headers for the text table; CSV and JSON keep the field names."""
 
 KPI_COLUMNS = [
     "group",
@@ -189,6 +206,7 @@ def _report(
             data,
             KPI_COLUMNS,
             title=f"KPIs by {by}, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
+            labels=KPI_LABELS,
         )
     if plot_file:
         click.echo(f"chart written to {plot_file}", err=True)
