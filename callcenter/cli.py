@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -190,6 +191,76 @@ main.add_command(_agent_group)
 main.add_command(_status_command)
 
 from callcenter import cli_users  # noqa: E402
+
+
+@main.command("demo")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Call center to simulate [default: examples/callcenter.yaml].",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Synthetic callers and agents [default: examples/scenario-demo.yaml].",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.1, max=100),
+    default=10.0,
+    show_default=True,
+    help="Simulated seconds per real second.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Stop after this many real seconds even if callers remain.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Where the demo keeps its SQLite database, spool and recordings.",
+)
+@click.option(
+    "--web-port", type=int, default=8080, show_default=True, help="Web pages (0 = any free port)."
+)
+@click.option("--plain", is_flag=True, help="Print progress lines instead of the live view.")
+@maps_errors
+def demo_command(
+    config_path: Path | None,
+    scenario_path: Path | None,
+    speed: float,
+    duration: float,
+    state_dir: Path,
+    web_port: int,
+    plain: bool,
+) -> None:
+    """Run the call center against a simulated Asterisk 22 with synthetic callers and agents."""
+    from callcenter.demo import DEFAULT_CONFIG, DEFAULT_SCENARIO, DemoOptions, main_sync
+
+    options = DemoOptions(
+        config_path=config_path or DEFAULT_CONFIG,
+        scenario_path=scenario_path or DEFAULT_SCENARIO,
+        speed=speed,
+        duration=duration,
+        state_dir=state_dir,
+        live=not plain,
+        web_port=web_port,
+    )
+    try:
+        status = main_sync(options)
+    except OSError as exc:
+        fail(f"cannot start the demo: {exc}")
+    sys.exit(status)
+
 
 main.add_command(cli_users.users)
 

@@ -64,3 +64,24 @@ def _aware_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("give the clock a timezone-aware datetime")
     return value.astimezone(dt.UTC)
+
+
+class ShiftedClock:
+    """The system clock moved by a fixed offset: the demo runs in office hours at any hour.
+
+    ``monotonic()`` is the system's own, so time-outs and durations are unaffected.
+    """
+
+    def __init__(self, offset: dt.timedelta) -> None:
+        self.offset = offset
+
+    @classmethod
+    def to(cls, moment: dt.datetime) -> ShiftedClock:
+        """A clock whose ``now()`` reads ``moment`` at this instant and then runs on."""
+        return cls(moment - dt.datetime.now(dt.UTC))
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()

@@ -1,0 +1,244 @@
+"""A whole running call center in one object: what ``callcenter run`` and the demo start.
+
+``CallCenterRuntime`` assembles, in order: the database (migrated), the CDR writer (replaying
+its spool), hooks, the worker (ARI + AMI), the ACD service with its shared reservations, the
+recorder, the inbound flow (IVR, queue, agent), and the HTTP API with the web pages. ``close``
+takes them down in the reverse order, after the worker has drained its calls, so the last
+CDRs are written before the writer closes.
+
+Only the URLs and credentials in the config differ between the simulated PBX and a real
+Asterisk 22.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from callcenter.config import CallCenterConfig
+from callcenter.errors import CallCenterError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from callcenter.cdr.writer import CdrWriter
+    from callcenter.clock import Clock
+    from callcenter.hooks import Hooks
+    from callcenter.recording.recorder import Recorder
+    from callcenter.routing.service import AcdService
+    from callcenter.worker.app import Worker
+    from callcenter.worker.inbound import InboundCallFlow
+
+log = logging.getLogger(__name__)
+
+RESERVATION_LEASE_SECONDS = 30.0
+"""How long an agent reservation survives its worker: a crashed worker's agents come back
+after this."""
+
+
+@dataclass
+class RuntimeOptions:
+    speed: float = 1.0
+    """The simulated PBX's speed factor; 1 against a real Asterisk."""
+    clock: Clock | None = None
+    worker_id: str | None = None
+    """Names this worker in reservations, spools and CDRs [default: host name + ARI app]."""
+    http_host: str = "127.0.0.1"
+    http_port: int | None = 8081
+    """/healthz and /metrics (0 = any free port, None = not served)."""
+    serve_api: bool = True
+    """The agent API and the web pages on ``config.api.host:port``."""
+    api_port: int | None = None
+    """Overrides ``config.api.port`` (0 = any free port)."""
+    drain_grace: float = 30.0
+    migrate: bool = True
+    """Run the database migrations at start (a first run on SQLite needs them)."""
+
+
+def default_worker_id(config: CallCenterConfig) -> str:
+    return f"{socket.gethostname()}-{config.asterisk.ari.app}"[:64]
+
+
+class CallCenterRuntime:
+    """Start with ``await runtime.start()``; serve with ``await runtime.run()``; ``close()``."""
+
+    def __init__(self, config: CallCenterConfig, options: RuntimeOptions | None = None) -> None:
+        self.config = config
+        self.options = options or RuntimeOptions()
+        self.worker_id = self.options.worker_id or default_worker_id(config)
+        self.api_token = config.api.token or os.environ.get("CALLCENTER_API_TOKEN")
+        self.engine: Engine | None = None
+        self.cdr: CdrWriter | None = None
+        self.hooks: Hooks | None = None
+        self.worker: Worker | None = None
+        self.service: AcdService | None = None
+        self.recorder: Recorder | None = None
+        self.flow: InboundCallFlow | None = None
+        self.api_url: str | None = None
+        self._api_runner: web.AppRunner | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self._closed = False
+        self._worker_stopped = False
+
+    async def start(self, *, start_worker: bool = True) -> None:
+        """Bring every part up; the worker keeps retrying Asterisk in the background.
+
+        ``start_worker=False`` leaves the worker to ``run()`` (which starts it itself and
+        handles SIGTERM)."""
+        from callcenter.cdr.writer import CdrWriter
+        from callcenter.db.engine import make_engine, upgrade
+        from callcenter.db.reservations import AgentReservations
+        from callcenter.hooks import Hooks
+        from callcenter.hooks.cdr_events import CdrWithHooks
+        from callcenter.recording.recorder import Recorder
+        from callcenter.routing.service import AcdService
+        from callcenter.worker.app import Worker, WorkerSettings
+        from callcenter.worker.inbound import build_inbound, ivr_runner
+
+        config, options = self.config, self.options
+        if options.migrate:
+            await asyncio.to_thread(upgrade, config.database.url)
+        self.engine = make_engine(config.database.url)
+
+        self.cdr = CdrWriter.from_config(config, self.worker_id)
+        await self.cdr.start()
+        # Before any call of this run exists: every call this worker left in progress when it
+        # died (SIGKILL, power) is finished as failed. With the database away it is tried again
+        # in the background.
+        self._recovery = asyncio.create_task(self._recover_in_progress(), name="cdr-recovery")
+        self.hooks = Hooks.from_config(config, self.worker_id)
+        await self.hooks.start()
+        cdr_sink = CdrWithHooks(self.cdr, self.hooks)
+
+        settings = WorkerSettings.from_config(
+            config,
+            http_host=options.http_host,
+            http_port=options.http_port,
+            drain_grace=options.drain_grace,
+        )
+        self.worker = Worker(settings)
+        reservations = AgentReservations(
+            self.engine, self.worker_id, lease_seconds=RESERVATION_LEASE_SECONDS
+        )
+        await asyncio.to_thread(reservations.sync_agents, config)
+        self.service = AcdService(
+            config,
+            clock=options.clock,
+            speed=options.speed,
+            reservations=reservations,
+            worker_id=self.worker_id,
+        )
+        self.recorder = Recorder.from_config(
+            config, self.worker.ari, cdr=self.cdr, hooks=self.hooks
+        )
+        self.flow, _ = build_inbound(
+            config,
+            self.worker,
+            service=self.service,
+            ivr=ivr_runner(config, clock=options.clock, speed=options.speed),
+            cdr=cdr_sink,
+            worker_id=self.worker_id,
+            recorder=self.recorder,
+        )
+        if options.clock is not None:
+            self.flow.clock = options.clock  # queue opening hours read the same wall clock
+        await self.service.start()
+        if start_worker:
+            await self.worker.start()
+        if options.serve_api:
+            await self._start_api()
+
+    async def _start_api(self) -> None:
+        from callcenter.api.app import make_api_app
+        from callcenter.web.serve import build_web
+
+        assert self.service is not None and self.worker is not None and self.engine is not None
+        token = self.api_token
+        if not token:
+            # The pages work with sign-in alone; the bearer API then answers 401 to everyone.
+            token = secrets.token_urlsafe(32)
+            log.warning("no api.token nor $CALLCENTER_API_TOKEN: the bearer API is closed")
+        app = make_api_app(self.service, token)
+        build_web(app, self.config, self.service, self.worker, self.worker.ari, self.engine)
+        port = self.config.api.port if self.options.api_port is None else self.options.api_port
+        self._api_runner = web.AppRunner(app, access_log=None)
+        await self._api_runner.setup()
+        site = web.TCPSite(self._api_runner, self.config.api.host, port)
+        await site.start()
+        bound = port
+        addresses = self._api_runner.addresses
+        if addresses:
+            bound = int(addresses[0][1])
+        self.api_url = f"http://{self.config.api.host}:{bound}/"
+        log.info("web pages and API on %s", self.api_url)
+
+    async def run(self) -> int:
+        """Start, serve calls until SIGTERM/SIGINT (the worker drains), close; exit status."""
+        try:
+            await self.start(start_worker=False)
+            assert self.worker is not None
+            status = await self.worker.run()  # stops the worker itself after the drain
+            self._worker_stopped = True
+            return status
+        finally:
+            await self.close()
+
+    async def login_all_agents(self) -> None:
+        """Log every configured agent in (the demo's agents start their shift at once)."""
+        assert self.service is not None
+        for agent in self.config.agents:
+            with contextlib.suppress(CallCenterError):
+                await self.service.login(agent.id)
+
+    async def _recover_in_progress(self) -> None:
+        from callcenter.cdr.writer import CdrUnavailable
+
+        assert self.cdr is not None
+        delay = 1.0
+        while True:
+            try:
+                # Calls of this run are live: their sessions are never taken for leftovers.
+                live = list(self.worker.sessions) if self.worker is not None else []
+                await self.cdr.recover_in_progress(self.worker_id, live_call_ids=live)
+                return
+            except (CdrUnavailable, TimeoutError) as exc:
+                log.warning("cannot finish earlier calls' records yet (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    def status(self) -> dict[str, Any]:
+        return self.service.status() if self.service is not None else {"queues": [], "agents": []}
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._recovery is not None:
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
+        # The pages first: ending a live supervision hangs its legs up while ARI is still there.
+        if self._api_runner is not None:
+            await self._api_runner.cleanup()
+        if self.worker is not None and not self._worker_stopped:
+            self._worker_stopped = True
+            await self.worker.stop(grace=0.0)
+        if self.flow is not None and hasattr(self.flow, "close"):
+            await self.flow.close()
+        if self.service is not None:
+            await self.service.close()
+        if self.recorder is not None:
+            await self.recorder.close()
+        if self.hooks is not None:
+            await self.hooks.close()
+        if self.cdr is not None:
+            await self.cdr.close()
+        if self.engine is not None:
+            self.engine.dispose()
