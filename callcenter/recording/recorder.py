@@ -30,6 +30,7 @@ import contextlib
 import datetime as dt
 import io
 import logging
+import time
 import wave
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ log = logging.getLogger("callcenter.recording")
 
 MAX_PARTS = 20
 DOWNLOAD_ATTEMPTS = 8
+FORGET_AFTER_SECONDS = 3600.0
 DOWNLOAD_MAX_DELAY = 5.0
 
 
@@ -82,6 +84,8 @@ class ActiveRecording:
     agent_id: str | None = None
     queue_id: str | None = None
     paused: bool = False
+    finished_at: float | None = None
+    """``time.monotonic()`` when it was stored or given up."""
     stored: asyncio.Future[StoredRecordingInfo | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -185,6 +189,7 @@ class Recorder:
             raise ValueError("give exactly one of bridge_id and channel_id")
         if policy.consent_prompt:
             await self._play_consent(call_id, policy.consent_prompt, bridge_id, channel_id)
+        self._prune()
         part = len(self._by_call.get(call_id, [])) + 1
         while part <= MAX_PARTS:
             name = recording_name(call_id, part)
@@ -232,6 +237,21 @@ class Recorder:
 
     def recordings_of(self, call_id: str) -> list[ActiveRecording]:
         return list(self._by_call.get(call_id, []))
+
+    def forget(self, call_id: str) -> None:
+        """Drop what we keep about a call whose recordings are all finished (call it at the
+        end of the call; calls not forgotten are dropped an hour after their last one)."""
+        actives = self._by_call.get(call_id, [])
+        if all(a.stored.done() for a in actives):
+            for active in self._by_call.pop(call_id, []):
+                self._by_name.pop(active.name, None)
+
+    def _prune(self) -> None:
+        # A long-running worker must not keep every recording it ever made in memory.
+        limit = time.monotonic() - FORGET_AFTER_SECONDS
+        for call_id, actives in list(self._by_call.items()):
+            if all(a.finished_at is not None and a.finished_at < limit for a in actives):
+                self.forget(call_id)
 
     # --- finishing ---------------------------------------------------------------------------
 
@@ -302,6 +322,14 @@ class Recorder:
 
     async def _finish(self, event: RecordingFinished | RecordingFailed) -> None:
         active = self._by_name[event.name]
+        try:
+            await self._finish_active(active, event)
+        finally:
+            active.finished_at = time.monotonic()
+
+    async def _finish_active(
+        self, active: ActiveRecording, event: RecordingFinished | RecordingFailed
+    ) -> None:
         if isinstance(event, RecordingFailed):
             log.error("call %s: recording %s failed: %s", active.call_id, event.name, event.cause)
             if not active.stored.done():

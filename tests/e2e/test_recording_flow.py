@@ -216,6 +216,8 @@ async def test_recorded_call_gives_cdr_legs_recording_row_and_valid_wav(
     assert rec_row["agent_id"] == "a1" and rec_row["queue_id"] == "sales"
     assert rec_row["format"] == "wav" and rec_row["storage_url"] == info.storage_url
     assert rec_row["expires_at"] - rec_row["started_at"] == dt.timedelta(days=30)
+    recorder.forget(record.call_id)  # the call is over: nothing kept in memory
+    assert recorder.recordings_of(record.call_id) == []
     await recorder.close()
     await call.wait_for("hangup")
 
