@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 import tempfile
@@ -266,37 +265,21 @@ def run_command(
 
 
 async def _run_worker(config: Any, settings: Any, flow: str, speed: float) -> int:
-    """The worker, plus (for the inbound flow) the ACD service and the agent API."""
-    from aiohttp import web
-
+    """The worker: for the inbound flow the whole runtime (ACD with shared reservations, IVR,
+    CDRs, recordings, hooks, API and web pages); for ``hello`` the bare worker."""
     from callcenter.worker.app import Worker
 
-    worker = Worker(settings)
-    service = None
-    api_runner: web.AppRunner | None = None
     if flow == "inbound":
-        from callcenter.routing.service import AcdService
-        from callcenter.worker.inbound import build_inbound
+        from callcenter.runtime import CallCenterRuntime, RuntimeOptions
 
-        worker_id = settings.ari.app
-        service = AcdService(config, speed=speed, worker_id=worker_id)
-        build_inbound(config, worker, service=service, worker_id=worker_id)
-        await service.start()
-        token = config.api.token or os.environ.get("CALLCENTER_API_TOKEN")
-        if token:
-            from callcenter.api.app import make_api_app
-
-            api_runner = web.AppRunner(make_api_app(service, token), access_log=None)
-            await api_runner.setup()
-            await web.TCPSite(api_runner, config.api.host, config.api.port).start()
-            log.info("agent API on http://%s:%s/api/", config.api.host, config.api.port)
-        else:
-            log.warning("no api.token nor $CALLCENTER_API_TOKEN: the agent API is not served")
-    try:
-        # Calls in progress use the ACD service until the worker has drained.
-        return await worker.run()
-    finally:
-        if api_runner is not None:
-            await api_runner.cleanup()
-        if service is not None:
-            await service.close()
+        runtime = CallCenterRuntime(
+            config,
+            RuntimeOptions(
+                speed=speed,
+                http_host=settings.http_host,
+                http_port=settings.http_port,
+                drain_grace=settings.drain_grace,
+            ),
+        )
+        return await runtime.run()
+    return await Worker(settings).run()
