@@ -1,0 +1,182 @@
+"""The demo and `callcenter run` end to end: the simulated PBX, synthetic callers and agents,
+the whole runtime, SQLite CDRs; and the worker as a separate process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from callcenter.demo import DEFAULT_CONFIG, DemoOptions, run_demo
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SCENARIO = {
+    "seed": 3,
+    "callers": {
+        "fixed": [
+            # "2" in the main menu: sales.
+            {
+                "at": 0.5,
+                "caller_id": "+15550101",
+                "dialled": "100",
+                "digits": [{"after": 1.0, "press": "2"}],
+                "patience": 300,
+            },
+            # "1" existing customer, then "2" billing.
+            {
+                "at": 1.0,
+                "caller_id": "+15550102",
+                "dialled": "100",
+                "digits": [{"after": 1.0, "press": "1"}, {"after": 4.0, "press": "2"}],
+                "patience": 300,
+            },
+            # Hangs up in the IVR before choosing.
+            {"at": 1.5, "caller_id": "+15550103", "dialled": "100", "digits": [], "patience": 1.0},
+        ]
+    },
+    "agents": [
+        {"endpoint": f"PJSIP/100{n}", "ring_delay": 1.0, "talk_time": 5.0} for n in range(1, 9)
+    ],
+}
+
+
+async def test_demo_runs_calls_through_the_whole_runtime(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO))
+    options = DemoOptions(
+        scenario_path=scenario,
+        speed=20.0,
+        duration=60.0,
+        state_dir=tmp_path / "demo",
+        live=False,
+        web_port=0,
+    )
+    with open(os.devnull, "w") as sink:
+        result = await run_demo(options, Console(file=sink, width=120))
+    assert result.outcomes == {"connected": 2, "abandoned": 1}
+    assert result.calls == 3
+    assert result.dispositions == {"answered": 2, "abandoned_ivr": 1}
+    by_queue = {row["group"]: row for row in result.kpis}
+    assert by_queue["sales"]["answered"] == 1
+    assert by_queue["billing"]["answered"] == 1
+
+    db = sqlite3.connect(tmp_path / "demo" / "callcenter.db")
+    rows = db.execute(
+        "select caller_number, queue_id, agent_id, disposition, ivr_path from calls"
+    ).fetchall()
+    by_caller = {r[0]: r for r in rows}
+    billing = by_caller["+15550102"]
+    assert billing[1] == "billing"
+    # Whoever answered billing has the billing skill in the example config.
+    assert billing[2] in {"dev", "erin", "femi"}
+    assert '"existing"' in billing[4]
+    assert by_caller["+15550101"][2] in {"alice", "bob", "gina"}
+    # The demo wrote its config so `callcenter report -c ...` works afterwards.
+    assert (tmp_path / "demo" / "callcenter.yaml").is_file()
+
+
+async def test_callcenter_run_process_serves_calls_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    from callcenter.sim.ari_server import start_ari_server
+    from callcenter.sim.pbx import EndpointBehaviour, SimulatedAsterisk, Stasis
+
+    pbx = SimulatedAsterisk(speed=20.0, recordings_dir=tmp_path / "ast")
+    for sound in (
+        "welcome",
+        "press-1-existing-2-new",
+        "transferring-to-sales",
+        "queue-thankyou",
+        "this-call-may-be-recorded",
+    ):
+        pbx.add_sound(sound, 1.0)
+    pbx.dialplan.route("100", Stasis("callcenter"))
+    for n in range(1, 9):
+        pbx.register_endpoint(
+            "PJSIP", f"100{n}", EndpointBehaviour.answer_after(0.5, talk_seconds=3)
+        )
+    ari = await start_ari_server(pbx, "127.0.0.1", 0, "callcenter", "sekrit-ari")
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["asterisk"]["ari"].update(url=ari.url, password="sekrit-ari")
+    raw["asterisk"]["ami"].update(port=1, secret="x")  # no AMI: the worker copes and retries
+    raw["database"] = {
+        "url": f"sqlite:///{tmp_path / 'cc.db'}",
+        "spool_dir": str(tmp_path / "spool"),
+    }
+    raw["recordings"]["directory"] = str(tmp_path / "rec")
+    api_port = free_port()
+    raw["api"] = {"host": "127.0.0.1", "port": api_port, "token": "t0ken-for-test"}
+    for hours in raw["business_hours"].values():
+        hours["weekly"] = {
+            d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        }
+        hours["holidays"] = []
+    config = tmp_path / "cc.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    cli = str(Path(sys.executable).with_name("callcenter"))
+    worker = await asyncio.create_subprocess_exec(
+        cli,
+        "run",
+        "--config",
+        str(config),
+        "--speed",
+        "20",
+        "--http-port",
+        "0",
+        "--drain-grace",
+        "5",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        for _ in range(300):
+            app = pbx.apps.get("callcenter")
+            if app is not None and app.sink is not None:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the worker never connected to ARI")
+        # Agents start their shift through the agent API, as a person would.
+        login = await asyncio.create_subprocess_exec(
+            cli,
+            "agent",
+            "login",
+            "alice",
+            "--config",
+            str(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        login_output, _ = await login.communicate()
+        assert login.returncode == 0, login_output.decode()
+        call = pbx.place_inbound_call("100", "+15550199")
+        await call.wait_for("answered", timeout=10)
+        await asyncio.sleep(0.3)
+        call.send_dtmf("2")
+        await call.wait_for("bridged", timeout=20)
+        await call.wait_for("hangup", timeout=20)
+        await asyncio.sleep(1.0)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(worker.communicate(), 30)
+        await ari.close()
+        await pbx.close()
+    assert worker.returncode == 0, output.decode()[-3000:]
+    db = sqlite3.connect(tmp_path / "cc.db")
+    [(queue, agent, disposition)] = db.execute(
+        "select queue_id, agent_id, disposition from calls"
+    ).fetchall()
+    assert (queue, disposition) == ("sales", "answered")
+    assert agent == "alice"  # the only agent logged in
