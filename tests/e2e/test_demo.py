@@ -4,7 +4,7 @@ the whole runtime, SQLite CDRs; and the worker as a separate process."""
 from __future__ import annotations
 
 import asyncio
-import os
+import io
 import signal
 import sqlite3
 import sys
@@ -65,8 +65,7 @@ async def test_demo_runs_calls_through_the_whole_runtime(tmp_path: Path) -> None
         live=False,
         web_port=0,
     )
-    with open(os.devnull, "w") as sink:
-        result = await run_demo(options, Console(file=sink, width=120))
+    result = await run_demo(options, Console(file=io.StringIO(), width=120))
     assert result.outcomes == {"connected": 2, "abandoned": 1}
     assert result.calls == 3
     assert result.dispositions == {"answered": 2, "abandoned_ivr": 1}
