@@ -128,7 +128,9 @@ class Spool:
 
     def open(self) -> None:
         """Take the directory's lock and trim a torn tail left by a crash."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if not self.directory.is_dir():
+            self.directory.mkdir(parents=True)
+            _fsync_dir(self.directory.parent)  # the new directory's name must survive a crash
         fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
