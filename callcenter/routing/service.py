@@ -36,6 +36,7 @@ from callcenter.config import CallCenterConfig, OverflowTarget
 from callcenter.db.reservations import AgentReservations, in_thread
 from callcenter.routing.dispatcher import AgentStateChanged, Dispatcher
 from callcenter.routing.model import (
+    NO_ANSWER_PAUSE_REASON,
     AgentAutoPaused,
     AgentNotLoggedIn,
     AgentSpec,
@@ -51,6 +52,11 @@ from callcenter.routing.model import (
 )
 
 log = logging.getLogger(__name__)
+
+SHARED_PAUSE_REASON = "paused"
+"""Reason shown for a pause made through another worker (the shared row keeps the real one)."""
+_CONTROL_STATES = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED, AgentState.AVAILABLE})
+_TIMED_PAUSES = frozenset({NO_ANSWER_PAUSE_REASON})
 
 UNREACHABLE_REASON = "unreachable"
 """Pause reason of an agent whose endpoint went offline or could not be allocated."""
@@ -142,6 +148,7 @@ class AcdService:
             no_answer_pause_seconds=no_answer_pause_seconds,
         )
         self.sync_seconds = sync_seconds
+        self.dispatcher_agents = frozenset(a.id for a in config.agents)
         self.db_timeout = db_timeout
         self._calls: dict[str, _CallState] = {}
         self._elsewhere: set[str] = set()
@@ -153,6 +160,8 @@ class AcdService:
         self._db_task: asyncio.Task[None] | None = None
         self._last_sync = 0.0
         self._last_calls: dict[str, AgentCall] = {}
+        self._touched: set[str] = set()
+        """Agents changed through this worker's API while the shared rows were being read."""
         self._last_renew = 0.0
         self.offers = 0
         self.refused_reservations = 0
@@ -285,20 +294,61 @@ class AcdService:
             self._last_renew = now
             await in_thread(self.db_timeout, store.renew)
             await in_thread(self.db_timeout, store.expire_stale)
+        # Our own changes first, so what we read back is never older than what we did.
+        self._collect_state_changes()
+        await self._write_state_changes()
+        self._touched.clear()
         shared = await in_thread(self.db_timeout, store.agent_states)
+        # Changes made while we read (an API login) are ours to write, not to undo.
+        self._collect_state_changes()
         for agent_id, (state, holder) in shared.items():
-            if agent_id in self._elsewhere:
-                # Free again only once the row reads available: a paused or logged-out row
-                # would refuse the next reservation anyway.
-                if holder is None and state == AgentState.AVAILABLE.value:
-                    self._elsewhere.discard(agent_id)
-                    self.dispatcher.agent_free_elsewhere(agent_id, self.now())
-            elif holder is not None and holder != self.worker_id:
-                local = self.dispatcher.agent_state(agent_id)
-                if local is AgentState.AVAILABLE:
+            if agent_id not in self.dispatcher_agents or agent_id in self._touched:
+                continue
+            if holder is not None:
+                if (
+                    holder != self.worker_id
+                    and agent_id not in self._elsewhere
+                    and self.dispatcher.agent_state(agent_id) is AgentState.AVAILABLE
+                ):
                     self._elsewhere.add(agent_id)
                     self.dispatcher.agent_busy_elsewhere(agent_id, self.now())
-        self._collect_state_changes()
+                continue
+            if agent_id in self._elsewhere:
+                self._elsewhere.discard(agent_id)
+                self.dispatcher.agent_free_elsewhere(agent_id, self.now())
+            self._follow_shared_state(agent_id, state)
+        # What we just learnt is already in the shared rows: tell the listeners, write nothing
+        # (writing it back would replace the pause reason another worker stored).
+        learnt = self.dispatcher.drain_state_changes()
+        if self.on_agent_state is not None:
+            for change in learnt:
+                self.on_agent_state(change)
+        if learnt:
+            self.kick()
+
+    def _follow_shared_state(self, agent_id: str, shared: str) -> None:
+        """A login, pause or logout made through another worker (its API, the CLI) reaches
+        this dispatcher: the free agent's row is the truth for those three states."""
+        local = self.dispatcher.agent_status(agent_id)
+        now = self.now()
+        if local.state not in _CONTROL_STATES or shared == local.state.value:
+            return
+        if local.state is AgentState.PAUSED and local.reason in _TIMED_PAUSES:
+            return  # our own short rest after a missed ring ends by its timer
+        if shared == AgentState.AVAILABLE.value:
+            if local.state is AgentState.LOGGED_OUT:
+                self.dispatcher.log_in(agent_id, now)
+            else:
+                self.dispatcher.unpause(agent_id, now)
+        elif shared == AgentState.PAUSED.value:
+            if local.state is AgentState.LOGGED_OUT:
+                self.dispatcher.log_in(agent_id, now)
+            self.dispatcher.pause(agent_id, SHARED_PAUSE_REASON, now)
+        elif shared == AgentState.LOGGED_OUT.value:
+            self.dispatcher.log_out(agent_id, now)
+        else:
+            return
+        log.info("agent=%s now %s (changed through another worker)", agent_id, shared)
 
     def _apply(self, decisions: Iterable[Decision]) -> None:
         for decision in decisions:
@@ -496,6 +546,7 @@ class AcdService:
         return self._after_control(agent_id)
 
     def _after_control(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
+        self._touched.add(agent_id)
         self._collect_state_changes()
         self.kick()
         return self.agent_view(agent_id, reason)

@@ -133,3 +133,64 @@ async def test_two_workers_never_double_book_an_agent(pg_url: str, tmp_path: Pat
     assert {e.outcome for e in entries} == {"answered"}
     assert all(e.left_at is not None and e.left_at >= e.entered_at for e in entries)
     assert changes and changes > 0
+
+
+async def test_a_login_through_one_worker_reaches_the_other(pg_url: str, tmp_path: Path) -> None:
+    upgrade(pg_url)
+    config = make_config()
+    pbx = SimulatedAsterisk(speed=SPEED, recordings_dir=tmp_path)
+    for agent in config.agents:
+        technology, resource = agent.endpoint.split("/", 1)
+        pbx.register_endpoint(technology, resource, EndpointBehaviour.answer_after(0.2))
+    pbx.dialplan.route("w2-sales", Stasis("w2"))
+    routes = {"w2-sales": QueueRequest("sales")}
+    server = await start_ari_server(pbx, "127.0.0.1", 0, USER, PASSWORD)
+    engine = make_engine(pg_url)
+    services = [
+        AcdService(
+            config,
+            speed=SPEED,
+            worker_id=app,
+            reservations=AgentReservations(engine, app),
+            sync_seconds=0.05,
+        )
+        for app in ("w1", "w2")
+    ]
+    workers = []
+    try:
+        for app, service in zip(("w1", "w2"), services, strict=True):
+            worker, _ = await start_acd_worker(
+                server, config, service, app=app, ivr=direct_to_queue(routes), login=[]
+            )
+            workers.append(worker)
+        w1, w2 = services
+        # Through worker 1 (its API or the CLI): sale1 logs in, both1 logs in and pauses.
+        await w1.login("sale1")
+        await w1.login("both1")
+        await w1.pause("both1", "lunch")
+        async with asyncio.timeout(5):
+            while w2.dispatcher.agent_state("both1").value != "paused":  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        assert w2.dispatcher.agent_state("sale1").value == "available"
+        # A caller on worker 2 reaches sale1, never the paused both1.
+        caller = pbx.place_inbound_call("w2-sales", "+15559999")
+        await caller.wait_for("bridged", timeout=5)
+        assert w2.agent_call("sale1") is not None
+        caller.hangup()
+        async with asyncio.timeout(5):
+            while any(w.sessions for w in workers):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        # The pause reason stored through worker 1 stays (worker 2 does not write it back).
+        with engine.connect() as conn:
+            reason = conn.execute(
+                sa.text("select pause_reason from agents where agent_id = 'both1'")
+            ).scalar()
+        assert reason == "lunch"
+    finally:
+        for worker in workers:
+            await worker.stop(grace=1.0)
+        for service in services:
+            await service.close()
+        await server.close()
+        await pbx.close()
+        engine.dispose()
