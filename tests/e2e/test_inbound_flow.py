@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -189,3 +190,50 @@ async def test_closed_queue_sends_callers_to_its_closed_target(tmp_path: Path) -
         assert call is not None and call.queue_id == "sales"
         caller.hangup()
         await center.settle()
+
+
+async def test_overflow_to_voicemail_records_a_message(tmp_path: Path) -> None:
+    config = make_config()
+    queues = config.model_dump()["queues"]
+    queues["billing"].update(max_wait_seconds=10, overflow={"voicemail": "general"})
+    config = make_config(queues=queues)
+    async with running_center(config, tmp_path, login=[]) as center:
+        center.pbx.add_sound("vm-intro", 1.0)  # in Asterisk's core sounds
+        caller = center.pbx.place_inbound_call("100", "+15550107")
+        await caller.wait_for("playback_started", timeout=5)
+        caller.send_dtmf("1")
+        await caller.wait_for("moh_started", timeout=5)
+        await caller.wait_for(
+            "playback_started", timeout=5, predicate=lambda e: e.detail == "sound:vm-intro"
+        )
+        await center.wait_until(lambda: bool(center.pbx.live_recordings))
+        caller.hangup()
+        await center.settle()
+        names = [name for name, _ in center.pbx.stored_recordings()]
+        assert any(name.startswith("voicemail-general-") for name in names)
+
+
+async def test_abandoned_caller_is_recorded_with_the_wait(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cc.db'}"
+    upgrade(url)
+    writer = CdrWriter(url, tmp_path / "spool", flush_interval_ms=10)
+    await writer.start()
+    config = make_config()
+    async with running_center(config, tmp_path, login=[], cdr=writer) as center:
+        caller = center.pbx.place_inbound_call("100", "+15550108")
+        await caller.wait_for("playback_started", timeout=5)
+        caller.send_dtmf("2")
+        await caller.wait_for("moh_started", timeout=5)
+        await asyncio.sleep(0.1)  # 2 PBX seconds in the queue
+        caller.hangup()
+        await center.settle()
+    await writer.flush()
+    await writer.close()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        call = conn.execute(sa.select(Call)).one()
+    engine.dispose()
+    assert call.disposition == "abandoned_queue"
+    assert call.queue_id == "sales"
+    assert call.wait_seconds is not None and call.wait_seconds > 0
+    assert call.agent_id is None
