@@ -351,11 +351,12 @@ class QueueCall:
                     originator=self.caller,
                 )
             except AriRequestError as exc:
-                # 500 "Allocation failed": the endpoint does not exist or is not registered.
                 self._log("agent=%s cannot be rung at %s: %s", agent_id, agent.endpoint, exc)
                 leg.ended = True
-                self._leg_failed(leg, "unavailable")
-                self.service.agent_unreachable(agent_id)
+                # 500 "Allocation failed": the endpoint does not exist or is not registered;
+                # anything else (a time-out, the caller's channel gone) is not the agent's
+                # doing: "busy" rests them briefly without counting a missed call.
+                self._leg_failed(leg, "unavailable" if exc.status == 500 else "busy")
                 continue
             if self.record is not None:
                 leg.cdr_leg = self.record.leg_ringing(agent_id, agent.endpoint, leg.channel_id)
@@ -398,7 +399,7 @@ class QueueCall:
                 self._log("agent=%s dial failed: %s", leg.agent_id, exc)
                 break
         await self._hang_up_leg(leg)
-        self._leg_failed(leg, "unavailable")
+        self._leg_failed(leg, "busy")
 
     async def _on_leg_event(self, leg: AgentLeg, event: AriEvent) -> _Talk | None:
         if isinstance(event, StasisStart):

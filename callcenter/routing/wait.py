@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from callcenter.asterisk.ari import AriClient, AriRequestError
+from callcenter.asterisk.ari import AriClient, AriConflict, AriNotFound, AriRequestError
 from callcenter.asterisk.ids import ChannelId, PlaybackId, new_playback_id
 from callcenter.config import Queue
 
@@ -109,7 +109,8 @@ class CallerWait:
     async def start_music(self) -> None:
         if not self.moh_on:
             self.moh_on = True
-            await self.ari.start_moh(self.caller, self.queue.moh_class)
+            with _caller_may_be_gone():
+                await self.ari.start_moh(self.caller, self.queue.moh_class)
 
     async def stop(self) -> None:
         """Silence: stop the prompt and the music (before bridging or leaving the queue)."""
@@ -123,8 +124,17 @@ class CallerWait:
                 await self.ari.stop_moh(self.caller)
 
     async def _play(self, media: list[str]) -> None:
-        if self.moh_on:
-            self.moh_on = False
-            await self.ari.stop_moh(self.caller)
-        self.playback = new_playback_id()
-        await self.ari.play(self.caller, media, playback_id=self.playback)
+        with _caller_may_be_gone():
+            if self.moh_on:
+                self.moh_on = False
+                await self.ari.stop_moh(self.caller)
+            self.playback = new_playback_id()
+            await self.ari.play(self.caller, media, playback_id=self.playback)
+
+
+@contextlib.contextmanager
+def _caller_may_be_gone() -> Iterator[None]:
+    """404 / 409 "Channel not in Stasis application": the caller hung up a moment ago; their
+    StasisEnd is in the call's inbox and ends the wait there, not here."""
+    with contextlib.suppress(AriNotFound, AriConflict):
+        yield

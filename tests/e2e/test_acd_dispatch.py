@@ -136,3 +136,21 @@ async def test_priority_caller_is_served_first(tmp_path: Path) -> None:
         await center.settle()
         assert not center.pbx.channels
         assert center.pbx.bridges == {}
+
+
+async def test_endpoint_that_cannot_be_allocated_pauses_the_agent(tmp_path: Path) -> None:
+    config = make_config()
+    async with running_center(
+        config, tmp_path, ivr=direct_to_queue(ROUTES), login=["bill1"]
+    ) as center:
+        # The phone's endpoint is removed from Asterisk: channels/create answers 500.
+        del center.pbx.endpoints["PJSIP/1001"]
+        caller = center.pbx.place_inbound_call("201", "+15550009")
+        await center.wait_until(lambda: center.agent_state("bill1") == "paused")
+        assert center.service.dispatcher.agent_status("bill1").reason == "unreachable"
+        assert not caller.ended
+        await center.service.login("bill2")
+        await caller.wait_for("bridged", timeout=5)
+        caller.hangup()
+        await center.settle()
+        assert not center.pbx.channels
