@@ -231,34 +231,37 @@ class AcdService:
         self._apply(self.dispatcher.tick(self.now()))
         if self.reservations is not None:
             await self._keep_in_step()
-        self._collect_state_changes()
         while True:
+            # Every change made so far reaches the shared rows before the reservations: an
+            # agent freed here must read "available" to be reserved, and a stale "available"
+            # written after a reservation would end its lease. Nothing awaits between the last
+            # write and the decision, so the decision sees no unwritten change.
+            while self._collect_state_changes():
+                await self._write_state_changes()
             assignments = self.dispatcher.next_assignments(self.now())
             if not assignments:
                 break
-            for assignment in assignments:
-                await self._reserve_and_offer(assignment)
+            # One transaction per assignment, all at once: the rows differ, and SKIP LOCKED
+            # keeps them from waiting on each other (or on another worker).
+            grants = await asyncio.gather(*(self._reserve_all(a) for a in assignments))
+            for assignment, granted in zip(assignments, grants, strict=True):
+                self._offer(assignment, granted)
             # A refused reservation put its caller back: the loop tries the next agent.
-        # An agent freed here (wrap-up over, call ended) must read free in the shared rows, or
-        # the other workers keep seeing them held.
-        self._collect_state_changes()
-        await self._write_state_changes()
 
-    async def _reserve_and_offer(self, assignment: Assignment) -> None:
-        # Every change made so far reaches the shared rows before the reservation: a stale
-        # "available" written after it would end the lease we are about to take.
-        self._collect_state_changes()
-        await self._write_state_changes()
+    async def _reserve_all(self, assignment: Assignment) -> list[bool]:
+        return [await self._reserve(a, assignment.call_id) for a in assignment.agent_ids]
+
+    def _offer(self, assignment: Assignment, reserved: list[bool]) -> None:
         granted: list[str] = []
-        for agent_id in assignment.agent_ids:
-            if await self._reserve(agent_id, assignment.call_id):
+        for agent_id, ok in zip(assignment.agent_ids, reserved, strict=True):
+            if ok:
                 granted.append(agent_id)
-            else:
-                self.refused_reservations += 1
-                self._elsewhere.add(agent_id)
-                self._apply(
-                    self.dispatcher.reservation_refused(assignment.call_id, agent_id, self.now())
-                )
+                continue
+            self.refused_reservations += 1
+            self._elsewhere.add(agent_id)
+            self._apply(
+                self.dispatcher.reservation_refused(assignment.call_id, agent_id, self.now())
+            )
         if not granted:
             return
         call = self._calls.get(assignment.call_id)
@@ -376,16 +379,16 @@ class AcdService:
 
     # --- database writes ---------------------------------------------------------------------
 
-    def _collect_state_changes(self) -> None:
+    def _collect_state_changes(self) -> bool:
+        """Take the dispatcher's new changes; True when some wait to be written."""
         changes = self.dispatcher.drain_state_changes()
-        if not changes:
-            return
-        if self.on_agent_state is not None:
+        if changes and self.on_agent_state is not None:
             for change in changes:
                 self.on_agent_state(change)
-        if self.reservations is not None:
+        if changes and self.reservations is not None:
             self._unwritten.extend(changes)
             self.kick()
+        return bool(self._unwritten)
 
     async def _write_state_changes(self) -> None:
         if not self._unwritten or self.reservations is None:
