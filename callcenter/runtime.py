@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from callcenter.cdr.writer import CdrWriter
     from callcenter.clock import Clock
     from callcenter.hooks import Hooks
+    from callcenter.ivr.lookups import LookupRegistry
     from callcenter.recording.recorder import Recorder
     from callcenter.routing.service import AcdService
     from callcenter.worker.app import Worker
@@ -82,6 +83,7 @@ class CallCenterRuntime:
         self.service: AcdService | None = None
         self.recorder: Recorder | None = None
         self.flow: InboundCallFlow | None = None
+        self.lookups: LookupRegistry | None = None
         self.api_url: str | None = None
         self._api_runner: web.AppRunner | None = None
         self._recovery: asyncio.Task[None] | None = None
@@ -98,6 +100,7 @@ class CallCenterRuntime:
         from callcenter.db.reservations import AgentReservations
         from callcenter.hooks import Hooks
         from callcenter.hooks.cdr_events import CdrWithHooks
+        from callcenter.ivr.lookups import LookupRegistry
         from callcenter.recording.recorder import Recorder
         from callcenter.routing.service import AcdService
         from callcenter.worker.app import Worker, WorkerSettings
@@ -136,6 +139,7 @@ class CallCenterRuntime:
             reservations=reservations,
             worker_id=self.worker_id,
         )
+        self.lookups = LookupRegistry.from_config(config.ivr.lookups)
         self.recorder = Recorder.from_config(
             config, self.worker.ari, cdr=self.cdr, hooks=self.hooks
         )
@@ -143,7 +147,7 @@ class CallCenterRuntime:
             config,
             self.worker,
             service=self.service,
-            ivr=ivr_runner(config, clock=options.clock, speed=options.speed),
+            ivr=ivr_runner(config, lookups=self.lookups, clock=options.clock, speed=options.speed),
             cdr=cdr_sink,
             worker_id=self.worker_id,
             recorder=self.recorder,
@@ -232,6 +236,8 @@ class CallCenterRuntime:
             await self.worker.stop(grace=0.0)
         if self.flow is not None and hasattr(self.flow, "close"):
             await self.flow.close()
+        if self.lookups is not None:
+            await self.lookups.close()
         if self.service is not None:
             await self.service.close()
         if self.recorder is not None:
