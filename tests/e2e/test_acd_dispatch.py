@@ -154,3 +154,26 @@ async def test_endpoint_that_cannot_be_allocated_pauses_the_agent(tmp_path: Path
         caller.hangup()
         await center.settle()
         assert not center.pbx.channels
+
+
+async def test_agent_wraps_up_for_the_queue_time_before_the_next_call(tmp_path: Path) -> None:
+    config = make_config()
+    queues = config.model_dump()["queues"]
+    queues["sales"]["wrapup_seconds"] = 4
+    config = make_config(queues=queues)
+    async with running_center(
+        config, tmp_path, ivr=direct_to_queue(ROUTES), login=["sale1"]
+    ) as center:
+        first = center.pbx.place_inbound_call("202", "+15550010")
+        await first.wait_for("bridged", timeout=5)
+        second = center.pbx.place_inbound_call("202", "+15550011")
+        await second.wait_for("moh_started", timeout=5)
+        center.phone("sale1").calls[0].hangup()
+        await center.wait_until(lambda: center.agent_state("sale1") == "wrapup")
+        assert len(center.dials_to("sale1")) == 1  # not rung during wrap-up
+        # 4 PBX seconds later the agent is free and takes the waiting caller.
+        await second.wait_for("bridged", timeout=5)
+        assert len(center.dials_to("sale1")) == 2
+        second.hangup()
+        await center.settle()
+        assert center.pbx.bridges == {}
