@@ -177,3 +177,34 @@ async def test_agent_wraps_up_for_the_queue_time_before_the_next_call(tmp_path: 
         second.hangup()
         await center.settle()
         assert center.pbx.bridges == {}
+
+
+async def test_ring_all_rings_every_qualified_agent_and_keeps_the_first_to_answer(
+    tmp_path: Path,
+) -> None:
+    config = make_config()
+    queues = config.model_dump()["queues"]
+    queues["billing"]["strategy"] = "ring_all"
+    config = make_config(queues=queues)
+    behaviours = {"bill1": EndpointBehaviour.manual(), "bill2": EndpointBehaviour.manual()}
+    async with running_center(
+        config,
+        tmp_path,
+        ivr=direct_to_queue(ROUTES),
+        behaviours=behaviours,
+        login=["bill1", "bill2"],
+    ) as center:
+        caller = center.pbx.place_inbound_call("201", "+15550012")
+        first = await center.phone("bill1").next_call(timeout=5)
+        other = await center.phone("bill2").next_call(timeout=5)
+        await first.wait_for("ringing", timeout=5)
+        await other.wait_for("ringing", timeout=5)
+        other.answer()
+        await caller.wait_for("bridged", timeout=5)
+        assert caller.bridged_with == [other.channel_id]
+        await first.wait_for("hangup", timeout=5)  # the other phone stops ringing
+        assert center.agent_state("bill1") == "available"
+        caller.hangup()
+        await center.settle()
+        assert center.pbx.bridges == {}
+        assert not center.pbx.channels
