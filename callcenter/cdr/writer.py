@@ -35,11 +35,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import (
     DataError,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from callcenter.config import CallCenterConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 REJECTED_FILE = "rejected.jsonl"
@@ -110,6 +112,8 @@ class CdrWriter:
         self._spool_has_data = False
         self._retry_delay = retry_initial
         self._next_retry = 0.0
+        self._db_threads = 0
+        self._db_threads_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: CallCenterConfig, worker_id: str = "worker") -> CdrWriter:
@@ -151,6 +155,11 @@ class CdrWriter:
                 await self._task
         self._task = None
         await asyncio.to_thread(self.spool.close)
+        # A write that timed out still runs in its thread; let it return its connection before
+        # the pool goes, or the connection would be dropped open (bounded: a hung one stays).
+        deadline = time.monotonic() + self.db_timeout
+        while self._db_threads and time.monotonic() < deadline:  # noqa: ASYNC110 (set by threads)
+            await asyncio.sleep(0.02)
         await asyncio.to_thread(self.store.dispose)
 
     # --- submitting (never awaits) -----------------------------------------------------------
@@ -213,7 +222,9 @@ class CdrWriter:
                 worker_id=worker_id,
             )
         ids = await asyncio.wait_for(
-            asyncio.to_thread(self.store.recover_in_progress, worker_id, list(live_call_ids)),
+            asyncio.to_thread(
+                self._in_db_thread, self.store.recover_in_progress, worker_id, list(live_call_ids)
+            ),
             self.db_timeout,
         )
         for call_id in ids:
@@ -265,6 +276,16 @@ class CdrWriter:
             await asyncio.sleep(0.1)
         return False
 
+    def _in_db_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a store call, counting it (it may outlive the time-out that gave up on it)."""
+        with self._db_threads_lock:
+            self._db_threads += 1
+        try:
+            return func(*args)
+        finally:
+            with self._db_threads_lock:
+                self._db_threads -= 1
+
     def _idle_wait(self) -> float:
         if self._spool_has_data:
             return max(0.01, self._next_retry - time.monotonic())
@@ -307,7 +328,9 @@ class CdrWriter:
 
     async def _try_write(self, records: list[Record]) -> str:
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.store.write, records), self.db_timeout)
+            await asyncio.wait_for(
+                asyncio.to_thread(self._in_db_thread, self.store.write, records), self.db_timeout
+            )
         except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
             self._database_failed(records, exc)
             return "down"
