@@ -136,7 +136,7 @@ def demo_config(
         url=f"sqlite:///{state / 'callcenter.db'}", spool_dir=str(state / "spool")
     )
     raw.setdefault("recordings", {})["directory"] = str(state / "recordings")
-    raw["api"] = {"host": "127.0.0.1", "port": options.web_port, "token": secret}
+    raw["api"] = {"host": "127.0.0.1", "port": _free_or_any(options.web_port), "token": secret}
     raw["web"] = {**raw.get("web", {}), "session_secret": secret}
     for lookup in raw.get("ivr", {}).get("lookups", {}).values():
         if lookup.get("kind") == "http":
@@ -149,6 +149,21 @@ def demo_config(
         encoding="utf-8",
     )
     return config, path
+
+
+def _free_or_any(port: int) -> int:
+    """``port`` if nothing listens there, else 0 (any free port): a busy 8080 is no failure."""
+    import socket
+
+    if port == 0:
+        return 0
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            log.warning("port %d is taken: the web pages get another one", port)
+            return 0
+    return port
 
 
 def create_demo_users(runtime: CallCenterRuntime) -> list[tuple[str, str]]:
