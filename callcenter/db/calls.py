@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from callcenter.db.models import Call, CallEvent, CallLeg, QaScore, Recording
+from callcenter.db.models import Call, QaScore
 from callcenter.errors import NotFoundError
 
 
@@ -68,29 +68,25 @@ def search_calls(engine: Engine, filters: CallFilter) -> list[dict[str, Any]]:
 
 
 def call_detail(engine: Engine, call_id: str) -> CallDetail:
+    """The call with its legs, events, recording (``cdr.queries.call_detail``) and QA scores."""
+    from callcenter.cdr.queries import call_detail as cdr_call_detail
+
+    found = cdr_call_detail(engine, call_id)
+    if found is None:
+        raise NotFoundError(f"no call {call_id!r}", call_id=call_id)
     with Session(engine) as session:
-        call = session.get(Call, call_id)
-        if call is None:
-            raise NotFoundError(f"no call {call_id!r}", call_id=call_id)
-        legs = session.scalars(
-            select(CallLeg).where(CallLeg.call_id == call_id).order_by(CallLeg.seq)
-        )
-        events = session.scalars(
-            select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.seq)
-        )
-        recording = session.scalars(
-            select(Recording).where(Recording.call_id == call_id, Recording.deleted_at.is_(None))
-        ).first()
         scores = session.scalars(
             select(QaScore).where(QaScore.call_id == call_id).order_by(QaScore.scored_at)
         )
-        return CallDetail(
-            call=_row(call),
-            legs=[_row(x) for x in legs],
-            events=[_row(x) for x in events],
-            recording=_row(recording) if recording else None,
-            scores=[_row(x) for x in scores],
-        )
+        score_rows = [_row(x) for x in scores]
+    recordings = found["recordings"]
+    return CallDetail(
+        call=found["call"],
+        legs=found["legs"],
+        events=found["events"],
+        recording=recordings[0] if recordings else None,
+        scores=score_rows,
+    )
 
 
 def previous_calls(
