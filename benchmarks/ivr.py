@@ -257,6 +257,7 @@ async def _bench() -> None:
         stdout=asyncio.subprocess.PIPE,
         env=env,
         cwd=str(REPO),
+        limit=64 * 1024 * 1024,  # the worker's figures come back as one JSON line (latencies)
     )
     assert worker.stdin is not None and worker.stdout is not None
     try:
