@@ -1,7 +1,8 @@
 """``POST /api/agents/{agent_id}/login|logout|pause|unpause``: agent control.
 
 The body is optional JSON: ``{"reason": "lunch"}`` for pause and logout. The answer is the
-agent's state after the change.
+agent's state after the change. An agent user's token controls only that agent; supervisors,
+admins and the shared token control anyone (``callcenter.api.auth``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from typing import Any
 from aiohttp import web
 
 from callcenter.api.app import BadRequest, control_of
+from callcenter.api.auth import require_agent_control
+
+
+def _agent_id(request: web.Request) -> str:
+    """The path's agent, once the caller is known to be allowed to change it."""
+    agent_id = request.match_info["agent_id"]
+    require_agent_control(request, agent_id)
+    return agent_id
 
 
 async def _reason(request: web.Request) -> str | None:
@@ -32,27 +41,29 @@ async def _reason(request: web.Request) -> str | None:
 
 async def login(request: web.Request) -> web.Response:
     """Log the agent in: they become available for calls."""
-    agent = await control_of(request).login(request.match_info["agent_id"])
+    agent = await control_of(request).login(_agent_id(request))
     return web.json_response(agent)
 
 
 async def logout(request: web.Request) -> web.Response:
     """Log the agent out."""
+    agent_id = _agent_id(request)
     reason = await _reason(request)
-    agent = await control_of(request).logout(request.match_info["agent_id"], reason)
+    agent = await control_of(request).logout(agent_id, reason)
     return web.json_response(agent)
 
 
 async def pause(request: web.Request) -> web.Response:
     """Pause the agent (no new calls) with an optional reason."""
+    agent_id = _agent_id(request)
     reason = await _reason(request)
-    agent = await control_of(request).pause(request.match_info["agent_id"], reason)
+    agent = await control_of(request).pause(agent_id, reason)
     return web.json_response(agent)
 
 
 async def unpause(request: web.Request) -> web.Response:
     """End the agent's pause."""
-    agent = await control_of(request).unpause(request.match_info["agent_id"])
+    agent = await control_of(request).unpause(_agent_id(request))
     return web.json_response(agent)
 
 

@@ -1,19 +1,33 @@
 """The API application: bearer-token auth, JSON errors, ``GET /api/status``.
 
 Domain errors carry a stable code (``agent-not-found``); this module alone maps them to HTTP
-statuses. The web-pages helper extends the same ``web.Application`` later.
+statuses. Who may call what is in ``callcenter.api.auth``; ``GET /api/openapi.json`` (no token)
+describes every route. The web-pages helper extends the same ``web.Application`` later.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from callcenter.api.auth import (
+    CALLER_KEY,
+    TOKEN_TTL_SECONDS,
+    BearerAuth,
+    Forbidden,
+    Unauthorized,
+    UsersUnavailable,
+    UserTokens,
+    require_permission,
+)
+from callcenter.api.openapi import OPENAPI_PATH, openapi_document
+from callcenter.auth.model import Permission
+from callcenter.db.users import UserStore
 from callcenter.errors import CallCenterError, ConfigError, ConflictError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -46,14 +60,14 @@ class BadRequest(CallCenterError):
     code = "invalid-request"
 
 
-class Unauthorized(CallCenterError):
-    code = "unauthorized"
-
-
 def http_status_of(error: CallCenterError) -> int:
     """The HTTP status a domain error leaves with."""
     if isinstance(error, Unauthorized):
         return 401
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, UsersUnavailable):
+        return 503
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, ConflictError):
@@ -72,23 +86,12 @@ def control_of(request: web.Request) -> AgentControl:
     return control
 
 
-def _bearer_token_matches(request: web.Request, token: str) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        return False
-    # Constant-time comparison: the token is the only thing guarding agent control.
-    return hmac.compare_digest(given.strip().encode(), token.encode())
-
-
-def _middleware(token: str) -> Middleware:
+def _middleware(auth: BearerAuth) -> Middleware:
     @web.middleware
     async def auth_and_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/api/") and not _bearer_token_matches(request, token):
-            return error_response(
-                Unauthorized("a valid 'Authorization: Bearer <token>' header is required")
-            )
         try:
+            if request.path.startswith("/api/") and request.path != OPENAPI_PATH:
+                request[CALLER_KEY] = await auth.caller_of(request)
             return await handler(request)
         except CallCenterError as exc:
             log.info("API %s %s: %s", request.method, request.path, exc.message)
@@ -108,18 +111,38 @@ def _middleware(token: str) -> Middleware:
 
 async def get_status(request: web.Request) -> web.Response:
     """``GET /api/status``: every queue (waiting callers, longest wait) and agent state."""
+    require_permission(request, Permission.WALLBOARD)
     return web.json_response(control_of(request).status())
 
 
-def make_api_app(control: AgentControl, token: str) -> web.Application:
-    """The API as an aiohttp application; every ``/api/`` request needs ``Bearer token``."""
+async def get_openapi(request: web.Request) -> web.Response:
+    """``GET /api/openapi.json``: the OpenAPI 3.1 description of this API (no token needed)."""
+    return web.json_response(openapi_document())
+
+
+def make_api_app(
+    control: AgentControl,
+    token: str,
+    users: UserStore | None = None,
+    *,
+    token_ttl_seconds: float = TOKEN_TTL_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> web.Application:
+    """The API as an aiohttp application; every ``/api/`` request but the OpenAPI document
+    needs ``Bearer <token>``: the shared ``token``, or (with ``users``) a user's own token,
+    remembered for ``token_ttl_seconds``."""
     if not token:
         raise ConfigError("the API needs a token (api.token or $CALLCENTER_API_TOKEN)")
     from callcenter.api.agents import add_agent_routes
 
-    app = web.Application(middlewares=[_middleware(token)])
+    user_tokens = (
+        UserTokens(users, ttl_seconds=token_ttl_seconds, clock=clock) if users is not None else None
+    )
+    app = web.Application(middlewares=[_middleware(BearerAuth(token, user_tokens))])
     app[CONTROL_KEY] = control
-    app.router.add_get("/api/status", get_status)
+    # No automatic HEAD routes: the OpenAPI document lists exactly what is served.
+    app.router.add_get(OPENAPI_PATH, get_openapi, allow_head=False)
+    app.router.add_get("/api/status", get_status, allow_head=False)
     add_agent_routes(app)
     return app
 
