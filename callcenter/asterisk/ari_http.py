@@ -84,11 +84,13 @@ class AriHttpClient(AsynchronousHttpClient):
         self._heartbeat = heartbeat
         self._session: aiohttp.ClientSession | None = None
         self._ws_session: aiohttp.ClientSession | None = None
+        self._closed = False
         self.on_ws_connected: Callable[[], None] | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The aiohttp session, created on first use inside the running loop."""
+        self._check_open()
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(
@@ -101,6 +103,7 @@ class AriHttpClient(AsynchronousHttpClient):
     def ws_session(self) -> aiohttp.ClientSession:
         """A session of its own for the WebSocket: no total time-out on a connection that
         lives for hours (the heartbeat notices a dead peer instead)."""
+        self._check_open()
         if self._ws_session is None or self._ws_session.closed:
             self._ws_session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
@@ -113,7 +116,14 @@ class AriHttpClient(AsynchronousHttpClient):
             merged.update(self._auth_header)
         return merged
 
+    def _check_open(self) -> None:
+        # A request made after close() (a call's task still ending) must not open a session
+        # nobody will close again: it fails like a refused connection.
+        if self._closed:
+            raise aiohttp.ClientConnectionError("ARI HTTP client closed")
+
     async def close(self) -> None:
+        self._closed = True
         for websocket in list(self.websockets):
             await websocket.close()
         self.websockets.clear()

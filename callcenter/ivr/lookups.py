@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import urllib.parse
@@ -212,6 +213,11 @@ class SqlLookup:
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        # A query given up on (timed out, or its caller gone) still holds a connection in its
+        # thread: let it give it back before the engine goes, or it would be dropped open when
+        # the disposed pool is collected. Bounded: a hung query is left behind.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(self._pool.shutdown), self.timeout_seconds)
         with self._engine_lock:
             if self._engine is not None:
                 self._engine.dispose()

@@ -33,7 +33,8 @@ from typing import Any, Protocol
 from callcenter.asterisk.events import AriEvent
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import CallCenterConfig, OverflowTarget
-from callcenter.db.reservations import AgentReservations, in_thread
+from callcenter.db.reservations import AgentReservations
+from callcenter.db.threads import DbThreads
 from callcenter.routing.dispatcher import AgentStateChanged, Dispatcher
 from callcenter.routing.model import (
     NO_ANSWER_PAUSE_REASON,
@@ -158,6 +159,8 @@ class AcdService:
         self._task: asyncio.Task[None] | None = None
         self._db_queue: asyncio.Queue[Callable[[], object]] = asyncio.Queue()
         self._db_task: asyncio.Task[None] | None = None
+        self._threads = DbThreads()
+        """Database calls in threads (one given up on may still run: see ``close``)."""
         self._last_sync = 0.0
         self._last_calls: dict[str, AgentCall] = {}
         self._touched: set[str] = set()
@@ -182,7 +185,7 @@ class AcdService:
     async def start(self) -> None:
         """Create the agents' rows (shared database), start the dispatch loop and the writer."""
         if self.reservations is not None:
-            await in_thread(self.db_timeout, self.reservations.sync_agents, self.config)
+            await self._threads.run(self.db_timeout, self.reservations.sync_agents, self.config)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="acd-dispatch")
             self._db_task = asyncio.create_task(self._write_db(), name="acd-db-writer")
@@ -204,6 +207,12 @@ class AcdService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._db_task
             self._db_task = None
+        # A database call the loop gave up on (cancelled above, or timed out) may still run in
+        # its thread: the reservations' owner disposes of the engine after this returns, and a
+        # connection given back after that would be dropped open. A hung one is not awaited
+        # longer than ``db_timeout``.
+        if not await self._threads.wait(self.db_timeout):
+            log.warning("%d database call(s) still running at close", self._threads.running)
 
     def kick(self) -> None:
         """Something changed: run a dispatch round soon."""
@@ -281,7 +290,9 @@ class AcdService:
     async def _reserve(self, agent_id: str, call_id: str) -> bool:
         if self.reservations is None:
             return True
-        chosen = await in_thread(self.db_timeout, self.reservations.reserve, [agent_id], call_id)
+        chosen = await self._threads.run(
+            self.db_timeout, self.reservations.reserve, [agent_id], call_id
+        )
         return chosen is not None
 
     async def _keep_in_step(self) -> None:
@@ -295,13 +306,13 @@ class AcdService:
         self._last_sync = now
         if now - self._last_renew >= store.lease.total_seconds() / 3:
             self._last_renew = now
-            await in_thread(self.db_timeout, store.renew)
-            await in_thread(self.db_timeout, store.expire_stale)
+            await self._threads.run(self.db_timeout, store.renew)
+            await self._threads.run(self.db_timeout, store.expire_stale)
         # Our own changes first, so what we read back is never older than what we did.
         self._collect_state_changes()
         await self._write_state_changes()
         self._touched.clear()
-        shared = await in_thread(self.db_timeout, store.agent_states)
+        shared = await self._threads.run(self.db_timeout, store.agent_states)
         # Changes made while we read (an API login) are ours to write, not to undo.
         self._collect_state_changes()
         for agent_id, (state, holder) in shared.items():
@@ -399,7 +410,7 @@ class AcdService:
             # The history wants real time: dispatcher times are PBX seconds.
             changes = [replace(c, at=c.at / self.speed) for c in changes]
         now = self.now() / self.speed
-        await in_thread(self.db_timeout, self.reservations.record_changes, changes, now)
+        await self._threads.run(self.db_timeout, self.reservations.record_changes, changes, now)
 
     def _in_background(self, job: Callable[[], object]) -> None:
         """A database write nobody waits for (queue entries): the writer task runs it."""
@@ -424,7 +435,7 @@ class AcdService:
         while True:
             job = await self._db_queue.get()
             try:
-                await in_thread(self.db_timeout, job)
+                await self._threads.run(self.db_timeout, job)
             except Exception:
                 # A lost history row must not stop the calls; the next write may succeed.
                 log.exception("database write failed")

@@ -214,10 +214,19 @@ async def start_acd_worker(
         recorder=recorder,
     )
     await service.start()
-    for agent_id in login if login is not None else [a.id for a in config.agents]:
-        await service.login(agent_id)
-    await worker.start()
-    await worker.ari.wait_connected(within=5)
+    try:
+        for agent_id in login if login is not None else [a.id for a in config.agents]:
+            await service.login(agent_id)
+        await worker.start()
+        await worker.ari.wait_connected(within=5)
+    except BaseException:
+        # Nobody gets the worker to stop: close its ARI sessions here, not at some later gc.
+        await worker.stop(grace=0.0)
+        await flow.close()
+        if flow.recorder is not None:
+            await flow.recorder.close()
+        await service.close()
+        raise
     return worker, flow
 
 
@@ -244,16 +253,21 @@ async def running_center(
         phones[agent.id] = pbx.register_endpoint(technology, resource, behaviour)
     server = await start_ari_server(pbx, "127.0.0.1", 0, USER, PASSWORD)
     service = service or AcdService(config, speed=SPEED, worker_id="w1")
-    worker, flow = await start_acd_worker(
-        server,
-        config,
-        service,
-        ivr=ivr,
-        cdr=cdr,
-        login=login,
-        app=APP,
-        recorder="from-config" if record_calls else None,
-    )
+    try:
+        worker, flow = await start_acd_worker(
+            server,
+            config,
+            service,
+            ivr=ivr,
+            cdr=cdr,
+            login=login,
+            app=APP,
+            recorder="from-config" if record_calls else None,
+        )
+    except BaseException:
+        await server.close()
+        await pbx.close()
+        raise
     center = CenterUnderTest(pbx, server, worker, service, flow, phones)
     center.watch_pbx()
     try:

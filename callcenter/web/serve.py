@@ -27,6 +27,7 @@ from callcenter.auth.model import LockoutPolicy
 from callcenter.cdr.kpis import compute_kpis
 from callcenter.cdr.report import load_call_facts
 from callcenter.config import CallCenterConfig
+from callcenter.db.threads import DbThreads
 from callcenter.db.users import UserStore
 from callcenter.web.app import WebDeps, add_web_routes
 from callcenter.web.live import WorkerLiveView
@@ -96,6 +97,7 @@ class TodayKpis:
         self.refresh_seconds = refresh_seconds
         self.value: dict[str, dict[str, Any]] = {}
         self.computed_at: dt.datetime | None = None
+        self._threads = DbThreads()
 
     def __call__(self) -> dict[str, dict[str, Any]]:
         return self.value
@@ -107,9 +109,8 @@ class TodayKpis:
     async def refresh(self) -> None:
         """Recompute now (in a thread, with a time-out)."""
         since, until = self.period()
-        self.value = await asyncio.wait_for(
-            asyncio.to_thread(kpis_by_queue, self.engine, self.config, since, until),
-            KPI_QUERY_TIMEOUT,
+        self.value = await self._threads.run(
+            KPI_QUERY_TIMEOUT, kpis_by_queue, self.engine, self.config, since, until
         )
         self.computed_at = until
 
@@ -124,6 +125,11 @@ class TodayKpis:
             except Exception:
                 log.exception("today's KPIs could not be computed")
             await asyncio.sleep(self.refresh_seconds)
+
+    async def close(self) -> None:
+        """After ``run`` was cancelled: wait (bounded) for a query it gave up on, which still
+        holds a connection of ``engine`` (whose owner disposes of it next)."""
+        await self._threads.wait(KPI_QUERY_TIMEOUT)
 
 
 def build_web(
@@ -171,6 +177,7 @@ def build_web(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await kpis.close()
         await live.close()
 
     app.cleanup_ctx.append(owned_tasks)
