@@ -44,6 +44,10 @@ RESERVATION_LEASE_SECONDS = 30.0
 """How long an agent reservation survives its worker: a crashed worker's agents come back
 after this."""
 
+TAKEOVER_WAIT_SECONDS = 30.0
+"""How long the CDR recovery waits for the worker to take over the calls still in Asterisk
+(a caller resumed in its queue is live, not failed) before it goes ahead without."""
+
 
 @dataclass
 class RuntimeOptions:
@@ -113,10 +117,6 @@ class CallCenterRuntime:
 
         self.cdr = CdrWriter.from_config(config, self.worker_id)
         await self.cdr.start()
-        # Before any call of this run exists: every call this worker left in progress when it
-        # died (SIGKILL, power) is finished as failed. With the database away it is tried again
-        # in the background.
-        self._recovery = asyncio.create_task(self._recover_in_progress(), name="cdr-recovery")
         self.hooks = Hooks.from_config(config, self.worker_id)
         await self.hooks.start()
         cdr_sink = CdrWithHooks(self.cdr, self.hooks)
@@ -128,6 +128,10 @@ class CallCenterRuntime:
             drain_grace=options.drain_grace,
         )
         self.worker = Worker(settings)
+        # Every call this worker left in progress when it died (SIGKILL, power) and did not
+        # resume is finished as failed. With the database away it is tried again in the
+        # background.
+        self._recovery = asyncio.create_task(self._recover_in_progress(), name="cdr-recovery")
         reservations = AgentReservations(
             self.engine, self.worker_id, lease_seconds=RESERVATION_LEASE_SECONDS
         )
@@ -207,6 +211,11 @@ class CallCenterRuntime:
         from callcenter.cdr.writer import CdrUnavailable
 
         assert self.cdr is not None
+        if self.worker is not None:
+            # Calls the worker resumes at its first ARI connection keep their call id: they
+            # must be among its sessions before the others are ended as failed.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.worker.takeover_done.wait(), TAKEOVER_WAIT_SECONDS)
         delay = 1.0
         while True:
             try:

@@ -9,9 +9,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, delete, func, select
 
 from callcenter.cdr.store import CALLS, EVENTS, LEGS, RECORDINGS
+from callcenter.db.models import QueueEntry
+
+ENTRIES: Table = QueueEntry.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,69 @@ def call_detail(engine: Engine, call_id: str) -> dict[str, Any] | None:
             "events": events_list,
             "recordings": [dict(rec) for rec in recordings],
         }
+
+
+@dataclass(frozen=True)
+class WaitingCall:
+    """A call an earlier run of this worker left waiting in a queue, to resume after a restart:
+    its ``calls`` row, how many legs and events it already has, and its open queue entry."""
+
+    call: dict[str, Any]
+    legs: int
+    events: int
+    queue_id: str
+    priority: int
+    entered_at: dt.datetime
+    extra_skills: tuple[tuple[str, int], ...]
+
+    @property
+    def call_id(self) -> str:
+        return str(self.call["call_id"])
+
+
+def waiting_call(engine: Engine, worker_id: str, channel_id: str) -> WaitingCall | None:
+    """The call of ``worker_id`` whose caller is ``channel_id`` and whose queue entry is still
+    open (no ``left_at``), or None (that caller was not waiting: start their call again)."""
+    c, e = CALLS.c, ENTRIES.c
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(
+                CALLS,
+                e.queue_id.label("entry_queue"),
+                e.priority.label("entry_priority"),
+                e.entered_at.label("entry_entered_at"),
+                e.required_skills.label("entry_skills"),
+            )
+            .join(ENTRIES, e.call_id == c.call_id)
+            .where(
+                c.channel_uniqueid == channel_id,
+                c.worker_id == worker_id,
+                e.worker_id == worker_id,
+                e.left_at.is_(None),
+            )
+            .order_by(e.entered_at.desc())
+            .limit(1)
+        ).first()
+        if found is None:
+            return None
+        row = dict(found._mapping)
+        call_id = row["call_id"]
+        legs = conn.execute(
+            select(func.coalesce(func.max(LEGS.c.seq), 0)).where(LEGS.c.call_id == call_id)
+        ).scalar_one()
+        events = conn.execute(
+            select(func.coalesce(func.max(EVENTS.c.seq), 0)).where(EVENTS.c.call_id == call_id)
+        ).scalar_one()
+    skills = row.pop("entry_skills") or []
+    return WaitingCall(
+        queue_id=str(row.pop("entry_queue")),
+        priority=int(row.pop("entry_priority")),
+        entered_at=row.pop("entry_entered_at"),
+        extra_skills=tuple((str(skill), int(level)) for skill, level in skills),
+        call=row,
+        legs=int(legs),
+        events=int(events),
+    )
 
 
 def all_recordings(engine: Engine) -> list[dict[str, Any]]:

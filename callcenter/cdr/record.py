@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,10 +142,39 @@ class CallRecordBuilder:
     _dirty_legs: set[int] = field(default_factory=set, repr=False)
     _hold_since: dt.datetime | None = field(default=None, repr=False)
     _last_change: dt.datetime | None = field(default=None, repr=False)
+    _legs_before: int = field(default=0, repr=False)
+    """Legs (and below, events) an earlier run of the worker stored: new ones follow them."""
+    _events_before: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         self.started_at = utc(self.started_at)
         self._event("call_start", self.started_at, caller=self.caller_number)
+
+    @classmethod
+    def resume(
+        cls, row: Mapping[str, Any], *, legs: int, events: int, worker_id: str | None = None
+    ) -> CallRecordBuilder:
+        """Carry on the record of a call a restarted worker takes over, from its stored ``calls``
+        row: IVR path, digits and variables are kept; new legs and events follow the
+        ``legs``/``events`` already stored (they are keyed by sequence number)."""
+        record = cls(
+            row["call_id"],
+            started_at=row["started_at"],
+            caller_number=row.get("caller_number"),
+            caller_name=row.get("caller_name"),
+            dialled_number=row.get("dialled_number"),
+            worker_id=worker_id or row.get("worker_id"),
+            channel_uniqueid=row.get("channel_uniqueid"),
+            linkedid=row.get("linkedid"),
+        )
+        record.ivr_path = list(row.get("ivr_path") or [])
+        record.digits = list(row.get("digits") or [])
+        record.variables = dict(row.get("variables") or {})
+        record.transfers = int(row.get("transfers") or 0)
+        record._legs_before, record._events_before = legs, events
+        record._events.clear()  # no second call_start
+        record._event("resumed", None, worker=record.worker_id)
+        return record
 
     # --- facts -------------------------------------------------------------------------------
 
@@ -184,7 +214,7 @@ class CallRecordBuilder:
         at: Moment | None = None,
     ) -> int:
         """An agent is being rung; returns the leg's ``seq`` for the calls below."""
-        leg = _Leg(len(self._legs) + 1, agent_id, endpoint, channel_id, utc(at))
+        leg = _Leg(self._legs_before + len(self._legs) + 1, agent_id, endpoint, channel_id, utc(at))
         self._legs.append(leg)
         self._dirty_legs.add(leg.seq)
         self._event("agent_ringing", leg.rang_at, leg=leg.seq, agent=agent_id)
@@ -342,7 +372,7 @@ class CallRecordBuilder:
 
     def take_changes(self) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """(call row, legs changed since last time, events new since last time)."""
-        legs = [self._legs[seq - 1].row(self.call_id) for seq in sorted(self._dirty_legs)]
+        legs = [self._leg(seq).row(self.call_id) for seq in sorted(self._dirty_legs)]
         events = self._events[self._events_taken :]
         self._dirty_legs.clear()
         self._events_taken = len(self._events)
@@ -360,15 +390,16 @@ class CallRecordBuilder:
         return moment
 
     def _leg(self, seq: int) -> _Leg:
-        if not 1 <= seq <= len(self._legs):
+        index = seq - 1 - self._legs_before
+        if not 0 <= index < len(self._legs):
             raise KeyError(f"call {self.call_id} has no leg {seq}")
-        return self._legs[seq - 1]
+        return self._legs[index]
 
     def _event(self, kind: str, at: Moment | None, /, **detail: Any) -> None:
         self._events.append(
             {
                 "call_id": self.call_id,
-                "seq": len(self._events) + 1,
+                "seq": self._events_before + len(self._events) + 1,
                 "at": utc(at) if at is not None else utc(time.time()),
                 "kind": kind,
                 "detail": {k: v for k, v in detail.items() if v is not None},

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterable
@@ -152,6 +153,9 @@ class QueueCall:
     recorder: Recorder | None = None
     cdr: RecordSink | None = None
     """Gets ``record`` at queue entry and agent connect (the CDR writer folds snapshots)."""
+    entered_at: dt.datetime | None = None
+    """When the caller first joined this queue, for a call resumed after a worker restart:
+    they keep their place and their wait counts from then (their entry is still saved)."""
     legs: dict[ChannelId, AgentLeg] = field(default_factory=dict)
     bridges_made: list[BridgeId] = field(default_factory=list)
 
@@ -204,15 +208,21 @@ class QueueCall:
         """Wait, ring, talk; always leaves no agent leg and no bridge behind."""
         self.session.context.queue = self.queue_id
         self._joined_at = self.service.now()
+        if self.entered_at is not None:
+            waited = max(0.0, (self.service.clock.now() - self.entered_at).total_seconds())
+            self._entered -= waited
+            self._joined_at -= waited * self.service.speed
         position = self.service.join_queue(
             self.call_id,
             self.queue_id,
             self.session.inbox,
             priority=self.priority,
             extra_skills=self.extra_skills,
+            entered_at=self._joined_at if self.entered_at is not None else None,
+            already_saved=self.entered_at is not None,
         )
         if self.record is not None:
-            self.record.queue_entered(self.queue_id, priority=self.priority)
+            self.record.queue_entered(self.queue_id, at=self.entered_at, priority=self.priority)
             if self.cdr is not None:
                 self.cdr.submit(self.record)
         self._log("joined at position %d (priority %d)", position, self.priority)

@@ -453,17 +453,22 @@ class AcdService:
         priority: int = 0,
         extra_skills: Iterable[SkillLike] = (),
         entered_at: float | None = None,
+        already_saved: bool = False,
     ) -> int:
         """Put the caller in ``queue_id``; decisions arrive in ``inbox``. Returns the position.
-        ``entered_at`` (PBX seconds) keeps the place of a caller who joins again."""
+        ``entered_at`` (PBX seconds) keeps the place of a caller who joins again;
+        ``already_saved``: their entry is still open in the database (a call resumed after a
+        worker restart), so none is written."""
         now = self.now()
         needs = tuple(SkillNeed.coerce(s) for s in extra_skills)
         position = self.dispatcher.enqueue(
             call_id, queue_id, now, priority=priority, extra_skills=needs, entered_at=entered_at
         )
-        self._calls[call_id] = _CallState(inbox=inbox, queue_id=queue_id, entered_at=now)
+        self._calls[call_id] = _CallState(
+            inbox=inbox, queue_id=queue_id, entered_at=now if entered_at is None else entered_at
+        )
         store = self.reservations
-        if store is not None:
+        if store is not None and not already_saved:
             at = self._wall_clock()
             skills = [(n.skill, n.min_level) for n in needs]
             self._in_background(lambda: store.save_entry(call_id, queue_id, priority, at, skills))

@@ -14,7 +14,9 @@ dialled number (or the default flow) runs in a task the worker owns.
   client (``settings.ami``, ``Worker.ami``, also ``session.ami``) connects in the background the
   same way; a call flow must not assume it is up.
 - At the first connection, channels already in the app (a worker that died) are taken over:
-  orphan agent legs hung up, callers not in a bridge started again as new calls.
+  orphan agent legs hung up, callers not in a bridge started again as new calls, unless
+  ``on_orphan_caller`` (set by the inbound flow) says where the call was: then it carries on
+  under its old call id (``CallSession.resume``). ``takeover_done`` is set once that is over.
 - After an ARI reconnect the worker compares its calls with what Asterisk still holds: a call
   whose caller is gone gets a synthetic StasisEnd (Asterisk sent the real one while we were
   away), so its flow ends normally; every other call finds the ``Reconnected`` snapshot in its
@@ -36,7 +38,7 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +55,7 @@ from callcenter.asterisk.events import (
     StasisEnd,
     StasisStart,
 )
-from callcenter.asterisk.ids import ChannelId
+from callcenter.asterisk.ids import CallId, ChannelId
 from callcenter.errors import AsteriskError
 from callcenter.worker.router import EventRouter
 from callcenter.worker.session import CallEnded, CallFlow, CallSession
@@ -66,6 +68,21 @@ log = logging.getLogger(__name__)
 
 OWN_LEG_ARGS = frozenset({"leg", "agent", "snoop", "originated"})
 """First app argument of channels the app creates itself (never a new inbound call)."""
+
+
+@dataclass(frozen=True)
+class ResumedCall:
+    """What ``Worker.on_orphan_caller`` answers for an orphan caller whose call can carry on."""
+
+    call_id: CallId
+    resume: object
+    """Handed to the flow as ``CallSession.resume``."""
+
+
+OrphanCallerHook = Callable[[ChannelSnapshot], Awaitable[ResumedCall | None]]
+
+ORPHAN_LOOKUP_TIMEOUT = 10.0
+"""Seconds ``on_orphan_caller`` may take before the caller is started again as a new call."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +240,12 @@ class Worker:
         self._runner: web.AppRunner | None = None
         self._listeners: list[Callable[[AriEvent], None]] = []
         self.http_port: int | None = None
+        self.on_orphan_caller: OrphanCallerHook | None = None
+        """Asked, at the first connection, about each orphan caller in no bridge: a
+        ``ResumedCall`` carries their call on, None starts it again as a new call."""
+        self.takeover_done = asyncio.Event()
+        """Set once the channels found at the first connection are taken over (their
+        resumed calls are in ``sessions``)."""
 
     # --- flows -------------------------------------------------------------------------------
 
@@ -379,16 +402,24 @@ class Worker:
             return
         self._start_call(event)
 
-    def _start_call(self, event: StasisStart) -> None:
-        session = CallSession(event.channel, self.ari, self.router, args=event.args)
+    def _start_call(self, event: StasisStart, resumed: ResumedCall | None = None) -> CallSession:
+        session = CallSession(
+            event.channel,
+            self.ari,
+            self.router,
+            args=event.args,
+            call_id=resumed.call_id if resumed else None,
+            resume=resumed.resume if resumed else None,
+        )
         session.ami = self.ami
         # The StasisStart itself is the first event the flow reads.
         session.inbox.put_nowait(event)
         self.sessions[session.call_id] = session
         flow = self.flow_for(event.channel)
         session.log.info(
-            "call=%s started: channel %s from %r to %r, flow %s",
+            "call=%s %s: channel %s from %r to %r, flow %s",
             session.call_id,
+            "resumed" if resumed else "started",
             event.channel.id,
             event.channel.caller_number,
             event.channel.exten,
@@ -399,6 +430,7 @@ class Worker:
         task = asyncio.create_task(self._run_call(session, flow), name=f"call-{session.call_id}")
         self._call_tasks.add(task)
         task.add_done_callback(self._call_tasks.discard)
+        return session
 
     async def _run_call(self, session: CallSession, flow: CallFlow) -> None:
         outcome = "completed"
@@ -524,10 +556,11 @@ class Worker:
         """Channels already in our app when this process starts belong to a worker that died.
 
         Real Asterisk keeps them in the app and sends no StasisStart again. Agent legs and
-        snoops of that worker are hung up; a caller in no bridge starts again as a new call
-        (the IVR from the top rather than silence); a caller in a bridge (talking to an agent)
-        is left alone and logged.
+        snoops of that worker are hung up; a caller in no bridge carries on where
+        ``on_orphan_caller`` says, else starts again as a new call (the IVR from the top rather
+        than silence); a caller in a bridge (talking to an agent) is left alone and logged.
         """
+        callers: list[StasisStart] = []
         bridged = {
             c for bridge in snapshot.bridges for c in bridge.channels if len(bridge.channels) > 1
         }
@@ -545,8 +578,55 @@ class Worker:
                     "orphan channel %s is bridged (a call in progress): left alone", channel.id
                 )
             else:
-                log.warning("orphan caller channel %s: starting its call again", channel.id)
-                self._unclaimed_event(StasisStart(channel=channel, args=args))
+                callers.append(StasisStart(channel=channel, args=args))
+        if self.on_orphan_caller is None or not callers:
+            for event in callers:
+                log.warning("orphan caller channel %s: starting its call again", event.channel.id)
+                self._unclaimed_event(event)
+            self.takeover_done.set()
+            return
+        # Claimed now, so that what happens meanwhile (a hang-up) waits for the call's session.
+        held: dict[ChannelId, asyncio.Queue[AriEvent]] = {}
+        for event in callers:
+            held[event.channel.id] = asyncio.Queue()
+            self.router.claim(event.channel.id, held[event.channel.id])
+        self._side_task(
+            self._take_over_callers(callers, held, self.on_orphan_caller), "orphan-callers"
+        )
+
+    async def _take_over_callers(
+        self,
+        callers: list[StasisStart],
+        held: dict[ChannelId, asyncio.Queue[AriEvent]],
+        hook: OrphanCallerHook,
+    ) -> None:
+        try:
+            for event in callers:
+                channel = event.channel
+                resumed: ResumedCall | None = None
+                try:
+                    resumed = await asyncio.wait_for(hook(channel), ORPHAN_LOOKUP_TIMEOUT)
+                except Exception:
+                    # Without the answer the caller still gets a call: the IVR from the top.
+                    log.exception(
+                        "orphan caller channel %s: looking up its call failed", channel.id
+                    )
+                self.router.release(channel.id)
+                if self._draining:
+                    self._side_task(self._turn_away(channel), f"turn-away-{channel.id}")
+                    continue
+                if resumed is None:
+                    log.warning("orphan caller channel %s: starting its call again", channel.id)
+                else:
+                    log.warning(
+                        "orphan caller channel %s: resuming call %s", channel.id, resumed.call_id
+                    )
+                session = self._start_call(event, resumed)
+                waiting = held[channel.id]
+                while not waiting.empty():
+                    session.inbox.put_nowait(waiting.get_nowait())
+        finally:
+            self.takeover_done.set()
 
     async def _hang_up_quietly(self, channel_id: ChannelId) -> None:
         with contextlib.suppress(AriRequestError):

@@ -2,7 +2,10 @@
 
 The worker runs it for every new caller. It
 
-1. runs the IVR (:func:`callcenter.ivr.driver.run_ivr`), which fills ``session.context``;
+1. runs the IVR (:func:`callcenter.ivr.driver.run_ivr`), which fills ``session.context``
+   (skipped for a call a restarted worker resumes: ``session.resume`` is then the
+   :class:`~callcenter.cdr.queries.WaitingCall` it left, and the caller goes back to its
+   queue at its old place, see :func:`resume_waiting_callers`);
 2. for a queue request, runs :class:`~callcenter.routing.driver.QueueCall` (wait, ring, talk),
    following overflows to other queues; voicemail, callback and hang-up targets end here;
 3. keeps a :class:`~callcenter.cdr.record.CallRecordBuilder` up to date and hands it to the CDR
@@ -13,7 +16,9 @@ The worker runs it for every new caller. It
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,13 +27,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from callcenter.asterisk.ari import AriRequestError
 from callcenter.asterisk.events import (
     AriEvent,
+    ChannelSnapshot,
     PlaybackFinished,
     RecordingFailed,
     RecordingFinished,
     StasisEnd,
     Unknown,
 )
-from callcenter.asterisk.ids import new_playback_id
+from callcenter.asterisk.ids import CallId, new_playback_id
+from callcenter.cdr.queries import WaitingCall, waiting_call
 from callcenter.cdr.record import CallRecordBuilder
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import CallCenterConfig, OverflowTarget, SkillRequirement
@@ -45,9 +52,12 @@ from callcenter.ivr.machine import (
 )
 from callcenter.routing.driver import QueueCall, QueueResult
 from callcenter.routing.service import AcdService
+from callcenter.worker.app import ResumedCall
 from callcenter.worker.session import CallEnded, CallSession
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from callcenter.recording.recorder import Recorder
     from callcenter.worker.app import Worker
 
@@ -97,25 +107,36 @@ class InboundCallFlow:
     async def run(self, session: CallSession) -> None:
         """IVR, queue(s), talk; the CDR is handed over whatever happens."""
         caller = session.caller
-        record = CallRecordBuilder(
-            session.call_id,
-            started_at=session.started_at,
-            caller_number=caller.caller_number or None,
-            caller_name=caller.caller_name or None,
-            dialled_number=caller.exten or None,
-            worker_id=self.worker_id,
-            channel_uniqueid=caller.id,
-            linkedid=caller.id,
-        )
+        waiting = session.resume if isinstance(session.resume, WaitingCall) else None
+        if waiting is not None:
+            # The same CDR row carries on: IVR path, digits and variables as stored.
+            record = CallRecordBuilder.resume(
+                waiting.call, legs=waiting.legs, events=waiting.events, worker_id=self.worker_id
+            )
+            _restore_context(session, record)
+        else:
+            record = CallRecordBuilder(
+                session.call_id,
+                started_at=session.started_at,
+                caller_number=caller.caller_number or None,
+                caller_name=caller.caller_name or None,
+                dialled_number=caller.exten or None,
+                worker_id=self.worker_id,
+                channel_uniqueid=caller.id,
+                linkedid=caller.id,
+            )
         if self.cdr is not None:
             # A start row lets the writer's crash recovery finish a call this worker lost.
             self.cdr.submit(record)
         disposition: str | None = None
         side: str | None = None
         try:
-            outcome = await self._run_ivr(session)
-            _copy_context(session, record)
-            disposition, side = await self._after_ivr(session, record, outcome)
+            if waiting is not None:
+                disposition, side = await self._resume_queue(session, record, waiting)
+            else:
+                outcome = await self._run_ivr(session)
+                _copy_context(session, record)
+                disposition, side = await self._after_ivr(session, record, outcome)
         except CallEnded:
             side = "caller"
         finally:
@@ -150,8 +171,30 @@ class InboundCallFlow:
             return None, "system"
         return await self._queue(session, record, outcome)
 
+    async def _resume_queue(
+        self, session: CallSession, record: CallRecordBuilder, waiting: WaitingCall
+    ) -> tuple[str | None, str | None]:
+        """A caller the previous run of this worker left waiting: back in their queue, at
+        their place (priority, then the time they first joined), without the IVR."""
+        session.log.info(
+            "call=%s resumed in queue %s (waiting since %s)",
+            session.call_id,
+            waiting.queue_id,
+            waiting.entered_at.isoformat(),
+        )
+        extra = tuple(
+            SkillRequirement(skill=skill, min_level=level) for skill, level in waiting.extra_skills
+        )
+        request = QueueRequest(waiting.queue_id, waiting.priority, extra)
+        return await self._queue(session, record, request, entered_at=waiting.entered_at)
+
     async def _queue(
-        self, session: CallSession, record: CallRecordBuilder, request: QueueRequest
+        self,
+        session: CallSession,
+        record: CallRecordBuilder,
+        request: QueueRequest,
+        *,
+        entered_at: dt.datetime | None = None,
     ) -> tuple[str | None, str | None]:
         queue_id, priority = request.queue_id, request.priority
         extra: tuple[SkillRequirement, ...] = tuple(request.extra_skills)
@@ -176,7 +219,9 @@ class InboundCallFlow:
                 record=record,
                 recorder=self.recorder,
                 cdr=self.cdr,
+                entered_at=entered_at,
             ).run()
+            entered_at = None  # an overflow queue is joined afresh
             if result.outcome == "overflowed" and result.target and result.target.queue:
                 queue_id, priority = result.target.queue, result.priority
                 continue
@@ -223,6 +268,15 @@ def _copy_context(session: CallSession, record: CallRecordBuilder) -> None:
         record.digits.append(digit)
     for name, value in context.variables.items():
         record.variable(name, value)
+
+
+def _restore_context(session: CallSession, record: CallRecordBuilder) -> None:
+    """A resumed call's context as its previous run left it (times of the path are lost)."""
+    context, started = session.context, record.started_at
+    at = started.timestamp() if isinstance(started, dt.datetime) else float(started)
+    context.ivr_path = [(node_id, at) for node_id in record.ivr_path]
+    context.digits = list(record.digits)
+    context.variables = dict(record.variables)
 
 
 async def _hang_up(session: CallSession) -> None:
@@ -338,6 +392,29 @@ def watch_endpoints(service: AcdService, worker: Worker, recorder: Recorder | No
     worker.router.default_handler = on_unclaimed
 
 
+def resume_waiting_callers(
+    worker: Worker, engine: Engine, worker_id: str, config: CallCenterConfig
+) -> None:
+    """After a restart, carry on the calls this worker (same ``worker_id``, same database) left
+    waiting in a queue: an orphan caller whose call has an open queue entry keeps its call id
+    and its place; any other orphan caller starts again as a new call (the IVR)."""
+
+    async def find_waiting_call(channel: ChannelSnapshot) -> ResumedCall | None:
+        found = await asyncio.to_thread(waiting_call, engine, worker_id, channel.id)
+        if found is None:
+            return None
+        if found.queue_id not in config.queues:
+            log.warning(
+                "call=%s waited in queue %s, no longer configured: its caller starts again",
+                found.call_id,
+                found.queue_id,
+            )
+            return None
+        return ResumedCall(CallId(found.call_id), found)
+
+    worker.on_orphan_caller = find_waiting_call
+
+
 def build_inbound(
     config: CallCenterConfig,
     worker: Worker,
@@ -356,4 +433,7 @@ def build_inbound(
     )
     worker.register_flow(flow)
     watch_endpoints(service, worker, recorder)
+    if service.reservations is not None:
+        # Queue entries are saved only with shared reservations: then callers can be resumed.
+        resume_waiting_callers(worker, service.reservations.engine, worker_id, config)
     return flow, service

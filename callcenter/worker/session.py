@@ -95,8 +95,12 @@ class CallSession:
         *,
         args: tuple[str, ...] = (),
         call_id: CallId | None = None,
+        resume: object | None = None,
     ) -> None:
         self.call_id: CallId = call_id or new_call_id()
+        self.resume = resume
+        """For a call an earlier run of this worker left waiting: what the flow needs to carry
+        it on (see ``Worker.on_orphan_caller``); None for a new call."""
         self.caller: ChannelSnapshot = caller
         self.caller_channel_id: ChannelId = caller.id
         self.args = args
