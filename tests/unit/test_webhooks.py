@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -106,6 +108,12 @@ async def test_undelivered_events_survive_a_restart(
     await first.start()
     first.emit("recording_finished", {"call_id": "c3", "name": "c3"})
     await first.flush()  # fsync'd: durable from here on
+    # Let the first run try (and be refused) at least once; on a busy machine close() could
+    # otherwise come before the first attempt.
+    for _ in range(500):
+        if rec.headers:
+            break
+        await asyncio.sleep(0.01)
     await first.close()
     assert rec.received == [] and rec.headers
 
