@@ -210,19 +210,16 @@ def _channels_stop_moh(pbx: SimulatedAsterisk, p: Params) -> Reply:
     return _no_content()
 
 
-def _channels_play(pbx: SimulatedAsterisk, p: Params) -> Reply:
-    body = pbx.play(
-        f"channel:{pbx.get_channel(p['channelId']).id}",
-        p["media"],
-        language=p.get("lang"),
-        playback_id=p.get("playbackId"),
-    )
+def _play_on(pbx: SimulatedAsterisk, target_uri: str, p: Params) -> Reply:
+    """channels/{id}/play and bridges/{id}/play take the same parameters."""
+    body = pbx.play(target_uri, p["media"], language=p.get("lang"), playback_id=p.get("playbackId"))
     return Reply(201, body)
 
 
-def _channels_record(pbx: SimulatedAsterisk, p: Params) -> Reply:
+def _record_on(pbx: SimulatedAsterisk, target_uri: str, p: Params) -> Reply:
+    """channels/{id}/record and bridges/{id}/record take the same parameters."""
     body = pbx.record(
-        f"channel:{pbx.get_channel(p['channelId']).id}",
+        target_uri,
         name=p["name"],
         audio_format=p["format"],
         max_duration=p.get("maxDurationSeconds", 0),
@@ -230,6 +227,14 @@ def _channels_record(pbx: SimulatedAsterisk, p: Params) -> Reply:
         terminate_on=p.get("terminateOn", "none"),
     )
     return Reply(201, body)
+
+
+def _channels_play(pbx: SimulatedAsterisk, p: Params) -> Reply:
+    return _play_on(pbx, f"channel:{pbx.get_channel(p['channelId']).id}", p)
+
+
+def _channels_record(pbx: SimulatedAsterisk, p: Params) -> Reply:
+    return _record_on(pbx, f"channel:{pbx.get_channel(p['channelId']).id}", p)
 
 
 def _any_channel(pbx: SimulatedAsterisk, channel_id: str) -> Any:
@@ -309,25 +314,11 @@ def _bridges_stop_moh(pbx: SimulatedAsterisk, p: Params) -> Reply:
 
 
 def _bridges_play(pbx: SimulatedAsterisk, p: Params) -> Reply:
-    body = pbx.play(
-        f"bridge:{pbx.get_bridge(p['bridgeId']).id}",
-        p["media"],
-        language=p.get("lang"),
-        playback_id=p.get("playbackId"),
-    )
-    return Reply(201, body)
+    return _play_on(pbx, f"bridge:{pbx.get_bridge(p['bridgeId']).id}", p)
 
 
 def _bridges_record(pbx: SimulatedAsterisk, p: Params) -> Reply:
-    body = pbx.record(
-        f"bridge:{pbx.get_bridge(p['bridgeId']).id}",
-        name=p["name"],
-        audio_format=p["format"],
-        max_duration=p.get("maxDurationSeconds", 0),
-        if_exists=p.get("ifExists", "fail"),
-        terminate_on=p.get("terminateOn", "none"),
-    )
-    return Reply(201, body)
+    return _record_on(pbx, f"bridge:{pbx.get_bridge(p['bridgeId']).id}", p)
 
 
 def _recordings_list_stored(pbx: SimulatedAsterisk, p: Params) -> Reply:
