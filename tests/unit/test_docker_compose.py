@@ -67,6 +67,7 @@ def test_volumes_mount_the_rendered_files_where_the_config_says(compose: dict[st
     setup_command = " ".join(compose["services"]["setup"]["command"])
     assert f"--out {config.asterisk.config_dir}" in setup_command
     assert "callcenter db upgrade" in setup_command
+    assert "callcenter cdr init-asterisk-table" in setup_command  # cdr_pgsql's table
     for name in ("setup", "worker"):
         assert (
             "./callcenter.yaml:/etc/callcenter/callcenter.yaml:ro"
