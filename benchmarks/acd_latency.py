@@ -33,8 +33,8 @@ from typing import Any
 
 from callcenter.config import CallCenterConfig
 from callcenter.db.engine import make_engine, upgrade
-from callcenter.db.reservations import AgentReservations
 from callcenter.ivr.machine import QueueRequest
+from callcenter.routing.reservations import AgentReservations
 from callcenter.routing.service import AcdService
 from callcenter.routing.testing import (
     APP,

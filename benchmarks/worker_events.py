@@ -28,8 +28,8 @@ from typing import Any
 from callcenter.asterisk.ari import DEFAULT_DISALLOWED_EVENTS, AriSettings, _AioariClient
 from callcenter.asterisk.ari_http import AriHttpClient
 from callcenter.asterisk.events import ChannelSnapshot, parse_event
+from callcenter.call.session import CallSession
 from callcenter.worker.app import Worker, WorkerSettings
-from callcenter.worker.session import CallSession
 
 CHANNEL: dict[str, Any] = {
     "id": "1795533558.26",

@@ -101,11 +101,11 @@ class CallCenterRuntime:
         handles SIGTERM)."""
         from callcenter.cdr.writer import CdrWriter
         from callcenter.db.engine import make_engine, upgrade
-        from callcenter.db.reservations import AgentReservations
         from callcenter.hooks import Hooks
         from callcenter.hooks.cdr_events import CdrWithHooks
         from callcenter.ivr.lookups import LookupRegistry
         from callcenter.recording.recorder import Recorder
+        from callcenter.routing.reservations import AgentReservations
         from callcenter.routing.service import AcdService
         from callcenter.worker.app import Worker, WorkerSettings
         from callcenter.worker.inbound import build_inbound, ivr_runner

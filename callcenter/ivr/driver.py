@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from callcenter.asterisk.ari import AriNotFound, AriRequestError
 from callcenter.asterisk.events import (
-    AriEvent,
     ChannelDtmfReceived,
     ChannelHangupRequest,
     PlaybackFinished,
@@ -35,6 +34,8 @@ from callcenter.asterisk.events import (
     StasisEnd,
 )
 from callcenter.asterisk.ids import PlaybackId, RecordingName, new_playback_id
+from callcenter.call.messages import CallMessage, InboxItem
+from callcenter.call.session import CallEnded, CallSession
 from callcenter.clock import Clock
 from callcenter.config import BusinessHours, IvrSettings
 from callcenter.ivr.lookups import LookupFailedError, LookupRegistry
@@ -66,7 +67,6 @@ from callcenter.ivr.machine import (
     Transfer,
     Voicemail,
 )
-from callcenter.worker.session import CallEnded, CallSession
 
 __all__ = ["IvrDriver", "LookupDone", "describe_outcome", "run_ivr"]
 
@@ -74,8 +74,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LookupDone(AriEvent):
-    """Not from Asterisk: a lookup task's result, posted to the call's inbox to keep one queue."""
+class LookupDone(CallMessage):
+    """A lookup task's result, posted to the call's inbox to keep one queue."""
 
     result: LookupAnswered | LookupFailed
 
@@ -197,13 +197,13 @@ class IvrDriver:
             return False  # gone before we answered; its StasisEnd follows
         return True
 
-    async def _next_event(self) -> AriEvent | None:
+    async def _next_event(self) -> InboxItem | None:
         timeout = None
         if self._timers:
             timeout = max(0.0, min(self._timers.values()) - self._loop.time())
         return await self.session.next_event(timeout)
 
-    def _translate(self, event: AriEvent) -> IvrEvent | None:
+    def _translate(self, event: InboxItem) -> IvrEvent | None:
         match event:
             case ChannelDtmfReceived(digit=digit) if event.channel_id == self.channel:
                 return Digit(digit)

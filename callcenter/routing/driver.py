@@ -43,6 +43,7 @@ from callcenter.asterisk.events import (
     StasisStart,
 )
 from callcenter.asterisk.ids import BridgeId, ChannelId, new_bridge_id, new_channel_id
+from callcenter.call.messages import InboxItem
 from callcenter.config import OverflowTarget, SkillRequirement
 from callcenter.errors import CallCenterError
 from callcenter.routing.model import FailureReason
@@ -50,9 +51,9 @@ from callcenter.routing.service import AcdService, AgentOffered, OverflowDue, Ri
 from callcenter.routing.wait import CallerWait
 
 if TYPE_CHECKING:
+    from callcenter.call.session import CallSession
     from callcenter.cdr.record import CallRecordBuilder
     from callcenter.recording.recorder import Recorder
-    from callcenter.worker.session import CallSession
 
 log = logging.getLogger("callcenter.call")
 
@@ -277,7 +278,7 @@ class QueueCall:
         if not self.legs:
             await self.wait.announce_if_due()
 
-    async def _on_event(self, event: AriEvent) -> QueueResult | None:
+    async def _on_event(self, event: InboxItem) -> QueueResult | None:
         if isinstance(event, StasisEnd) and event.channel.id == self.caller:
             return self._caller_left()
         if isinstance(event, AgentOffered):
@@ -302,8 +303,9 @@ class QueueCall:
             return None
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.caller:
             return await self._caller_pressed(event.digit)
-        channel_ids = event.channel_ids
-        for channel_id in channel_ids:
+        if not isinstance(event, AriEvent):
+            return None
+        for channel_id in event.channel_ids:
             ringing = self.legs.get(channel_id)
             if ringing is not None:
                 talk = await self._on_leg_event(ringing, event)
@@ -533,6 +535,8 @@ class QueueCall:
                     if patience is None:
                         continue
                     break
+                if not isinstance(event, AriEvent):
+                    continue
                 if self.recorder is not None and self.recorder.on_event(event):
                     continue
                 if isinstance(event, StasisEnd) and event.channel.id == self.caller:

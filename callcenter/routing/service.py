@@ -28,12 +28,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
-from callcenter.asterisk.events import AriEvent
+from callcenter.call.messages import CallInbox, CallMessage
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import CallCenterConfig, OverflowTarget
-from callcenter.db.reservations import AgentReservations
 from callcenter.db.threads import DbThreads
 from callcenter.routing.dispatcher import AgentStateChanged, Dispatcher
 from callcenter.routing.model import (
@@ -51,6 +50,7 @@ from callcenter.routing.model import (
     SkillLike,
     SkillNeed,
 )
+from callcenter.routing.reservations import AgentReservations
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ UNREACHABLE_REASON = "unreachable"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class QueueDecision(AriEvent):
-    """Base of the service's messages to a call; not from Asterisk, so no channel ids."""
+class QueueDecision(CallMessage):
+    """Base of the service's messages to a call (not from Asterisk)."""
 
     call_id: str
 
@@ -95,10 +95,6 @@ class RingTimeUp(QueueDecision):
     """The dispatcher gave up on a ringing agent (no Asterisk event came): hang the leg up."""
 
     agent_id: str
-
-
-class CallInbox(Protocol):
-    def put_nowait(self, item: AriEvent, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.asterisk.ari import AriSettings
+from callcenter.call.session import CallSession
 from callcenter.config import CallCenterConfig
 from callcenter.ivr.machine import IvrOutcome, QueueRequest
 from callcenter.routing.service import AcdService
@@ -32,7 +33,6 @@ from callcenter.sim.pbx import (
 )
 from callcenter.worker.app import Worker, WorkerSettings
 from callcenter.worker.inbound import InboundCallFlow, IvrRunner, build_inbound
-from callcenter.worker.session import CallSession
 
 APP = "cc-acd"
 USER, PASSWORD = "callcenter", "secret"

@@ -35,14 +35,15 @@ from callcenter.asterisk.events import (
     StasisStart,
 )
 from callcenter.asterisk.ids import BridgeId, ChannelId, new_bridge_id, new_channel_id
+from callcenter.call.messages import InboxItem
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
 from callcenter.routing.model import AgentState
 
 if TYPE_CHECKING:
     from callcenter.asterisk.ari import AriClient
+    from callcenter.call.session import CallSession
     from callcenter.routing.service import AcdService
     from callcenter.worker.app import Worker
-    from callcenter.worker.session import CallSession
 
 log = logging.getLogger("callcenter.web.live")
 
@@ -81,7 +82,7 @@ def duration_text(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def _answered(event: AriEvent, leg: ChannelId) -> bool:
+def _answered(event: InboxItem, leg: ChannelId) -> bool:
     """The supervisor picked up: Dial ANSWER on their leg, or the leg going Up."""
     if isinstance(event, Dial):
         return event.peer_id == leg and event.dialstatus == "ANSWER"
@@ -103,7 +104,7 @@ class Supervision:
     snoop: ChannelId
     leg: ChannelId
     bridge: BridgeId
-    inbox: asyncio.Queue[AriEvent] = field(default_factory=asyncio.Queue)
+    inbox: asyncio.Queue[InboxItem] = field(default_factory=asyncio.Queue)
     answered: bool = False
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str = ""
@@ -329,6 +330,8 @@ class WorkerLiveView:
                     # The snoop's StasisEnd was lost (an ARI outage): the call is over anyway.
                     return "the call ended"
                 continue
+            if not isinstance(event, AriEvent):
+                continue  # only Asterisk's events reach a supervision
             ids = event.channel_ids
             if isinstance(event, StasisEnd | ChannelDestroyed | ChannelHangupRequest):
                 if sup.snoop in ids:

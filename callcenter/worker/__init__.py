@@ -1,14 +1,11 @@
-"""The worker process: ARI events routed to one task per call.
+"""The worker process: ARI events routed to one task per call (``callcenter.call``).
 
-- ``router.EventRouter``: channel/bridge id -> the inbox of the call that claimed it.
-- ``session.CallSession``: one call's inbox, owned tasks and ``CallerContext``;
-  ``session.CallFlow``: the protocol a call flow (IVR, queue) implements.
 - ``app.Worker``: owns the ARI client, the router and the calls; /healthz, /metrics, SIGTERM drain.
 """
 
+from callcenter.call.router import EventRouter
+from callcenter.call.session import CallEnded, CallerContext, CallFlow, CallSession
 from callcenter.worker.app import HelloWorldFlow, Worker, WorkerSettings
-from callcenter.worker.router import EventRouter
-from callcenter.worker.session import CallEnded, CallerContext, CallFlow, CallSession
 
 __all__ = [
     "CallEnded",

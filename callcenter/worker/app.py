@@ -56,9 +56,10 @@ from callcenter.asterisk.events import (
     StasisStart,
 )
 from callcenter.asterisk.ids import CallId, ChannelId
+from callcenter.call.messages import InboxItem
+from callcenter.call.router import EventRouter
+from callcenter.call.session import CallEnded, CallFlow, CallSession
 from callcenter.errors import AsteriskError
-from callcenter.worker.router import EventRouter
-from callcenter.worker.session import CallEnded, CallFlow, CallSession
 
 if TYPE_CHECKING:
     from callcenter.asterisk.ami import AmiClient
@@ -488,7 +489,7 @@ class Worker:
         """A new call while draining: back to the dialplan, or a message and hang up."""
         self.metrics.calls_rejected.inc()
         settings = self.settings
-        inbox: asyncio.Queue[AriEvent] = asyncio.Queue()
+        inbox: asyncio.Queue[InboxItem] = asyncio.Queue()
         self.router.claim(channel.id, inbox)
         try:
             if settings.drain_context:
@@ -586,7 +587,7 @@ class Worker:
             self.takeover_done.set()
             return
         # Claimed now, so that what happens meanwhile (a hang-up) waits for the call's session.
-        held: dict[ChannelId, asyncio.Queue[AriEvent]] = {}
+        held: dict[ChannelId, asyncio.Queue[InboxItem]] = {}
         for event in callers:
             held[event.channel.id] = asyncio.Queue()
             self.router.claim(event.channel.id, held[event.channel.id])
@@ -597,7 +598,7 @@ class Worker:
     async def _take_over_callers(
         self,
         callers: list[StasisStart],
-        held: dict[ChannelId, asyncio.Queue[AriEvent]],
+        held: dict[ChannelId, asyncio.Queue[InboxItem]],
         hook: OrphanCallerHook,
     ) -> None:
         try:

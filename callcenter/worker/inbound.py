@@ -35,6 +35,8 @@ from callcenter.asterisk.events import (
     Unknown,
 )
 from callcenter.asterisk.ids import CallId, new_playback_id
+from callcenter.call.messages import InboxItem
+from callcenter.call.session import CallEnded, CallSession
 from callcenter.cdr.queries import WaitingCall, waiting_call
 from callcenter.cdr.record import CallRecordBuilder
 from callcenter.clock import Clock, SystemClock
@@ -53,7 +55,6 @@ from callcenter.ivr.machine import (
 from callcenter.routing.driver import QueueCall, QueueResult
 from callcenter.routing.service import AcdService
 from callcenter.worker.app import ResumedCall
-from callcenter.worker.session import CallEnded, CallSession
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -308,7 +309,7 @@ async def _say_and_hang_up(session: CallSession, media: str | None) -> None:
     await _hang_up(session)
 
 
-def _caller_gone(session: CallSession, event: AriEvent) -> bool:
+def _caller_gone(session: CallSession, event: InboxItem) -> bool:
     return isinstance(event, StasisEnd) and event.channel.id == session.caller_channel_id
 
 

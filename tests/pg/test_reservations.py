@@ -23,9 +23,9 @@ from sqlalchemy import Engine, select
 from callcenter.config import Agent, CallCenterConfig, load_config
 from callcenter.db.engine import make_engine, upgrade
 from callcenter.db.models import AgentRow, AgentStateChange, QueueEntry
-from callcenter.db.reservations import AgentReservations
 from callcenter.routing.dispatcher import Dispatcher
 from callcenter.routing.model import AgentState
+from callcenter.routing.reservations import AgentReservations
 
 pytestmark = pytest.mark.pg
 
@@ -261,7 +261,7 @@ WORKER_SCRIPT = textwrap.dedent(
     """
     import random, sys
     from callcenter.db.engine import make_engine
-    from callcenter.db.reservations import AgentReservations
+    from callcenter.routing.reservations import AgentReservations
     url, worker_id, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = AgentReservations(make_engine(url), worker_id, lease_seconds=30)
     rng = random.Random(worker_id)

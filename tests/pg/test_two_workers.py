@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from callcenter.db.engine import make_engine, upgrade
 from callcenter.db.models import AgentStateChange, QueueEntry
-from callcenter.db.reservations import AgentReservations
 from callcenter.ivr.machine import QueueRequest
+from callcenter.routing.reservations import AgentReservations
 from callcenter.routing.service import AcdService
 from callcenter.routing.testing import (
     PASSWORD,

@@ -20,8 +20,8 @@ from callcenter.asterisk.events import (
     Unknown,
 )
 from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId, RecordingName
-from callcenter.worker.router import EventRouter
-from callcenter.worker.session import CallEnded, CallSession
+from callcenter.call.router import EventRouter
+from callcenter.call.session import CallEnded, CallSession
 
 CALLER = ChannelId("caller-1")
 AGENT = ChannelId("agent-1")

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from callcenter.config import Agent, CallCenterConfig, load_config
 from callcenter.db.engine import make_engine, upgrade
-from callcenter.db.reservations import AgentReservations, in_thread
 from callcenter.routing.model import AgentState
+from callcenter.routing.reservations import AgentReservations, in_thread
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "callcenter.yaml"
 T0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)

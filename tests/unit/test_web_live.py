@@ -21,6 +21,7 @@ from callcenter.asterisk.ari import AriSettings
 from callcenter.asterisk.events import ChannelSnapshot
 from callcenter.asterisk.ids import ChannelId
 from callcenter.auth.model import Role
+from callcenter.call.session import CallSession
 from callcenter.cdr.report import build_report
 from callcenter.config import CallCenterConfig
 from callcenter.db.engine import make_engine, upgrade
@@ -31,7 +32,6 @@ from callcenter.routing.testing import make_config
 from callcenter.web.live import WorkerLiveView, duration_text
 from callcenter.web.serve import LIVE_KEY, TodayKpis, build_web, kpis_by_queue, start_of_today
 from callcenter.worker.app import Worker, WorkerSettings
-from callcenter.worker.session import CallSession
 
 PASSWORD = "long enough secret"
 

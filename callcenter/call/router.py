@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
 
 from callcenter.asterisk.events import AriEvent, ChannelDestroyed
 from callcenter.asterisk.ids import BridgeId, ChannelId
+from callcenter.call.messages import CallInbox
 
 log = logging.getLogger(__name__)
 
 
-class EventInbox(Protocol):
-    """Where a call's events go: ``asyncio.Queue[AriEvent]`` fits."""
-
-    def put_nowait(self, item: AriEvent, /) -> None: ...
+EventInbox = CallInbox
+"""Where a call's events go (a session's inbox)."""
 
 
 DefaultHandler = Callable[[AriEvent], None]

@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from callcenter.asterisk.events import AriEvent, ChannelSnapshot, StasisEnd
 from callcenter.asterisk.ids import BridgeId, CallId, ChannelId, new_call_id
+from callcenter.call.messages import InboxItem
 from callcenter.errors import CallCenterError
 
 if TYPE_CHECKING:
     from callcenter.asterisk.ami import AmiClient
     from callcenter.asterisk.ari import AriClient
-    from callcenter.worker.router import EventRouter
+    from callcenter.call.router import EventRouter
 
 log = logging.getLogger("callcenter.call")
 
@@ -72,14 +73,14 @@ class CallerContext:
         self.ivr_path.append((node_id, time.time() if at is None else at))
 
 
-class _SessionInbox(asyncio.Queue[AriEvent]):
+class _SessionInbox(asyncio.Queue[InboxItem]):
     """The call's queue; notices the caller's StasisEnd the moment it is routed."""
 
     def __init__(self, session: CallSession) -> None:
         super().__init__()
         self._session = session
 
-    def put_nowait(self, item: AriEvent) -> None:
+    def put_nowait(self, item: InboxItem) -> None:
         super().put_nowait(item)
         self._session._event_arrived(item)
 
@@ -113,7 +114,7 @@ class CallSession:
             caller_name=caller.caller_name,
             dialled=caller.exten,
         )
-        self.inbox: asyncio.Queue[AriEvent] = _SessionInbox(self)
+        self.inbox: asyncio.Queue[InboxItem] = _SessionInbox(self)
         self.log = logging.LoggerAdapter(log, {"call_id": self.call_id})
         self._router = router
         self._channels: set[ChannelId] = set()
@@ -134,7 +135,7 @@ class CallSession:
     async def wait_caller_left(self) -> None:
         await self._caller_left.wait()
 
-    async def next_event(self, timeout: float | None = None) -> AriEvent | None:  # noqa: ASYNC109
+    async def next_event(self, timeout: float | None = None) -> InboxItem | None:  # noqa: ASYNC109
         """The next event of this call, or None after ``timeout`` seconds without one.
 
         Raises ``CallEnded`` once the caller's StasisEnd was read and the inbox is empty.
@@ -150,14 +151,14 @@ class CallSession:
             self._ended_read = True
         return event
 
-    def _event_arrived(self, event: AriEvent) -> None:
-        # One log line per call event, with the call id (cheap when INFO is off).
-        if log.isEnabledFor(logging.INFO):
-            log.info(
+    def _event_arrived(self, event: InboxItem) -> None:
+        # One line per call event, at DEBUG only: the hot path never waits on a log handler.
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
                 "call=%s event=%s channels=%s",
                 self.call_id,
                 type(event).__name__,
-                ",".join(event.channel_ids),
+                ",".join(event.channel_ids) if isinstance(event, AriEvent) else "",
             )
         if isinstance(event, StasisEnd) and event.channel.id == self.caller_channel_id:
             self._caller_left.set()
