@@ -233,6 +233,12 @@ from callcenter import cli_users  # noqa: E402
     "--web-port", type=int, default=8080, show_default=True, help="Web pages (0 = any free port)."
 )
 @click.option("--plain", is_flag=True, help="Print progress lines instead of the live view.")
+@click.option(
+    "--exit",
+    "exit_after",
+    is_flag=True,
+    help="Exit after the summary instead of keeping the web pages up (for scripts).",
+)
 @maps_errors
 def demo_command(
     config_path: Path | None,
@@ -242,8 +248,12 @@ def demo_command(
     state_dir: Path,
     web_port: int,
     plain: bool,
+    exit_after: bool,
 ) -> None:
-    """Run the call center against a simulated Asterisk 22 with synthetic callers and agents."""
+    """Run the call center against a simulated Asterisk 22 with synthetic callers and agents.
+
+    Each run starts from an empty database. After the summary the web pages stay up with the
+    run's records until Ctrl-C (or Enter); --exit ends the demo there instead."""
     from callcenter.demo import DEFAULT_CONFIG, DEFAULT_SCENARIO, DemoOptions, main_sync
 
     options = DemoOptions(
@@ -254,6 +264,7 @@ def demo_command(
         state_dir=state_dir,
         live=not plain,
         web_port=web_port,
+        stay_up=not exit_after,
     )
     try:
         status = main_sync(options)

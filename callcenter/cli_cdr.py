@@ -32,6 +32,7 @@ from callcenter.cli import (
     load,
     maps_errors,
 )
+from callcenter.cli_tables import format_cell, print_table
 from callcenter.config import CallCenterConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,14 +72,15 @@ def _window(
     return start, end
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
+COLUMN_LABELS = {
+    "started_at": "started (UTC)",
+    "duration_seconds": "length s",
+    "agent_id": "agent",
+    "queue_id": "queue",
+    "caller_number": "caller",
+    "disposition": "outcome",
+}
+"""Short headers for the text tables; CSV and JSON keep the field names."""
 
 
 def _table(
@@ -86,16 +88,9 @@ def _table(
     columns: list[str],
     title: str | None = None,
     labels: dict[str, str] | None = None,
+    more: str = "--json",
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for name in columns:
-        table.add_column((labels or {}).get(name, name), overflow="fold")
-    for row in rows:
-        table.add_row(*[_fmt(row.get(name)) for name in columns])
-    Console(width=200).print(table)
+    print_table(rows, columns, title=title, labels={**COLUMN_LABELS, **(labels or {})}, more=more)
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -145,6 +140,25 @@ KPI_COLUMNS = [
     "longest_wait_seconds",
     "transfers",
 ]
+
+KPI_TEXT_COLUMNS = [
+    "group",
+    "offered",
+    "answered",
+    "abandoned",
+    "service_level",
+    "asa_seconds",
+    "aht_seconds",
+    "abandon_rate",
+    "longest_wait_seconds",
+    "occupancy",
+    "short_abandoned",
+    "overflowed",
+    "rung",
+    "ring_no_answer",
+    "transfers",
+]
+"""The same columns, most read first: a narrow terminal shows those that fit."""
 
 
 @click.command("report")
@@ -204,9 +218,10 @@ def _report(
     else:
         _table(
             data,
-            KPI_COLUMNS,
+            KPI_TEXT_COLUMNS,
             title=f"KPIs by {by}, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
             labels=KPI_LABELS,
+            more="--csv or --json",
         )
     if plot_file:
         click.echo(f"chart written to {plot_file}", err=True)
@@ -329,7 +344,7 @@ def recordings_show(config_path: str | None, call_id: str, as_json: bool) -> Non
         "ivr_path",
         "recording_name",
     ):
-        click.echo(f"{key:>16}: {_fmt(call.get(key))}")
+        click.echo(f"{key:>16}: {format_cell(call.get(key))}")
     _table(
         detail["legs"],
         [

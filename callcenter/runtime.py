@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from callcenter.ivr.lookups import LookupRegistry
     from callcenter.recording.recorder import Recorder
     from callcenter.routing.service import AcdService
+    from callcenter.web.app import WebDeps
     from callcenter.worker.app import Worker
     from callcenter.worker.inbound import InboundCallFlow
 
@@ -89,6 +90,8 @@ class CallCenterRuntime:
         self.flow: InboundCallFlow | None = None
         self.lookups: LookupRegistry | None = None
         self.api_url: str | None = None
+        self.web: WebDeps | None = None
+        """What the web pages read (their today's KPIs among it), once the API is up."""
         self._api_runner: web.AppRunner | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._closed = False
@@ -176,7 +179,9 @@ class CallCenterRuntime:
             token = secrets.token_urlsafe(32)
             log.warning("no api.token nor $CALLCENTER_API_TOKEN: only user tokens open the API")
         app = make_api_app(self.service, token, UserStore(self.engine))
-        build_web(app, self.config, self.service, self.worker, self.worker.ari, self.engine)
+        self.web = build_web(
+            app, self.config, self.service, self.worker, self.worker.ari, self.engine
+        )
         port = self.config.api.port if self.options.api_port is None else self.options.api_port
         self._api_runner = web.AppRunner(app, access_log=None)
         await self._api_runner.setup()

@@ -280,6 +280,10 @@ class Recorder:
             raise RecordingError(f"unknown recording {name}", name=name)
         return await asyncio.wait_for(asyncio.shield(active.stored), within)
 
+    def unfinished(self) -> list[str]:
+        """Names of the recordings started but not yet stored (or given up on)."""
+        return [name for name, active in self._by_name.items() if not active.stored.done()]
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

@@ -13,7 +13,7 @@ Callers: each calls at its planned time, presses its digits ``after`` seconds fr
 and hangs up when its patience runs out before it is bridged with someone (``abandoned``).
 Once bridged it stays until the other side ends the call. Outcomes: ``connected`` (was
 bridged with another channel), ``abandoned``, ``ended-by-system`` (hung up by the PBX/app
-without being bridged).
+without being bridged), ``interrupted`` (hung up by ``hang_up_callers``, the demo's Ctrl-C).
 
 Agents: on each dial a seeded draw decides busy (``busy_probability``), no answer
 (``no_answer_probability``) or an answer after ``ring_delay``; an agent who answered hangs
@@ -81,6 +81,9 @@ class SyntheticRun:
         self.agents: dict[str, EndpointHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[SyntheticReport] | None = None
+        self._calls: dict[int, SimCall] = {}
+        """Planned caller number -> their call, once placed."""
+        self._stopped = False
 
     # --- agents ------------------------------------------------------------------------------
 
@@ -161,6 +164,19 @@ class SyntheticRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
 
+    def hang_up_callers(self) -> int:
+        """Place no more callers and hang up those still on the line (outcome
+        ``interrupted``): the demo's Ctrl-C. Returns how many were hung up."""
+        self._stopped = True
+        hung_up = 0
+        for result in self.report.callers:
+            call = self._calls.get(result.caller.n)
+            if call is not None and not call.ended:
+                result.outcome = "interrupted"
+                call.hangup()
+                hung_up += 1
+        return hung_up
+
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
@@ -172,7 +188,10 @@ class SyntheticRun:
         speed = self.pbx.speed
         planned = result.caller
         await asyncio.sleep(max(0.0, start + planned.at / speed - loop.time()))
+        if self._stopped:
+            return
         call = self.pbx.place_inbound_call(planned.dialled, planned.caller_id)
+        self._calls[planned.n] = call
         result.channel_id = call.channel_id
         deadline = loop.time() + planned.patience / speed
         connected = False
@@ -195,7 +214,8 @@ class SyntheticRun:
                     connected = True
                 elif event.kind == "hangup":
                     result.hangup_cause = call.hangup_cause
-                    result.outcome = "connected" if connected else "ended-by-system"
+                    if result.outcome != "interrupted":
+                        result.outcome = "connected" if connected else "ended-by-system"
                     return
         finally:
             if presses is not None:

@@ -38,6 +38,7 @@ from callcenter.asterisk.ids import BridgeId, ChannelId, new_bridge_id, new_chan
 from callcenter.call.messages import InboxItem
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
 from callcenter.routing.model import AgentState
+from callcenter.web.labels import duration_text
 
 if TYPE_CHECKING:
     from callcenter.asterisk.ari import AriClient
@@ -68,18 +69,6 @@ SESSION_CHECK_SECONDS = 5.0
 REQUEST_TIMEOUT = 10.0
 """Longest a page waits for the supervision to be set up."""
 _CALL_STATES = frozenset({AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL})
-
-
-def duration_text(seconds: float | None) -> str:
-    """``42 s``, ``3 min``, ``1 h 5 min``; empty when unknown."""
-    if seconds is None:
-        return ""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _answered(event: InboxItem, leg: ChannelId) -> bool:

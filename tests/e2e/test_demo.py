@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import signal
 import sqlite3
 import sys
 from pathlib import Path
 
+import aiohttp
 import yaml
 from rich.console import Console
 
-from callcenter.demo import DEFAULT_CONFIG, DemoOptions, run_demo
+from callcenter.demo import DEFAULT_CONFIG, DEMO_PASSWORD, DemoOptions, StopRequest, run_demo
 
 
 def free_port() -> int:
@@ -86,6 +88,73 @@ async def test_demo_runs_calls_through_the_whole_runtime(tmp_path: Path) -> None
     assert by_caller["+15550101"][2] in {"alice", "bob", "gina"}
     # The demo wrote its config so `callcenter report -c ...` works afterwards.
     assert (tmp_path / "demo" / "callcenter.yaml").is_file()
+
+    # A second run starts from an empty database: its summary is about its own calls only.
+    again = await run_demo(options, Console(file=io.StringIO(), width=120))
+    assert again.calls == 3
+    assert db.execute("select count(*) from calls").fetchone() == (3,)
+    assert {row["group"]: row["offered"] for row in again.kpis} == {"sales": 1, "billing": 1}
+
+
+async def sign_in(http: aiohttp.ClientSession, base: str, user: str) -> None:
+    page = await (await http.get(f"{base}login")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    form = {"csrf_token": token.group(1), "username": user, "password": DEMO_PASSWORD}
+    async with http.post(f"{base}login", data=form, allow_redirects=False) as response:
+        assert response.status == 302, await response.text()
+
+
+async def test_the_pages_stay_up_after_the_summary_with_the_runs_kpis(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump(SCENARIO))
+    options = DemoOptions(
+        scenario_path=scenario,
+        speed=20.0,
+        duration=60.0,
+        state_dir=tmp_path / "demo",
+        live=False,
+        web_port=0,
+        stay_up=True,
+    )
+    output = io.StringIO()
+    stop = StopRequest()
+    demo = asyncio.create_task(run_demo(options, Console(file=output, width=80), stop))
+    while "Pages stay up at" not in output.getvalue():
+        assert not demo.done(), output.getvalue()
+        await asyncio.sleep(0.05)
+    text = output.getvalue()
+    url = re.search(r"Pages stay up at (http://\S+/)", text)
+    assert url is not None, text
+    assert "Ctrl-C (or Enter) to stop" in text
+    assert text.index("KPIs per queue") < text.index("Pages stay up")
+    # The summary is out and the demo still serves the pages, with this run's numbers.
+    # unsafe: keep cookies of an IP address host (127.0.0.1).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await sign_in(http, url.group(1), "supervisor")
+        async with http.get(f"{url.group(1)}wallboard") as response:
+            assert response.status == 200
+            board = await response.text()
+        for queue in ("sales", "billing"):
+            row = re.search(rf'<tr data-queue="{queue}".*?</tr>', board, re.S)
+            assert row is not None, queue
+            assert re.search(r'class="offered">1<', row.group(0)), row.group(0)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await sign_in(http, url.group(1), "qa")
+        async with http.get(f"{url.group(1)}qa") as response:
+            assert "+15550102" in await response.text()
+    assert not demo.done()
+    stop.set("Ctrl-C")
+    result = await asyncio.wait_for(demo, 30)
+    assert result.calls == 3 and not result.interrupted
+    # Stopped: the pages are gone with the demo.
+    async with aiohttp.ClientSession() as http:
+        try:
+            await http.get(url.group(1))
+        except aiohttp.ClientConnectionError:
+            pass
+        else:
+            raise AssertionError("the pages still answer after the demo stopped")
 
 
 async def test_callcenter_run_process_serves_calls_and_exits_0_on_sigterm(tmp_path: Path) -> None:
