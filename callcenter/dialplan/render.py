@@ -73,6 +73,12 @@ class RenderError(ConfigError):
     code = "dialplan-render"
 
 
+class SecretsMissing(RenderError):
+    """Secrets the files need are missing or placeholders (all of them, one per line)."""
+
+    code = "secrets-missing"
+
+
 # --- the plain context the templates see ------------------------------------------------------
 
 
@@ -361,11 +367,63 @@ def _manager_context(config: CallCenterConfig, allow: bool) -> dict[str, Any]:
     }
 
 
+def env_name(*parts: str) -> str:
+    """An environment variable's name from words: ``SIP_SECRET_ALICE`` for agent alice."""
+    return re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
+
+
+def _wanted_secret(key: str, what: str, variable: str, field_name: str) -> str:
+    # The ${...} is quoted: unquoted, it breaks a one-line YAML mapping like the example's
+    # agents ({id: alice, ...}).
+    return f'  {key}: {what}; set {variable}, read by {field_name}: "${{{variable}}}"'
+
+
+def secret_problems(config: CallCenterConfig) -> list[str]:
+    """Every secret the files need that is missing or a placeholder, each with the
+    environment variable to set (all at once, not one per run)."""
+    problems: list[str] = []
+
+    def placeholder(key: str, value: str | None, variable: str, field_name: str) -> None:
+        if value is not None and secrets.is_placeholder(value):
+            what = f"{value!r} is a placeholder" if value else "empty"
+            problems.append(_wanted_secret(key, what, variable, field_name))
+
+    for i, agent in enumerate(config.agents):
+        key, variable = f"agents[{i}].sip_secret", env_name("SIP_SECRET", agent.id)
+        if agent.sip_secret is None:
+            what = f"agent {agent.id!r} has no sip_secret"
+            problems.append(_wanted_secret(key, what, variable, "sip_secret"))
+        else:
+            placeholder(key, agent.sip_secret, variable, "sip_secret")
+    placeholder("asterisk.ari.password", config.asterisk.ari.password, "ARI_PASSWORD", "password")
+    placeholder("asterisk.ami.secret", config.asterisk.ami.secret, "AMI_SECRET", "secret")
+    if config.sip.trunk is not None:
+        placeholder("sip.trunk.secret", config.sip.trunk.secret, "SIP_TRUNK_SECRET", "secret")
+    url = config.database.url
+    if url.startswith("postgresql"):
+        password = urlsplit(url).password
+        placeholder(
+            "database.url (password)",
+            unquote(password) if password else None,
+            "CALLCENTER_DB_URL",
+            "url",
+        )
+    return problems
+
+
 def build_contexts(
     config: CallCenterConfig, *, allow_insecure_defaults: bool = False
 ) -> dict[str, dict[str, Any]]:
     """The template context of every file to render, keyed by file name."""
     allow = allow_insecure_defaults
+    problems = [] if allow else secret_problems(config)
+    if problems:
+        raise SecretsMissing(
+            f"{len(problems)} secret{'s are' if len(problems) > 1 else ' is'} missing or "
+            "placeholders (--allow-insecure-defaults renders demo values, for a demo only):\n"
+            + "\n".join(problems),
+            keys=[line.split(":", 1)[0].strip() for line in problems],
+        )
     phones = _agent_phones(config, allow)
     contexts: dict[str, dict[str, Any]] = {
         "extensions.conf": _extensions_context(config, phones),

@@ -180,6 +180,58 @@ def test_an_agent_without_sip_secret_is_refused_unless_demo(raw: dict[str, Any])
     assert secrets.md5_cred("1002", "callcenter", "change-me-1002") in text
 
 
+def test_every_missing_secret_is_reported_at_once_with_its_variable(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["dialplan", "render", "-c", str(EXAMPLE), "--out", str(tmp_path / "out")],
+        env={"ARI_PASSWORD": None, "AMI_SECRET": None},
+    )
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0].startswith("error: 10 secrets are missing or placeholders")
+    assert "--allow-insecure-defaults" in lines[0]
+    keys = [line.split(":", 1)[0].strip() for line in lines[1:]]
+    assert keys == [f"agents[{i}].sip_secret" for i in range(8)] + [
+        "asterisk.ari.password",
+        "asterisk.ami.secret",
+    ]
+    text = result.output
+    assert 'set SIP_SECRET_ALICE, read by sip_secret: "${SIP_SECRET_ALICE}"' in text
+    assert "'change-me-ari' is a placeholder; set ARI_PASSWORD" in text
+    assert "'change-me-ami' is a placeholder; set AMI_SECRET" in text
+    assert not (tmp_path / "out").exists()
+
+    # The suggestion, pasted as shown into the example's one-line agent, is valid YAML and
+    # takes the variable.
+    line = next(line for line in EXAMPLE.read_text().splitlines() if "{id: alice" in line)
+    suggestion = text.split("read by ", 1)[1].splitlines()[0]
+    pasted = line.replace("{id: alice,", "{id: alice, " + suggestion + ",")
+    agent = yaml.safe_load(pasted.strip().removeprefix("- "))
+    assert agent["sip_secret"] == "${SIP_SECRET_ALICE}"
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["agents"][0] = agent
+    secrets_env = {
+        "SIP_SECRET_ALICE": "alice-Secret-9",
+        "ARI_PASSWORD": "a-B-3",
+        "AMI_SECRET": "c-D-4",
+    }
+    assert parse_config(data, "x.yaml", env=secrets_env).agents[0].sip_secret == "alice-Secret-9"
+
+
+def test_secret_problems_name_the_trunk_and_database_variables(raw: dict[str, Any]) -> None:
+    raw["sip"] = {"trunk": {"host": "sip.example.net", "username": "acme", "secret": "changeme"}}
+    raw["database"]["url"] = "postgresql+psycopg://cc:change-me-db@db:5432/calls"
+    problems = render.secret_problems(build(raw))
+    assert [p.split(":", 1)[0].strip() for p in problems] == [
+        "sip.trunk.secret",
+        "database.url (password)",
+    ]
+    assert "SIP_TRUNK_SECRET" in problems[0] and "CALLCENTER_DB_URL" in problems[1]
+    with pytest.raises(render.SecretsMissing, match="2 secrets are missing"):
+        render_files(build(raw))
+    assert render_files(build(raw), allow_insecure_defaults=True)["pjsip.conf"]
+
+
 def test_an_ami_secret_with_a_semicolon_is_refused(raw: dict[str, Any]) -> None:
     raw["asterisk"]["ami"]["secret"] = "good;permit=0.0.0.0/0"
     with pytest.raises(ConfigError, match=r"asterisk.ami.secret.*';'"):
