@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,13 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from callcenter import __version__
-from callcenter.config import CallCenterConfig, ConfigError, load_config, resolve_config_path
+from callcenter.config import (
+    CONFIG_ENV_VAR,
+    CallCenterConfig,
+    ConfigError,
+    load_config,
+    resolve_config_path,
+)
 from callcenter.errors import CallCenterError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,12 +69,32 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
+DEMO_CONFIG = Path("var/demo/callcenter.yaml")
+"""What ``callcenter demo`` (``make demo``) writes: its call center, pointed at its database."""
+
+
+def missing_config_hint(config_path: str | None) -> str:
+    """When no config was named and ./callcenter.yaml is not there: where to find one."""
+    if config_path or os.environ.get(CONFIG_ENV_VAR) or resolve_config_path(None).exists():
+        return ""
+    if DEMO_CONFIG.is_file():
+        return (
+            f"\nhint: the demo's records are read with -c {DEMO_CONFIG} "
+            f"(or set {CONFIG_ENV_VAR}={DEMO_CONFIG})"
+        )
+    return (
+        f"\nhint: name the call center's file with -c PATH or {CONFIG_ENV_VAR} "
+        "(examples/callcenter.yaml is a commented example)"
+    )
+
+
 def load(config_path: str | None) -> CallCenterConfig:
-    """Load the config or exit 2 with the problems."""
+    """Load the config or exit 2 with the problems (and where a config is, if none was
+    found)."""
     try:
         return load_config(config_path)
     except ConfigError as exc:
-        fail(exc.message, EXIT_BAD_INPUT)
+        fail(exc.message + missing_config_hint(config_path), EXIT_BAD_INPUT)
 
 
 def echo_json(value: Any) -> None:
@@ -97,7 +124,7 @@ def config_check(path: str | None, as_json: bool) -> None:
         if as_json:
             echo_json({"ok": False, **exc.as_dict()})
             sys.exit(EXIT_BAD_INPUT)
-        fail(exc.message, EXIT_BAD_INPUT)
+        fail(exc.message + missing_config_hint(path), EXIT_BAD_INPUT)
     summary = {
         "ok": True,
         "file": str(file),

@@ -12,6 +12,7 @@ Secrets can come from the environment: any string value may be written ``${ARI_P
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 import zoneinfo
@@ -587,6 +588,12 @@ def _pattern_hint(loc: Sequence[str | int]) -> str:
     )
 
 
+def unknown(kind: str, value: str, known: Iterable[str]) -> str:
+    """``unknown queue 'sale' (did you mean 'sales'?)``: the nearest known id, if one is near."""
+    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
+    return f"unknown {kind} {value!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
 def reference_problems(config: CallCenterConfig) -> list[Problem]:
     """Cross-reference checks pydantic cannot do field by field."""
     problems: list[Problem] = []
@@ -610,14 +617,16 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
         endpoints[agent.endpoint] = agent.id
         for skill in agent.skills:
             if skill not in skills:
-                problems.append(Problem(f"agents[{i}].skills.{skill}", f"unknown skill {skill!r}"))
+                problems.append(
+                    Problem(f"agents[{i}].skills.{skill}", unknown("skill", skill, skills))
+                )
 
     for queue_id, queue in config.queues.items():
         base = f"queues.{queue_id}"
         for j, req in enumerate(queue.skills):
             path = f"{base}.skills[{j}]"
             if req.skill not in skills:
-                problems.append(Problem(path, f"unknown skill {req.skill!r}"))
+                problems.append(Problem(path, unknown("skill", req.skill, skills)))
             elif not any(a.skills.get(req.skill, 0) >= req.min_level for a in config.agents):
                 problems.append(
                     Problem(
@@ -629,17 +638,21 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
             for skill in step.add_skills:
                 if skill not in skills:
                     problems.append(
-                        Problem(f"{base}.escalation[{k}].add_skills", f"unknown skill {skill!r}")
+                        Problem(
+                            f"{base}.escalation[{k}].add_skills", unknown("skill", skill, skills)
+                        )
                     )
         if queue.hours and queue.hours not in hours:
-            problems.append(Problem(f"{base}.hours", f"unknown business hours {queue.hours!r}"))
+            problems.append(Problem(f"{base}.hours", unknown("business hours", queue.hours, hours)))
         if queue.hours and queue.closed is None:
             problems.append(Problem(f"{base}.closed", "hours needs closed (where callers go)"))
         for name, target in (("overflow", queue.overflow), ("closed", queue.closed)):
             if target and target.queue:
                 if target.queue not in config.queues:
                     problems.append(
-                        Problem(f"{base}.{name}.queue", f"unknown queue {target.queue!r}")
+                        Problem(
+                            f"{base}.{name}.queue", unknown("queue", target.queue, config.queues)
+                        )
                     )
                 elif target.queue == queue_id:
                     problems.append(
@@ -663,27 +676,31 @@ def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -
     ivr = config.ivr
     problems: list[Problem] = []
     if ivr.operator_queue not in config.queues:
-        problems.append(Problem("ivr.operator_queue", f"unknown queue {ivr.operator_queue!r}"))
+        problems.append(
+            Problem("ivr.operator_queue", unknown("queue", ivr.operator_queue, config.queues))
+        )
     for number, menu_id in ivr.numbers.items():
         if menu_id not in ivr.menus:
-            problems.append(Problem(f"ivr.numbers.{number}", f"unknown menu {menu_id!r}"))
+            problems.append(Problem(f"ivr.numbers.{number}", unknown("menu", menu_id, ivr.menus)))
 
     for menu_id, node in ivr.menus.items():
         base = f"ivr.menus.{menu_id}"
         if node.hours and node.hours not in hours:
-            problems.append(Problem(f"{base}.hours", f"unknown business hours {node.hours!r}"))
+            problems.append(Problem(f"{base}.hours", unknown("business hours", node.hours, hours)))
         if node.lookup and node.lookup not in ivr.lookups:
-            problems.append(Problem(f"{base}.lookup", f"unknown lookup {node.lookup!r}"))
+            problems.append(Problem(f"{base}.lookup", unknown("lookup", node.lookup, ivr.lookups)))
         for where, goto in _goto_targets(node):
             path = f"{base}.{where}"
             if goto.menu and goto.menu not in ivr.menus:
-                problems.append(Problem(f"{path}.menu", f"unknown menu {goto.menu!r}"))
+                problems.append(Problem(f"{path}.menu", unknown("menu", goto.menu, ivr.menus)))
             if goto.queue and goto.queue not in config.queues:
-                problems.append(Problem(f"{path}.queue", f"unknown queue {goto.queue!r}"))
+                problems.append(
+                    Problem(f"{path}.queue", unknown("queue", goto.queue, config.queues))
+                )
             for k, req in enumerate(goto.extra_skills):
                 if req.skill not in skills:
                     problems.append(
-                        Problem(f"{path}.extra_skills[{k}]", f"unknown skill {req.skill!r}")
+                        Problem(f"{path}.extra_skills[{k}]", unknown("skill", req.skill, skills))
                     )
 
     # Reachability: every menu can be reached from a dialled number.

@@ -211,3 +211,52 @@ def test_config_path_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLCENTER_CONFIG", str(EXAMPLE))
     result = CliRunner().invoke(main, ["config", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_unknown_ids_suggest_the_nearest_known_one(tmp_path: Path) -> None:
+    raw = example()
+    raw["ivr"]["menus"]["main"]["choices"]["2"]["queue"] = "sale"
+    raw["agents"][0]["skills"]["suport"] = raw["agents"][0]["skills"].pop("support")
+    raw["queues"]["sales"]["overflow"] = {"queue": "refunds"}  # nothing near: no guess
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["config", "check", str(bad)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert (
+        f"error: {bad}: agents[0].skills.suport: unknown skill 'suport' (did you mean 'support'?)"
+        in lines
+    )
+    assert f"{bad}: queues.sales.overflow.queue: unknown queue 'refunds'" in lines
+    assert (
+        f"{bad}: ivr.menus.main.choices.2.queue: unknown queue 'sale' (did you mean 'sales'?)"
+        in lines
+    )
+
+
+def test_commands_without_a_config_say_where_one_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CALLCENTER_CONFIG", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(main, ["report"])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "error: callcenter.yaml: cannot read: No such file or directory",
+        "hint: name the call center's file with -c PATH or CALLCENTER_CONFIG "
+        "(examples/callcenter.yaml is a commented example)",
+    ]
+    # After `make demo`, the demo's config is named.
+    (tmp_path / "var" / "demo").mkdir(parents=True)
+    (tmp_path / "var" / "demo" / "callcenter.yaml").write_text(EXAMPLE.read_text())
+    for command in (["report"], ["recordings", "list"], ["config", "check"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 2
+        assert result.output.splitlines()[-1] == (
+            "hint: the demo's records are read with -c var/demo/callcenter.yaml "
+            "(or set CALLCENTER_CONFIG=var/demo/callcenter.yaml)"
+        ), command
+    # A file named on purpose gets no guess.
+    result = runner.invoke(main, ["report", "-c", "nope.yaml"])
+    assert "hint" not in result.output
