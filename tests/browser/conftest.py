@@ -3,7 +3,7 @@
 ``stack``: the simulated Asterisk 22 (ARI over the wire), the Worker running the inbound flow
 and its ACD service, the CDR writer on SQLite, the recorder, and the API application with the
 web pages (``build_web``) on a free port. ``browser``: headless Chromium driven by Playwright
-(never downloaded: /usr/bin/chromium; missing -> skip, or fail under CI=true).
+(never downloaded: /usr/bin/chromium or $CHROMIUM; missing -> skip, or fail under CI=true).
 
 Both live for the whole module (one event loop), so Chromium starts once.
 """
@@ -38,7 +38,8 @@ from callcenter.sim.pbx import EndpointBehaviour, EndpointHandle
 from callcenter.web.app import WebDeps
 from callcenter.web.serve import TodayKpis, build_web
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
+"""Debian's chromium, or the one ``make test CHROMIUM=...`` names."""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -175,10 +176,34 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         engine.dispose()
 
 
+SKIPPED_KEY = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium (outside CI), leave the browser tests out and say so once."""
+    if CHROMIUM.exists() or IN_CI:
+        return
+    here = Path(__file__).parent
+    browser = [item for item in items if here in item.path.parents]
+    if browser:
+        items[:] = [item for item in items if here not in item.path.parents]
+        config.hook.pytest_deselected(items=browser)
+        config.stash[SKIPPED_KEY] = len(browser)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    skipped = config.stash.get(SKIPPED_KEY, 0)
+    if skipped:
+        terminalreporter.write_line(
+            f"browser tests skipped ({skipped}): {CHROMIUM} is missing "
+            "(Debian: apt-get install chromium; elsewhere: make test CHROMIUM=/path/to/chromium)"
+        )
+
+
 def chromium_or_skip() -> None:
     """Debian's Chromium must be there: skip without it, but fail under CI=true."""
     if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (Debian package chromium; `make browser`)"
+        reason = f"{CHROMIUM} is missing (Debian: apt-get install chromium; else CHROMIUM=path)"
         if IN_CI:
             pytest.fail(f"{reason} (CI=true: this must not skip)")
         pytest.skip(reason)
