@@ -312,6 +312,9 @@ class Queue(Strict):
     overflow: OverflowTarget = OverflowTarget(hangup=True)
     escalation: list[EscalationStep] = Field(default_factory=list)
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    service_level_target: int = Field(default=80, ge=1, le=100)
+    """Percent of calls to answer within ``service_level_seconds`` (e.g. 80/20): the
+    wallboard's green, amber and red are measured against it."""
     hours: Identifier | None = None
     closed: OverflowTarget | None = None
     moh_class: Identifier = "default"

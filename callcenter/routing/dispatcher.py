@@ -301,6 +301,15 @@ class Dispatcher:
     def waiting_caller(self, call_id: str) -> WaitingCaller:
         return self._caller(call_id).public()
 
+    def callers(self, queue_id: str) -> list[tuple[WaitingCaller, bool]]:
+        """The queue's callers in the order they are served (priority, then longest wait),
+        each with whether an agent is being offered the call right now (the wallboard)."""
+        found = sorted(
+            (c for c in self._callers.values() if c.queue.queue_id == queue_id),
+            key=lambda c: c.key,
+        )
+        return [(c.public(), not c.waiting) for c in found]
+
     def position(self, call_id: str) -> int:
         """1-based place among the callers waiting in the same queue."""
         return self._position_of(self._caller(call_id))

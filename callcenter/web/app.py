@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import logging
 import time
+import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ from callcenter.db.calls import (
 )
 from callcenter.db.users import SignInRefused, TotpRequired, UserStore
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
+from callcenter.web.labels import clock_text, state_label
 from callcenter.web.security import (
     SESSION_COOKIE,
     SessionCodec,
@@ -40,12 +43,15 @@ from callcenter.web.security import (
     WebSession,
     csrf_matches,
 )
+from callcenter.web.wallboard import wallboard_view
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 LOGIN_CSRF_COOKIE = "cc_login_csrf"
+HISTORY_CALLS = 5
+"""Previous calls of the caller shown on the agent's desktop."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -262,22 +268,39 @@ def _set_cookie(
 
 
 def _agent_snapshot(deps: WebDeps, agent_id: str) -> dict[str, Any]:
+    """The agent's state (with its label, time in it and wrap-up left) and their call (with
+    the queue's name, the wait and the talk time so far), durations on the PBX's clock."""
     state: dict[str, Any] = {"agent_id": agent_id, "state": "unknown", "call": None}
-    if deps.live is None:
-        return state
-    for agent in deps.live.status().get("agents", []):
-        if agent.get("agent_id", agent.get("id")) == agent_id:
-            state.update({k: v for k, v in agent.items() if k != "call"})
-    call = deps.live.agent_call(agent_id)
+    if deps.live is not None:
+        for agent in deps.live.status().get("agents", []):
+            if agent.get("agent_id", agent.get("id")) == agent_id:
+                state.update({k: v for k, v in agent.items() if k != "call"})
+    state["label"] = state_label(state["state"], state.get("reason"))
+    state["for"] = clock_text(state.get("seconds_in_state"))
+    state["wrapup_left"] = clock_text(state.get("wrapup_seconds_left"))
+    call = deps.live.agent_call(agent_id) if deps.live is not None else None
     if call is not None:
         queue = deps.config.queues.get(str(call.get("queue_id") or ""))
+        call = {
+            **call,
+            "queue_name": queue.name if queue else call.get("queue_id") or "",
+            "wait": clock_text(call.get("wait_seconds")),
+            "talk": clock_text(state.get("talk_seconds")),
+        }
         if queue and queue.crm_link:
-            call = {
-                **call,
-                "crm_url": queue.crm_link.replace("{caller}", str(call.get("caller_number", ""))),
-            }
+            call["crm_url"] = queue.crm_link.replace("{caller}", str(call.get("caller_number", "")))
         state["call"] = call
     return state
+
+
+async def _history_of(deps: WebDeps, call: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The caller's earlier calls (not this one), newest first."""
+    if not call or not call.get("caller_number"):
+        return []
+    found = await asyncio.to_thread(
+        previous_calls, deps.users.engine, str(call["caller_number"]), None, HISTORY_CALLS + 1
+    )
+    return [c for c in found if c["call_id"] != call.get("call_id")][:HISTORY_CALLS]
 
 
 @require(Permission.OWN_STATE)
@@ -287,13 +310,21 @@ async def agent_page(request: web.Request) -> web.Response:
     if not session.agent_id:
         return render(request, "forbidden.html", status=403, reason="not an agent")
     snapshot = _agent_snapshot(deps, session.agent_id)
-    history: list[dict[str, Any]] = []
-    call = snapshot.get("call")
-    if call and call.get("caller_number"):
-        history = await asyncio.to_thread(
-            previous_calls, deps.users.engine, str(call["caller_number"])
-        )
+    history = await _history_of(deps, snapshot.get("call"))
     return render(request, "agent.html", agent=snapshot, history=history)
+
+
+@require(Permission.OWN_STATE)
+async def agent_history(request: web.Request) -> web.Response:
+    """The previous calls of the caller on the agent's current call (an HTML fragment the
+    desktop loads when a call pops up); only for the agent's own call."""
+    deps = deps_of(request)
+    agent_id = session_of(request).agent_id or ""
+    call = deps.live.agent_call(agent_id) if deps.live is not None else None
+    if call is None or call.get("call_id") != request.match_info["call_id"]:
+        raise NotFoundError("not your current call")
+    history = await _history_of(deps, call)
+    return render(request, "agent_history.html", history=history)
 
 
 @require(Permission.OWN_STATE)
@@ -370,19 +401,32 @@ async def agent_events(request: web.Request) -> web.StreamResponse:
 
 
 def _wallboard(deps: WebDeps) -> dict[str, Any]:
+    """The wallboard's view (``callcenter.web.wallboard``) of the live status and today's
+    KPIs, on the PBX's clock (``extra["pbx_now"]``)."""
     status = deps.live.status() if deps.live else {"queues": [], "agents": []}
-    return {"status": status, "kpis": deps.extra.get("kpis_today", lambda: {})()}
+    kpis = deps.extra.get("kpis_today", lambda: {})()
+    now = deps.extra.get("pbx_now", time.monotonic)()
+    history = deps.extra.get("wallboard_history")
+    return wallboard_view(status, kpis, deps.config, history, now, dt.datetime.now(dt.UTC))
 
 
 @require(Permission.WALLBOARD)
 async def wallboard_page(request: web.Request) -> web.Response:
-    return render(request, "wallboard.html", board=_wallboard(deps_of(request)))
+    return render(request, "wallboard.html", view=_wallboard(deps_of(request)))
 
 
 @require(Permission.WALLBOARD)
 async def wallboard_events(request: web.Request) -> web.StreamResponse:
     deps = deps_of(request)
-    return await _event_stream(request, lambda: _wallboard(deps))
+    tiles = request.app[JINJA_KEY].get_template("wallboard_tiles.html")
+
+    def update() -> dict[str, Any]:
+        # The tiles come as HTML (the same template as the page); agents' rows are updated
+        # in place by live.js, so a keyboard user's focus stays on their button.
+        view = _wallboard(deps)
+        return {**view, "tiles": tiles.render(tiles=view.pop("tiles"))}
+
+    return await _event_stream(request, update)
 
 
 @require(Permission.LIVE_CONTROL)
@@ -595,6 +639,17 @@ async def qa_export(request: web.Request) -> web.Response:
     )
 
 
+def local_time(
+    value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S %Z", *, zone: dt.tzinfo
+) -> str:
+    """A stored time in the call center's zone (a naive value from SQLite is UTC)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(zone).strftime(fmt)
+
+
 @web.middleware
 async def web_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Domain errors on pages become a page with the right status, never a traceback."""
@@ -611,11 +666,14 @@ async def web_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 def add_web_routes(app: web.Application, deps: WebDeps) -> None:
     """Mount the pages on ``app`` (the API application)."""
     app[DEPS_KEY] = deps
-    app[JINJA_KEY] = jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
+    zone = zoneinfo.ZoneInfo(deps.config.timezone)
+    env.filters["local"] = functools.partial(local_time, zone=zone)
+    app[JINJA_KEY] = env
     app.middlewares.append(web_errors)
     r = app.router
     r.add_get("/", index)
@@ -625,6 +683,7 @@ def add_web_routes(app: web.Application, deps: WebDeps) -> None:
     r.add_get("/agent", agent_page)
     r.add_post("/agent/state", agent_state_submit)
     r.add_get("/agent/events", agent_events)
+    r.add_get("/agent/calls/{call_id}/history", agent_history)
     r.add_post("/agent/calls/{call_id}/disposition", disposition_submit)
     r.add_get("/wallboard", wallboard_page)
     r.add_get("/wallboard/events", wallboard_events)

@@ -28,6 +28,7 @@ from callcenter.asterisk.ari import AriConflict, AriRequestError
 from callcenter.asterisk.events import (
     AriEvent,
     ChannelDestroyed,
+    ChannelEnteredBridge,
     ChannelHangupRequest,
     ChannelStateChange,
     Dial,
@@ -67,6 +68,8 @@ DIAL_CONFLICT_RETRIES = 3
 SESSION_CHECK_SECONDS = 5.0
 """How often a supervision checks that its call still exists (events lost in an outage)."""
 REQUEST_TIMEOUT = 10.0
+REMEMBERED_CALLERS = 1000
+"""Callers of recent answered calls kept for wrap-up (one entry per call)."""
 """Longest a page waits for the supervision to be set up."""
 _CALL_STATES = frozenset({AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL})
 
@@ -119,24 +122,72 @@ class WorkerLiveView:
         self.supervisions: dict[ChannelId, Supervision] = {}
         """Live supervisions by their snoop channel."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._callers: dict[str, str | None] = {}
+        """call id -> caller number of the latest calls answered by an agent."""
+        self._stop_listening = worker.add_event_listener(self._remember_caller)
         self._last_call: dict[str, dict[str, Any]] = {}
         """agent id -> their call with its context, kept for wrap-up (the session is gone)."""
 
     # --- reading -----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """The service's status, with the field names the pages read."""
+        """The service's status, with the field names the pages read, each queue's callers
+        (caller, wait, priority) and each agent's call (caller, talk time, wrap-up left).
+        Durations are PBX seconds, like the call records'."""
         status = self.service.status()
+        dispatcher = self.service.dispatcher
+        now = self.service.now()
         for queue in status["queues"]:
             queue["queue_id"] = queue["id"]
             queue["longest_wait"] = queue["longest_wait_seconds"]
+            queue["callers"] = [
+                {
+                    "caller_number": self._caller_number(caller.call_id),
+                    "wait_seconds": round(max(0.0, now - caller.entered_at), 1),
+                    "priority": caller.priority,
+                    "offered": offered,
+                }
+                for caller, offered in dispatcher.callers(queue["id"])
+            ]
         for agent in status["agents"]:
             agent["agent_id"] = agent["id"]
-            changed = self.service.dispatcher.agent_status(agent["id"]).since
+            live = dispatcher.agent_status(agent["id"])
             # since 0: no change since the worker started (the state is the initial one).
-            seconds = self.service.real_seconds(self.service.now() - changed) if changed else None
-            agent["since"] = duration_text(seconds)
+            agent["since"] = duration_text(now - live.since) if live.since else ""
+            if not live.since:
+                agent["seconds_in_state"] = None
+            if live.call_id is not None:
+                agent["caller_number"] = self._caller_number(live.call_id, agent["id"])
+            if live.state is AgentState.ON_CALL and live.answered_at is not None:
+                agent["talk_seconds"] = round(max(0.0, now - live.answered_at), 1)
+            if live.state is AgentState.WRAPUP and live.timer_until is not None:
+                agent["wrapup_seconds_left"] = round(max(0.0, live.timer_until - now), 1)
         return status
+
+    def _caller_number(self, call_id: str, agent_id: str | None = None) -> str | None:
+        """Who is calling: from the call's session, or (wrap-up, the session is gone) as
+        remembered during the call."""
+        session = self.worker.sessions.get(call_id)
+        if session is not None:
+            return session.context.caller_number
+        if call_id in self._callers:
+            return self._callers[call_id]
+        last = self._last_call.get(agent_id or "")
+        if last is not None and last.get("call_id") == call_id:
+            return str(last.get("caller_number") or "") or None
+        return None
+
+    def _remember_caller(self, event: AriEvent) -> None:
+        """A channel entered a call's bridge (an agent joined): remember that call's caller,
+        so the agent's wrap-up still says who it was once the call (its session) is gone."""
+        if not isinstance(event, ChannelEnteredBridge):
+            return
+        for session in self.worker.sessions.values():
+            if event.bridge_id in session.bridges:
+                self._callers[session.call_id] = session.context.caller_number
+                while len(self._callers) > REMEMBERED_CALLERS:
+                    del self._callers[next(iter(self._callers))]  # the oldest first
+                return
 
     def agent_call(self, agent_id: str) -> dict[str, Any] | None:
         """The agent's ringing or connected call with the caller's context (the last call
@@ -167,7 +218,7 @@ class WorkerLiveView:
             "state": AgentState.WRAPUP.value,
             "queue_id": answered.queue_id,
             "wait_seconds": round(answered.waited_seconds, 1),
-            "caller_number": "",
+            "caller_number": self._caller_number(answered.call_id) or "",
             "ivr_path": [],
             "digits": [],
             "variables": {},
@@ -372,6 +423,7 @@ class WorkerLiveView:
 
     async def close(self) -> None:
         """End every supervision (hang-ups, bridges deleted)."""
+        self._stop_listening()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -12,7 +12,6 @@ thread every ``KPI_REFRESH_SECONDS``, so a page never waits on the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -32,6 +31,7 @@ from callcenter.db.users import UserStore
 from callcenter.web.app import WebDeps, add_web_routes
 from callcenter.web.live import WorkerLiveView
 from callcenter.web.security import SessionCodec, SignInRateLimit
+from callcenter.web.wallboard import WallboardHistory, chart_samples
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -132,6 +132,25 @@ class TodayKpis:
         await self._threads.wait(KPI_QUERY_TIMEOUT)
 
 
+async def sample_history(
+    history: WallboardHistory,
+    live: WorkerLiveView,
+    kpis: TodayKpis,
+    pbx_now: Callable[[], float],
+    check_every: float = 1.0,
+) -> None:
+    """Feed the wallboard's charts: a sample per queue each ``history.every`` PBX seconds
+    (waiting callers from the live status, service level from today's KPIs)."""
+    while True:
+        now = pbx_now()
+        if history.due(now):
+            try:
+                history.record(now, chart_samples(live.status(), kpis()))
+            except Exception:  # a chart must never stop the pages
+                log.exception("wallboard history sample failed")
+        await asyncio.sleep(check_every)
+
+
 def build_web(
     app: web.Application,
     config: CallCenterConfig,
@@ -148,6 +167,7 @@ def build_web(
         secret = secrets.token_urlsafe(32)
     live = WorkerLiveView(service, worker, ari)
     kpis = TodayKpis(engine, config)
+    history = WallboardHistory()
     deps = WebDeps(
         config=config,
         users=UserStore(
@@ -161,7 +181,7 @@ def build_web(
         recordings_dir=Path(config.recordings.directory),
         codec=SessionCodec(secret, web_settings.session_hours * 3600.0),
         rate_limit=SignInRateLimit(web_settings.sign_in_attempts_per_minute),
-        extra={"kpis_today": kpis},
+        extra={"kpis_today": kpis, "wallboard_history": history, "pbx_now": service.now},
     )
     add_web_routes(app, deps)
     app[LIVE_KEY] = live
@@ -172,11 +192,16 @@ def build_web(
             await kpis.refresh()
         except Exception:
             log.exception("today's KPIs could not be computed")
-        task = asyncio.create_task(kpis.run(), name="web-kpis-today")
+        tasks = [
+            asyncio.create_task(kpis.run(), name="web-kpis-today"),
+            asyncio.create_task(
+                sample_history(history, live, kpis, service.now), name="web-history"
+            ),
+        ]
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await kpis.close()
         await live.close()
 

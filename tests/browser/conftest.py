@@ -224,10 +224,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @contextlib.asynccontextmanager
-async def signed_in(browser: Browser, stack: Stack, username: str) -> AsyncIterator[Page]:
-    """A fresh browser context (its own cookies) signed in as ``username``."""
+async def signed_in(
+    browser: Browser, stack: Stack, username: str, size: tuple[int, int] = (1200, 800)
+) -> AsyncIterator[Page]:
+    """A fresh browser context (its own cookies) of ``size`` pixels, signed in as
+    ``username``."""
     context: BrowserContext = await browser.new_context(
-        base_url=stack.base_url, viewport={"width": 1200, "height": 800}
+        base_url=stack.base_url, viewport={"width": size[0], "height": size[1]}
     )
     context.set_default_timeout(10_000)
     try:

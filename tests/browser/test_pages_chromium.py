@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,13 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
     center = stack.center
     async with signed_in(browser, stack, "bill") as agent:
         assert agent.url.endswith("/agent")
-        assert await agent.text_content("#agent-state") == "logged_out"
+        assert await agent.text_content("#agent-state") == "Logged out"
         async with agent.expect_navigation():
             await agent.click("#go-available")
-        assert await agent.text_content("#agent-state") == "available"
+        assert await agent.text_content("#agent-state") == "Available"
         assert center.agent_state("bill1") == "available"
+        # Dana called before: the pop will show it, dated in the call center's time zone.
+        earlier = seed_earlier_call(stack, CALLER)
 
         # A caller picks 4 (invoices) then 2 (billing) in the IVR; bill1's phone answers.
         caller = center.pbx.place_inbound_call("100", CALLER, caller_name="Dana")
@@ -64,17 +67,23 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
         # The screen pop arrives over Server-Sent Events, without a reload.
         await agent.wait_for_selector("#screen-pop", state="visible")
         await wait_for_text(agent, "#pop-caller", CALLER)
-        assert await agent.text_content("#pop-queue") == "billing"
+        assert await agent.text_content("#pop-queue") == "Billing"
         assert await agent.text_content("#pop-path") == "main → invoices"
         assert await agent.text_content("#pop-digits") == "4 2"
-        await wait_for_text(agent, "#agent-state", "on_call")
+        await wait_for_text(agent, "#agent-state", "On call")
+        # The caller's previous call, loaded when the call popped up (not at page load).
+        await wait_for_text(agent, "#history", earlier)
+        assert "talked 95 s" in (await agent.text_content("#history") or "")
+        await wait_for_text(agent, "#pop-talk", "0:")
         await agent.screenshot(path=str(SCREENSHOTS / "agent-desktop.png"), full_page=True)
 
         async with signed_in(browser, stack, "sara") as supervisor:
             assert supervisor.url.endswith("/wallboard")
             row = supervisor.locator('tr[data-agent="bill1"]')
-            assert await row.locator(".call").text_content() == call_id
-            assert "on_call" in (await row.locator(".state").text_content() or "")
+            call_cell = await row.locator(".call").text_content() or ""
+            # Caller, queue and talk time; never the internal 32-hex call id.
+            assert CALLER in call_cell and "Billing" in call_cell and call_id not in call_cell
+            assert await row.locator(".state").text_content() == "On call"
             await supervisor.screenshot(path=str(SCREENSHOTS / "wallboard.png"), full_page=True)
             async with supervisor.expect_navigation():
                 await row.locator("button.listen").click()
@@ -95,7 +104,17 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
         name = stack.recordings[call_id]
         assert await stack.recorder.wait_stored(name, within=10) is not None
         await stack.writer.flush()
-        await wait_for_text(agent, "#agent-state", "wrapup")
+        await wait_for_text(agent, "#agent-state", "Wrap-up")
+        # The wrap-up counts down (PBX seconds: 3600 s of billing's wrap-up at x20).
+        await agent.wait_for_selector("#wrapup", state="visible")
+        first = await countdown(agent)
+        await agent.wait_for_function(
+            "(first) => { const t = document.getElementById('wrapup-left').textContent;"
+            " const [m, s] = t.split(':').map(Number); return m * 60 + s < first; }",
+            arg=first,
+        )
+        assert 0 < first <= 3600
+        await agent.screenshot(path=str(SCREENSHOTS / "agent-desktop-wrapup.png"), full_page=True)
         await agent.select_option("#disposition", "follow-up")
         await agent.fill("textarea[name=notes]", "wants a copy of the invoice")
         async with agent.expect_navigation():
@@ -143,6 +162,39 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
         assert audio["error"] is None
         assert audio["duration"] > 0 and audio["played"] > 0
         await qa.screenshot(path=str(SCREENSHOTS / "qa-call.png"), full_page=True)
+
+
+async def countdown(page: Page) -> int:
+    """The wrap-up time left the desktop shows, in seconds."""
+    text = (await page.text_content("#wrapup-left") or "").strip()
+    parts = [int(p) for p in text.split(":")]
+    return parts[-1] + 60 * parts[-2] + (3600 * parts[-3] if len(parts) == 3 else 0)
+
+
+def seed_earlier_call(stack: Stack, caller: str) -> str:
+    """A call from ``caller`` two days ago; returns its date as the desktop shows it (the
+    call center's time zone)."""
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=2)
+    with Session(stack.engine) as db:
+        db.add(
+            Call(
+                call_id=uuid.uuid4().hex,
+                caller_number=caller,
+                started_at=started,
+                updated_at=started,
+                queue_id="billing",
+                agent_id="bill2",
+                disposition="answered",
+                agent_disposition="follow-up",
+                wait_seconds=12.0,
+                talk_seconds=95.0,
+                ivr_path=[],
+                digits=[],
+            )
+        )
+        db.commit()
+    zone = zoneinfo.ZoneInfo(stack.config.timezone)
+    return started.astimezone(zone).strftime("%a %d %b %H:%M %Z")
 
 
 async def test_pages_refuse_users_without_the_role(browser: Browser, stack: Stack) -> None:
@@ -216,9 +268,12 @@ def cli_report(stack: Stack, since: dt.datetime, until: dt.datetime) -> dict[str
     return {row["group"]: row for row in json.loads(result.output)["rows"]}
 
 
+KPI_CLASSES = ("offered", "answered", "service-level", "asa", "abandon-rate")
+
+
 async def kpi_cells(page: Page, queue_id: str) -> list[str]:
-    cells = page.locator(f'tr[data-queue="{queue_id}"] td')
-    return [(t or "").strip() for t in await cells.all_text_contents()][3:]
+    tile = page.locator(f'[data-queue="{queue_id}"]')
+    return [(await tile.locator(f".{name}").text_content() or "").strip() for name in KPI_CLASSES]
 
 
 async def test_wallboard_kpis_match_the_report(browser: Browser, stack: Stack) -> None:
@@ -246,7 +301,7 @@ async def test_wallboard_kpis_match_the_report(browser: Browser, stack: Stack) -
         for queue_id, texts in expected.items():
             await supervisor.wait_for_function(
                 "([sel, text]) => document.querySelector(sel)?.textContent.trim() === text",
-                arg=[f'tr[data-queue="{queue_id}"] .offered', texts[0]],
+                arg=[f'[data-queue="{queue_id}"] .offered', texts[0]],
             )
             assert await kpi_cells(supervisor, queue_id) == texts, queue_id
         # ... and the page rendered by the server shows the same.

@@ -84,6 +84,25 @@ def test_higher_priority_goes_before_longer_wait() -> None:
     assert [a.call_id for a in d.next_assignments(11.0)] == ["vip"]
 
 
+def test_callers_lists_a_queue_in_serving_order_with_who_is_being_offered() -> None:
+    d = dispatcher([queue(), queue("billing")], [agent("a1")], log_in=False)
+    d.enqueue("patient", "sales", 0.0)
+    d.enqueue("vip", "sales", 10.0, priority=5)
+    d.enqueue("later", "sales", 12.0)
+    d.enqueue("elsewhere", "billing", 1.0)
+    assert [(c.call_id, c.priority, offered) for c, offered in d.callers("sales")] == [
+        ("vip", 5, False),
+        ("patient", 0, False),
+        ("later", 0, False),
+    ]
+    d.log_in("a1", 13.0)
+    [offer] = d.next_assignments(13.0)
+    assert offer.call_id == "vip"
+    assert [(c.call_id, offered) for c, offered in d.callers("sales")][0] == ("vip", True)
+    assert [c.entered_at for c, _ in d.callers("sales")] == [10.0, 0.0, 12.0]
+    assert [c.call_id for c, _ in d.callers("billing")] == ["elsewhere"]
+
+
 def test_same_time_same_priority_is_served_in_arrival_order() -> None:
     d = dispatcher([queue()], [agent("a1"), agent("a2")], log_in=False)
     for call in ("c3", "c1", "c2"):

@@ -177,13 +177,26 @@ async def test_build_web_serves_the_wallboard_from_the_service(pages: Pages) -> 
     await pages.service.login("bill1")
     await sign_in(pages, "sara")
     page = await (await pages.client.get("/wallboard")).text()
-    billing = re.search(r'<tr data-queue="billing">(.*?)</tr>', page, re.S)
+    billing = re.search(r'<article class="tile[^"]*" data-queue="billing".*?</article>', page, re.S)
     assert billing
-    cells = re.findall(r"<td[^>]*>([^<]*)</td>", billing.group(1))
-    assert cells[3:] == ["4", "2", "33.3%", "22.5", "33.3%"]
+    shown = {
+        name: re.search(rf'class="(?:big )?{name}">([^<]*)<', billing.group(0)).group(1)  # type: ignore[union-attr]
+        for name in ("offered", "answered", "service-level", "asa", "abandon-rate")
+    }
+    assert shown == {
+        "offered": "4",
+        "answered": "2",
+        "service-level": "33.3%",
+        "asa": "22.5",
+        "abandon-rate": "33.3%",
+    }
+    # 33.3% against the 80% target: more than 10 points under it, the tile is red.
+    assert 'data-level="alert"' in billing.group(0) and "Missing target" in billing.group(0)
+    assert "target 80% in 20 s" in billing.group(0)
     bill1 = re.search(r'<tr data-agent="bill1".*?</tr>', page, re.S)
-    assert bill1 and "available" in bill1.group(0)
-    assert re.search(r'class="since">\d+ s<', bill1.group(0))
+    assert bill1 and 'class="badge state">Available<' in bill1.group(0)
+    assert "state-available" in bill1.group(0)
+    assert re.search(r'class="for">0:\d\d<', bill1.group(0))
     assert pages.live.agent_call("bill1") is None
 
 

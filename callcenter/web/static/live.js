@@ -1,4 +1,5 @@
 // Live updates over Server-Sent Events: the page names its stream in data-events.
+// No framework and nothing from another site (the pages' Content-Security-Policy is 'self').
 (function () {
   "use strict";
   function text(id, value) {
@@ -8,16 +9,42 @@
   function pathOf(call) {
     return (call.ivr_path || []).map(function (s) { return Array.isArray(s) ? s[0] : s; }).join(" → ");
   }
+  function setState(el, state) {
+    // The element's state-<name> class gives the state's colour (style.css).
+    el.className = el.className.replace(/\bstate-[a-z_]+\b/g, "").trim() + " state-" + state;
+    el.setAttribute("data-state", state);
+  }
+  function loadHistory(callId) {
+    var box = document.getElementById("history");
+    if (!box || box.getAttribute("data-call") === callId) { return; }
+    box.setAttribute("data-call", callId);
+    fetch("/agent/calls/" + encodeURIComponent(callId) + "/history", {credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        // Our own server-rendered fragment (escaped by Jinja), for the call still shown.
+        if (box.getAttribute("data-call") === callId) { box.innerHTML = html; }
+      });
+  }
   function agentUpdate(data) {
-    text("agent-state", data.state);
+    var root = document.getElementById("agent");
+    if (root) { setState(root, data.state); }
+    text("agent-state", data.label);
+    text("agent-for", data["for"]);
+    var wrapup = document.getElementById("wrapup");
+    if (wrapup) {
+      wrapup.hidden = !data.wrapup_left;
+      text("wrapup-left", data.wrapup_left);
+    }
     var pop = document.getElementById("screen-pop");
     if (!pop) { return; }
     var call = data.call;
     if (!call) { return; }  // keep the last call on screen through wrap-up
     pop.hidden = false;
     text("pop-caller", call.caller_number);
-    text("pop-queue", call.queue_id);
-    text("pop-wait", call.wait_seconds == null ? "" : call.wait_seconds + " s");
+    text("pop-name", call.caller_name || "");
+    text("pop-queue", call.queue_name);
+    text("pop-wait", call.wait);
+    if (call.talk) { text("pop-talk", call.talk); }  // through wrap-up: the talk it had
     text("pop-path", pathOf(call));
     text("pop-digits", (call.digits || []).join(" "));
     var vars = call.variables || {};
@@ -26,42 +53,46 @@
     if (form) { form.action = "/agent/calls/" + encodeURIComponent(call.call_id) + "/disposition"; }
     var crm = document.getElementById("pop-crm");
     if (crm && call.crm_url) { crm.href = call.crm_url; crm.hidden = false; }
+    loadHistory(call.call_id);
   }
-  function number(value, unit) {
-    // As `callcenter report` prints a ratio or average: "-" when undefined, one decimal
-    // (JSON turns 50.0 into 50, so the decimal is forced here).
-    if (value == null) { return "-"; }
-    return Number(value).toFixed(1) + (unit || "");
+  function field(row, selector, value) {
+    var el = row.querySelector(selector);
+    if (el) { el.textContent = value == null ? "" : String(value); }
   }
   function wallboardUpdate(data) {
-    var kpis = data.kpis || {};
-    (data.status.queues || []).forEach(function (q) {
-      var id = q.queue_id || q.id;
-      var row = document.querySelector('tr[data-queue="' + id + '"]');
+    text("board-clock", data.clock);
+    text("board-period", data.period);
+    var tiles = document.getElementById("tiles");
+    // The tiles have no controls: they are redrawn from the server's HTML (escaped by Jinja).
+    if (tiles && typeof data.tiles === "string") { tiles.innerHTML = data.tiles; }
+    (data.agents || []).forEach(function (a) {
+      var row = document.querySelector('tr[data-agent="' + a.id + '"]');
       if (!row) { return; }
-      row.querySelector(".waiting").textContent = q.waiting || 0;
-      row.querySelector(".longest").textContent = Math.round(q.longest_wait || 0);
-      var k = kpis[id] || {};
-      row.querySelector(".offered").textContent = k.offered || 0;
-      row.querySelector(".answered").textContent = k.answered || 0;
-      row.querySelector(".service-level").textContent = number(k.service_level, "%");
-      row.querySelector(".asa").textContent = number(k.asa);
-      row.querySelector(".abandon-rate").textContent = number(k.abandon_rate, "%");
-    });
-    var needsReload = false;
-    (data.status.agents || []).forEach(function (a) {
-      var row = document.querySelector('tr[data-agent="' + (a.agent_id || a.id) + '"]');
-      if (!row) { return; }
-      row.querySelector(".state").textContent = a.state + (a.reason ? " (" + a.reason + ")" : "");
-      var since = row.querySelector(".since");
-      if (since) { since.textContent = a.since || ""; }
+      // In place, never a reload: a keyboard user's focus stays where it is.
+      setState(row, a.state);
+      field(row, ".state", a.label);
+      field(row, ".wrapup-left", a.wrapup_left ? " " + a.wrapup_left + " left" : "");
+      field(row, ".for", a["for"]);
+      field(row, ".calls-today", a.calls_today);
       var cell = row.querySelector(".call");
-      if ((cell.textContent || "") !== (a.call_id || "")) { needsReload = true; }
-      var supervisable = a.call_id && a.state === "on_call" ? "1" : "0";
-      if (row.getAttribute("data-supervisable") !== supervisable) { needsReload = true; }
+      if (cell) {
+        cell.textContent = "";
+        if (a.call) {
+          [["caller", a.call.caller], ["queue", a.call.queue], ["talk", a.call.talk]].forEach(function (part) {
+            var span = document.createElement("span");
+            span.className = part[0];
+            span.textContent = part[1];
+            cell.appendChild(span);
+            cell.appendChild(document.createTextNode(" "));
+          });
+        }
+      }
+      var supervise = row.querySelector("form.supervise");
+      if (supervise) {
+        supervise.hidden = !a.call_id;
+        if (a.call_id) { supervise.action = "/wallboard/calls/" + encodeURIComponent(a.call_id) + "/listen"; }
+      }
     });
-    // A call started or ended: re-render so the listen/whisper/barge buttons match.
-    if (needsReload) { window.location.reload(); }
   }
   var root = document.querySelector("[data-events]");
   if (!root || !window.EventSource) { return; }
