@@ -98,7 +98,7 @@ def test_callers_lists_a_queue_in_serving_order_with_who_is_being_offered() -> N
     d.log_in("a1", 13.0)
     [offer] = d.next_assignments(13.0)
     assert offer.call_id == "vip"
-    assert [(c.call_id, offered) for c, offered in d.callers("sales")][0] == ("vip", True)
+    assert next((c.call_id, offered) for c, offered in d.callers("sales")) == ("vip", True)
     assert [c.entered_at for c, _ in d.callers("sales")] == [10.0, 0.0, 12.0]
     assert [c.call_id for c, _ in d.callers("billing")] == ["elsewhere"]
 
