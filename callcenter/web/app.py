@@ -35,7 +35,7 @@ from callcenter.db.calls import (
 )
 from callcenter.db.users import SignInRefused, TotpRequired, UserStore
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
-from callcenter.web.labels import clock_text, state_label
+from callcenter.web.desktop import agent_view, local_time
 from callcenter.web.security import (
     SESSION_COOKIE,
     SessionCodec,
@@ -268,29 +268,7 @@ def _set_cookie(
 
 
 def _agent_snapshot(deps: WebDeps, agent_id: str) -> dict[str, Any]:
-    """The agent's state (with its label, time in it and wrap-up left) and their call (with
-    the queue's name, the wait and the talk time so far), durations on the PBX's clock."""
-    state: dict[str, Any] = {"agent_id": agent_id, "state": "unknown", "call": None}
-    if deps.live is not None:
-        for agent in deps.live.status().get("agents", []):
-            if agent.get("agent_id", agent.get("id")) == agent_id:
-                state.update({k: v for k, v in agent.items() if k != "call"})
-    state["label"] = state_label(state["state"], state.get("reason"))
-    state["for"] = clock_text(state.get("seconds_in_state"))
-    state["wrapup_left"] = clock_text(state.get("wrapup_seconds_left"))
-    call = deps.live.agent_call(agent_id) if deps.live is not None else None
-    if call is not None:
-        queue = deps.config.queues.get(str(call.get("queue_id") or ""))
-        call = {
-            **call,
-            "queue_name": queue.name if queue else call.get("queue_id") or "",
-            "wait": clock_text(call.get("wait_seconds")),
-            "talk": clock_text(state.get("talk_seconds")),
-        }
-        if queue and queue.crm_link:
-            call["crm_url"] = queue.crm_link.replace("{caller}", str(call.get("caller_number", "")))
-        state["call"] = call
-    return state
+    return agent_view(deps.live, deps.config, agent_id)
 
 
 async def _history_of(deps: WebDeps, call: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -637,17 +615,6 @@ async def qa_export(request: web.Request) -> web.Response:
         content_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
     )
-
-
-def local_time(
-    value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S %Z", *, zone: dt.tzinfo
-) -> str:
-    """A stored time in the call center's zone (a naive value from SQLite is UTC)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(zone).strftime(fmt)
 
 
 @web.middleware

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -181,3 +182,14 @@ def test_the_clock_and_the_period_are_in_the_call_centers_zone() -> None:
     )
     assert view["clock"] == "10:04:05 EST"
     assert view["period"] == "today since 00:00 EST (America/New_York)"
+
+
+def test_stored_times_show_in_the_call_centers_zone() -> None:
+    from callcenter.web.desktop import local_time
+
+    zone = zoneinfo.ZoneInfo("Europe/Paris")
+    naive_utc = dt.datetime(2026, 7, 1, 12, 0)  # what SQLite gives back
+    assert local_time(naive_utc, zone=zone) == "2026-07-01 14:00:00 CEST"
+    aware = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    assert local_time(aware, "%H:%M %Z", zone=zone) == "13:00 CET"
+    assert local_time(None, zone=zone) == ""
