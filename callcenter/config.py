@@ -322,7 +322,16 @@ class Queue(Strict):
     autopause_after_no_answers: int = Field(default=2, ge=0, le=100)
     recording: RecordingPolicy | None = None
     crm_link: str | None = None
-    """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``."""
+    """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``
+    (also ``{call_id}``, ``{queue}``; each value is URL-encoded)."""
+
+    @field_validator("crm_link")
+    @classmethod
+    def _http_link(cls, value: str | None) -> str | None:
+        # The link lands in an <a href>: only http(s), never javascript: or data:.
+        if value is not None and not re.match(r"^https?://[^\s/]+[^\s]*$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("escalation")
     @classmethod

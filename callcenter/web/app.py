@@ -7,9 +7,7 @@ route names the permission it needs, and an agent only ever sees their own calls
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
-import io
 import json
 import logging
 import time
@@ -23,6 +21,7 @@ from aiohttp import web
 
 from callcenter.auth.model import Permission, Role, allows
 from callcenter.config import CallCenterConfig
+from callcenter.csv_export import write_csv
 from callcenter.db.calls import (
     CallFilter,
     call_detail,
@@ -33,6 +32,7 @@ from callcenter.db.calls import (
 )
 from callcenter.db.users import SignInRefused, TotpRequired, UserStore
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
+from callcenter.web.links import crm_url
 from callcenter.web.security import (
     SESSION_COOKIE,
     SessionCodec,
@@ -272,10 +272,7 @@ def _agent_snapshot(deps: WebDeps, agent_id: str) -> dict[str, Any]:
     if call is not None:
         queue = deps.config.queues.get(str(call.get("queue_id") or ""))
         if queue and queue.crm_link:
-            call = {
-                **call,
-                "crm_url": queue.crm_link.replace("{caller}", str(call.get("caller_number", ""))),
-            }
+            call = {**call, "crm_url": crm_url(queue.crm_link, call)}
         state["call"] = call
     return state
 
@@ -584,12 +581,8 @@ async def qa_export(request: web.Request) -> web.Response:
         "talk_seconds",
         "recording_name",
     ]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(calls)
     return web.Response(
-        text=out.getvalue(),
+        text=write_csv(calls, columns),
         content_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
     )
