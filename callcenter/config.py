@@ -176,10 +176,49 @@ class RecordingSettings(Strict):
 HookEvent = Literal["call_start", "queue_entry", "agent_connect", "recording_finished", "call_end"]
 
 
+_HTTP_URL_HOST = re.compile(r"^https?://([^\s/@]*@)?(\[[^\]]+\]|[^\s/:@?#]+)(:\d+)?([/?#]\S*)?$")
+"""An http(s) URL; group 2 is the host (a name, an IPv4 address or a bracketed IPv6 one)."""
+
+
+def non_public_address(host: str) -> str | None:
+    """What kind of non-public address ``host`` is (``loopback``, ``private``...), or None when
+    it is a public address or not an IP address at all."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_global:
+        return None
+    for kind in ("loopback", "link_local", "private", "multicast", "unspecified"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return "reserved"
+
+
 class WebhookSettings(Strict):
     url: str
     secret: Secret
     events: list[HookEvent] = Field(default_factory=lambda: list[HookEvent](["call_end"]))
+    allow_private_network: bool = False
+    """Deliver to loopback, link-local and private addresses too (a receiver on your own
+    network). Off: such destinations are refused, whether written in the URL or resolved."""
+
+    @model_validator(mode="after")
+    def _public_http_url(self) -> WebhookSettings:
+        match = _HTTP_URL_HOST.match(self.url)
+        if match is None:
+            raise ValueError(f"url must be an http:// or https:// URL, not {self.url!r}")
+        kind = non_public_address(match.group(2))
+        if kind is not None and not self.allow_private_network:
+            raise ValueError(
+                f"url {self.url!r} is a {kind} address: set allow_private_network: true if "
+                "the receiver is meant to be on your own network"
+            )
+        return self
 
 
 class ApiSettings(Strict):
