@@ -69,6 +69,45 @@ MediaUri = Annotated[
 
 Digit = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 12
+MAKE_SECRET_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def weak_secret_problem(value: str) -> str | None:
+    """Why ``value`` is too weak to sign sessions or open the API, or None.
+
+    Strong means: at least 32 characters, at least 12 different ones, not a ``change-me``
+    placeholder and not one shorter piece repeated. ``secrets.token_urlsafe(32)`` (43
+    characters, 256 random bits) and ``secrets.token_hex(32)`` always pass.
+    """
+    if len(value) < MIN_SECRET_LENGTH:
+        problem = f"has {len(value)} characters, needs at least {MIN_SECRET_LENGTH}"
+    elif len(set(value)) < MIN_SECRET_DISTINCT:
+        problem = f"has only {len(set(value))} different characters, needs {MIN_SECRET_DISTINCT}"
+    elif "change-me" in value.lower():
+        problem = "is a placeholder"
+    elif any(
+        len(value) % n == 0 and value == value[:n] * (len(value) // n)
+        for n in range(1, len(value) // 2 + 1)
+    ):
+        problem = "is one short piece repeated"
+    else:
+        return None
+    return f"too weak: {problem}; make a random one with {MAKE_SECRET_COMMAND}"
+
+
+def _strong_secret(value: str) -> str:
+    problem = weak_secret_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+StrongSecret = Annotated[Secret, AfterValidator(_strong_secret)]
+"""A secret that signs or opens something by itself (``web.session_secret``, ``api.token``):
+it must be random, see ``weak_secret_problem``."""
 AsteriskUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
 """A user name Asterisk reads from its config (ari.conf, manager.conf, pjsip.conf sections)."""
 Hostname = Annotated[
@@ -226,9 +265,10 @@ class ApiSettings(Strict):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    token: Secret | None = None
-    """Bearer token every request must carry; write ``${CALLCENTER_API_TOKEN}`` to keep it out
-    of the file (the API and CLI also read that environment variable when this is unset)."""
+    token: StrongSecret | None = None
+    """Bearer token every request must carry (random, see ``weak_secret_problem``); write
+    ``${CALLCENTER_API_TOKEN}`` to keep it out of the file (the API and CLI also read that
+    environment variable when this is unset)."""
     url: str | None = None
     """Where the CLI sends requests [default: http://host:port/]."""
 
@@ -250,9 +290,11 @@ DEFAULT_QA_FORM = (
 class WebSettings(Strict):
     """The web pages (agent desktop, wallboard, QA) served beside the API."""
 
-    session_secret: Secret | None = None
-    """Signs session cookies. Write ``${CALLCENTER_SESSION_SECRET}``; when unset a random one
-    is made at start (everyone signs in again after a restart)."""
+    session_secret: StrongSecret | None = None
+    """Signs session cookies and is the key TOTP secrets are encrypted with (random, see
+    ``weak_secret_problem``). Write ``${CALLCENTER_SESSION_SECRET}``; when unset a random one
+    is made at start (everyone signs in again after a restart, and two-factor sign-in cannot
+    be turned on)."""
     secure_cookies: bool = False
     """Set the cookie's Secure flag: turn on behind HTTPS."""
     session_hours: int = Field(default=10, ge=1, le=168)

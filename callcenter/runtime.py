@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from callcenter.config import CallCenterConfig
-from callcenter.errors import CallCenterError
+from callcenter.config import CallCenterConfig, weak_secret_problem
+from callcenter.errors import CallCenterError, ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -80,6 +80,10 @@ class CallCenterRuntime:
         self.options = options or RuntimeOptions()
         self.worker_id = self.options.worker_id or default_worker_id(config)
         self.api_token = config.api.token or os.environ.get("CALLCENTER_API_TOKEN")
+        if not config.api.token and self.api_token:
+            problem = weak_secret_problem(self.api_token)
+            if problem is not None:
+                raise ConfigError(f"$CALLCENTER_API_TOKEN is {problem}", key="api.token")
         self.engine: Engine | None = None
         self.cdr: CdrWriter | None = None
         self.hooks: Hooks | None = None
