@@ -301,7 +301,15 @@ class WebSettings(Strict):
     max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=1440)
     sign_in_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
-    """Per client address, whatever the user name."""
+    """Failed sign-ins allowed per client address and user name in a minute (successful ones
+    are not counted)."""
+    trusted_proxies: list[Network] = Field(default_factory=list)
+    """Networks of reverse proxies (``[10.0.0.5/32]``) whose ``X-Forwarded-For`` tells the
+    client's address; from anywhere else the header is ignored."""
+    max_event_streams_per_session: int = Field(default=5, ge=1, le=100)
+    """Live update streams (one per open page) a signed-in browser may hold."""
+    max_event_streams: int = Field(default=500, ge=1, le=100_000)
+    """Live update streams the worker serves in all; more get 429."""
     qa_form: list[QaCriterion] = Field(default_factory=lambda: list(DEFAULT_QA_FORM))
     supervisor_endpoint: Endpoint | None = None
     """Where listen/whisper/barge rings when the supervisor user has no agent endpoint."""

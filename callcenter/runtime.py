@@ -170,7 +170,7 @@ class CallCenterRuntime:
 
     async def _start_api(self) -> None:
         from callcenter.api.app import make_api_app
-        from callcenter.db.users import UserStore
+        from callcenter.db.users import user_store
         from callcenter.web.serve import build_web
 
         assert self.service is not None and self.worker is not None and self.engine is not None
@@ -179,8 +179,9 @@ class CallCenterRuntime:
             # The pages work with sign-in alone; the API then opens only to users' own tokens.
             token = secrets.token_urlsafe(32)
             log.warning("no api.token nor $CALLCENTER_API_TOKEN: only user tokens open the API")
-        app = make_api_app(self.service, token, UserStore(self.engine))
-        build_web(app, self.config, self.service, self.worker, self.worker.ari, self.engine)
+        users = user_store(self.engine, self.config)  # one store: its changes reach the API
+        app = make_api_app(self.service, token, users)
+        build_web(app, self.config, self.service, self.worker, self.worker.ari, self.engine, users)
         port = self.config.api.port if self.options.api_port is None else self.options.api_port
         self._api_runner = web.AppRunner(app, access_log=None)
         await self._api_runner.setup()

@@ -43,7 +43,9 @@ async def test_crm_link_url_encodes_the_caller_number(site: Site) -> None:
     }
     await sign_in(site.client, "alice")
     async with site.client.get("/agent/events") as stream:
-        line = await stream.content.readline()
+        line = b""
+        while not line.startswith(b"data: "):
+            line = await stream.content.readline()
     payload = json.loads(line.decode().removeprefix("data: "))
     url = payload["call"]["crm_url"]
     parts = urllib.parse.urlsplit(url)
