@@ -7,6 +7,8 @@ sees a change at its next request (tokens: within 2 s, its cache's time-to-live)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from callcenter.auth.model import Role
@@ -28,6 +30,15 @@ def _store(config_path: str | None) -> UserStore:
 users: click.Group = click.Group(
     "users", help="Manage the people who sign in (roles: agent, qa, supervisor, admin)."
 )
+
+
+def _user_command(name: str) -> Callable[[Callable[..., None]], click.Command]:
+    """``callcenter users NAME USERNAME [--config FILE]``, errors mapped to one line."""
+
+    def wrap(func: Callable[..., None]) -> click.Command:
+        return users.command(name)(click.argument("username")(config_option(maps_errors(func))))
+
+    return wrap
 
 
 @users.command("add")
@@ -62,49 +73,34 @@ def users_passwd(username: str, password: str, config_path: str | None) -> None:
     click.echo(f"password of {username} changed")
 
 
-@users.command("token")
-@click.argument("username")
-@config_option
-@maps_errors
+@_user_command("token")
 def users_token(username: str, config_path: str | None) -> None:
     """Issue a new API bearer token for USERNAME (printed once; the old one stops working)."""
     click.echo(_store(config_path).issue_token(username))
 
 
-@users.command("revoke-token")
-@click.argument("username")
-@config_option
-@maps_errors
+@_user_command("revoke-token")
 def users_revoke_token(username: str, config_path: str | None) -> None:
     """Revoke USERNAME's API token (no new one is made)."""
     _store(config_path).revoke_token(username)
     click.echo(f"API token of {username} revoked")
 
 
-@users.command("disable")
-@click.argument("username")
-@config_option
-@maps_errors
+@_user_command("disable")
 def users_disable(username: str, config_path: str | None) -> None:
     """Disable USERNAME: no sign-in, no API token, every browser of theirs signed out."""
     _store(config_path).set_disabled(username, True)
     click.echo(f"user {username} disabled")
 
 
-@users.command("enable")
-@click.argument("username")
-@config_option
-@maps_errors
+@_user_command("enable")
 def users_enable(username: str, config_path: str | None) -> None:
     """Enable USERNAME again (their password and API token work again)."""
     _store(config_path).set_disabled(username, False)
     click.echo(f"user {username} enabled")
 
 
-@users.command("signout")
-@click.argument("username")
-@config_option
-@maps_errors
+@_user_command("signout")
 def users_signout(username: str, config_path: str | None) -> None:
     """Sign USERNAME out everywhere: every web session of theirs ends at its next request."""
     ended = _store(config_path).sign_out_everywhere(username)
