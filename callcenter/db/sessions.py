@@ -13,9 +13,11 @@ import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from callcenter.auth.model import Role
+from callcenter.db.engine import DatabaseError
 from callcenter.db.models import User, WebSession
 
 
@@ -55,7 +57,7 @@ class SessionStore:
 
     def check(self, session_id: str, username: str, now: dt.datetime) -> SessionUser | None:
         """The session's user when the session is still open, unexpired and theirs, and the
-        user is enabled; else None."""
+        user is enabled; else None. ``DatabaseError`` when the database cannot say."""
         query = (
             select(User.username, User.role, User.agent_id)
             .join(WebSession, WebSession.username == User.username)
@@ -66,8 +68,11 @@ class SessionStore:
                 User.disabled.is_(False),
             )
         )
-        with Session(self.engine) as session:
-            row = session.execute(query).first()
+        try:
+            with Session(self.engine) as session:
+                row = session.execute(query).first()
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot check the session: {exc}") from exc
         if row is None:
             return None
         return SessionUser(row.username, Role(row.role), row.agent_id)

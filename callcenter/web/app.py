@@ -32,6 +32,7 @@ from callcenter.db.calls import (
     search_calls,
     set_agent_disposition,
 )
+from callcenter.db.engine import DatabaseError
 from callcenter.db.sessions import SessionStore
 from callcenter.db.users import SignInRefused, TotpRequired, UserStore
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
@@ -158,8 +159,9 @@ async def _still_open(deps: WebDeps, session: WebSession) -> WebSession | None:
             asyncio.to_thread(deps.session_store.check, session.session_id, session.username, now),
             SESSION_CHECK_TIMEOUT,
         )
-    except TimeoutError as exc:
-        raise web.HTTPServiceUnavailable(text="the user database did not answer in time") from exc
+    except (TimeoutError, DatabaseError) as exc:
+        log.warning("session of %s not checked: %s", session.username, exc)
+        raise web.HTTPServiceUnavailable(text="the user database cannot be read") from exc
     if user is None:
         return None
     return session.as_user(user.role.value, user.agent_id)

@@ -13,6 +13,7 @@ from typing import Any
 import pyotp
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
 
 from callcenter.web.security import SESSION_COOKIE, EventStreams, SignInRateLimit, TrustedProxies
 
@@ -259,3 +260,14 @@ def test_the_client_address_behind_trusted_proxies() -> None:
     assert proxies.client_address("10.0.0.5", ["not-an-ip"]) == "10.0.0.5"
     assert proxies.client_address("fd00::1", ["2001:db8::7"]) == "2001:db8::7"
     assert TrustedProxies().client_address("10.0.0.5", ["1.2.3.4"]) == "10.0.0.5"
+
+
+async def test_an_unreadable_session_table_ends_streams_and_answers_503(site: Site) -> None:
+    def break_the_table() -> None:
+        with site.users.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE web_sessions RENAME TO web_sessions_away"))
+
+    events = await stream_ends_after(site, break_the_table)
+    assert "event: signed-out" not in events  # not signed out: the database is away
+    page = await site.client.get("/agent", allow_redirects=False)
+    assert page.status == 503
