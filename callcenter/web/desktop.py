@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from callcenter.config import CallCenterConfig
 from callcenter.web.labels import clock_text, state_label
+from callcenter.web.links import crm_url
 
 if TYPE_CHECKING:
     from callcenter.web.app import LiveCallCenter
@@ -39,7 +40,7 @@ def agent_view(
             "talk": clock_text(state.get("talk_seconds")),
         }
         if queue and queue.crm_link:
-            call["crm_url"] = queue.crm_link.replace("{caller}", str(call.get("caller_number", "")))
+            call["crm_url"] = crm_url(queue.crm_link, call)
         state["call"] = call
     return state
 

@@ -136,9 +136,9 @@ async def test_the_pages_stay_up_after_the_summary_with_the_runs_kpis(tmp_path: 
             assert response.status == 200
             board = await response.text()
         for queue in ("sales", "billing"):
-            row = re.search(rf'<tr data-queue="{queue}".*?</tr>', board, re.S)
-            assert row is not None, queue
-            assert re.search(r'class="offered">1<', row.group(0)), row.group(0)
+            tile = re.search(rf'<article [^>]*data-queue="{queue}".*?</article>', board, re.S)
+            assert tile is not None, queue
+            assert re.search(r'class="offered">1<', tile.group(0)), tile.group(0)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         await sign_in(http, url.group(1), "qa")
         async with http.get(f"{url.group(1)}qa") as response:
@@ -185,7 +185,11 @@ async def test_callcenter_run_process_serves_calls_and_exits_0_on_sigterm(tmp_pa
     }
     raw["recordings"]["directory"] = str(tmp_path / "rec")
     api_port = free_port()
-    raw["api"] = {"host": "127.0.0.1", "port": api_port, "token": "t0ken-for-test"}
+    raw["api"] = {
+        "host": "127.0.0.1",
+        "port": api_port,
+        "token": "t0ken-for-test-0123456789abcdefghijklmnop",
+    }
     for hours in raw["business_hours"].values():
         hours["weekly"] = {
             d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
