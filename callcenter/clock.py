@@ -1,7 +1,10 @@
 """Time as the rest of the code sees it: wall-clock ``now()`` and a ``monotonic()`` counter.
 
-Code that decides by the time of day (business hours, CDR timestamps) takes a ``Clock`` so tests
-can set the time. ``SystemClock`` is the real one; ``FixedClock`` stays where a test puts it.
+Code that decides by the time of day (business hours) or stamps what happens (CDRs, recordings)
+takes a ``Clock``: the PBX's. ``SystemClock`` is the real one (a real Asterisk);
+``SimulatedClock`` is the clock of the simulated PBX running ``speed`` times faster (the demo,
+``callcenter sim``), so the call records' waits and talk times, the recordings and the live
+pages all count the same seconds; ``FixedClock`` stays where a test puts it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import datetime as dt
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "FixedClock", "SystemClock"]
+__all__ = ["Clock", "FixedClock", "ShiftedClock", "SimulatedClock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -82,6 +85,34 @@ class ShiftedClock:
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC) + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class SimulatedClock:
+    """The wall clock of a simulated PBX that runs ``speed`` times faster than real time.
+
+    ``now()`` reads ``start`` at creation and then advances ``speed`` seconds per real second:
+    dates and durations taken from it are the PBX's (a 30 s call at x10 lasts 3 real seconds
+    and 30 s here, as in its recording). ``monotonic()`` is the system's own, unscaled: time-outs
+    stay real, and the ACD scales its counter by ``speed`` itself.
+    """
+
+    def __init__(self, start: dt.datetime, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.start = _aware_utc(start)
+        self.speed = speed
+        self._origin = time.monotonic()
+
+    @classmethod
+    def starting_now(cls, speed: float) -> SimulatedClock:
+        """A simulated PBX clock that reads the real time now and then runs ``speed``x."""
+        return cls(dt.datetime.now(dt.UTC), speed)
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
 
     def monotonic(self) -> float:
         return time.monotonic()

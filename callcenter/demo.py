@@ -9,8 +9,10 @@ One process runs, all on loopback:
 - our worker, exactly as ``callcenter run`` builds it (``CallCenterRuntime``): IVR, queues,
   recordings, CDRs in SQLite under ``var/demo/``, the API and the web pages.
 
-The demo's wall clock is moved to a weekday morning in the call center's time zone, so the
-example's office hours are open whatever the hour. Each run starts from an empty database. When
+Every date and duration comes from one clock, the simulated PBX's (``demo_clock``): it starts
+on a recent weekday morning in the call center's time zone, so the example's office hours are
+open whatever the hour, and runs as fast as the PBX, so call records, recordings and the pages
+count the same seconds. Each run starts from an empty database. When
 every synthetic caller is done (or after ``--duration``) it prints the calls and the KPIs of
 ``callcenter report``; then the web pages stay up, with the run's records, until Ctrl-C (or
 Enter), unless ``--exit`` was given. Ctrl-C while callers call hangs them up, lets the worker
@@ -40,7 +42,7 @@ from aiohttp import web
 from rich.console import Console
 from rich.live import Live
 
-from callcenter.clock import ShiftedClock
+from callcenter.clock import SimulatedClock
 from callcenter.config import CallCenterConfig, parse_config
 from callcenter.demo_view import DemoResult, print_summary, view_that_fits
 from callcenter.runtime import CallCenterRuntime, RuntimeOptions
@@ -78,16 +80,18 @@ class DemoOptions:
     ``--exit``)."""
 
 
-def demo_clock(config: CallCenterConfig) -> ShiftedClock:
-    """Next Tuesday 10:30 in the call center's zone: inside the example's office hours."""
+def demo_clock(config: CallCenterConfig, speed: float) -> SimulatedClock:
+    """The simulated PBX's clock: it starts at 10:30 on the last Tuesday before today (a
+    working morning of the example's office hours, holidays skipped, and in the past so the
+    records are there for ``callcenter report`` afterwards) and runs ``speed`` times faster
+    than real time, as the PBX does. Every date and duration of the demo comes from it."""
     zone = zoneinfo.ZoneInfo(config.timezone)
     today = dt.datetime.now(zone).date()
-    tuesday = today + dt.timedelta(days=(1 - today.weekday()) % 7 or 7)
-    while tuesday.isoformat() in {
-        d.isoformat() for h in config.business_hours.values() for d in h.holidays
-    }:
-        tuesday += dt.timedelta(days=7)
-    return ShiftedClock.to(dt.datetime.combine(tuesday, dt.time(10, 30), zone))
+    tuesday = today - dt.timedelta(days=(today.weekday() - 1) % 7 or 7)
+    holidays = {d for hours in config.business_hours.values() for d in hours.holidays}
+    while tuesday in holidays:
+        tuesday -= dt.timedelta(days=7)
+    return SimulatedClock(dt.datetime.combine(tuesday, dt.time(10, 30), zone), speed)
 
 
 def media_of(config: CallCenterConfig) -> set[str]:
@@ -367,7 +371,7 @@ async def run_demo(
         for number in config.ivr.numbers:
             pbx.dialplan.route(number, Stasis(config.asterisk.ari.app))
 
-        clock = demo_clock(config)
+        clock = demo_clock(config, options.speed)
         runtime = CallCenterRuntime(
             config,
             RuntimeOptions(speed=options.speed, clock=clock, worker_id="demo", http_port=0),
@@ -381,9 +385,10 @@ async def run_demo(
         await runtime.login_all_agents()
         result.web_url = runtime.api_url
         local_now = clock.now().astimezone(zoneinfo.ZoneInfo(config.timezone))
+        result.day = local_now.date()
         console.print(
             f"[bold]callcenter demo[/]: simulated Asterisk 22 (ARI {ari.url}, AMI port {ami.port}),"
-            f" speed x{options.speed:g}, clock set to {local_now:%a %H:%M %Z}"
+            f" speed x{options.speed:g}; its clock starts {local_now:%a %d %b %H:%M %Z}"
         )
         if runtime.api_url:
             console.print(

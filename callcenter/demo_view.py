@@ -2,11 +2,12 @@
 
 Both fit the terminal, 80 columns included: columns that can grow (the IVR path) fold
 instead of being cut to "…", and the list of latest calls is as long as the screen allows.
-Durations are the PBX's seconds, as in the call records.
+Times are the simulated PBX's, as in the call records.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class DemoResult:
     config_file: Path | None = None
     interrupted: bool = False
     """Ctrl-C (or SIGTERM) ended the run before every caller was done."""
+    day: dt.date | None = None
+    """The simulated PBX's day (its records are dated then)."""
 
 
 def _seconds(value: float | None) -> str:
@@ -206,13 +209,16 @@ def print_summary(console: Console, result: DemoResult, speed: float, state_dir:
             secs(row["aht_seconds"]),
         )
     console.print(table)
+    day = f" on {result.day:%a %d %b}" if result.day else ""
     console.print(
-        f"Durations are the PBX's seconds (the simulated PBX ran x{speed:g}). Records and "
-        f"recordings stay in {state_dir}/ until the next demo; for example:"
+        f"Times are the simulated PBX's (x{speed:g}{day}), as in the recordings. Records "
+        f"and recordings stay in {state_dir}/ until the next demo; for example:",
+        highlight=False,
     )
     if result.config_file is not None:
+        since = f" --since {result.day.isoformat()}" if result.day else ""
         console.print(
-            f"  .venv/bin/callcenter report -c {result.config_file}\n"
+            f"  .venv/bin/callcenter report -c {result.config_file}{since}\n"
             f"  .venv/bin/callcenter recordings list -c {result.config_file}",
             highlight=False,
             soft_wrap=True,

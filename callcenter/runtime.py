@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from callcenter.clock import Clock, SystemClock
 from callcenter.config import CallCenterConfig, weak_secret_problem
 from callcenter.errors import CallCenterError, ConfigError
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from callcenter.cdr.writer import CdrWriter
-    from callcenter.clock import Clock
     from callcenter.hooks import Hooks
     from callcenter.ivr.lookups import LookupRegistry
     from callcenter.recording.recorder import Recorder
@@ -55,6 +55,8 @@ class RuntimeOptions:
     speed: float = 1.0
     """The simulated PBX's speed factor; 1 against a real Asterisk."""
     clock: Clock | None = None
+    """The PBX's clock [default: the system's]: business hours, call records, recordings and
+    the pages all read it. The demo gives the simulated PBX's (``SimulatedClock``)."""
     worker_id: str | None = None
     """Names this worker in reservations, spools and CDRs [default: host name + ARI app]."""
     http_host: str = "127.0.0.1"
@@ -80,6 +82,7 @@ class CallCenterRuntime:
         self.config = config
         self.options = options or RuntimeOptions()
         self.worker_id = self.options.worker_id or default_worker_id(config)
+        self.clock: Clock = self.options.clock or SystemClock()
         self.api_token = config.api.token or os.environ.get("CALLCENTER_API_TOKEN")
         if not config.api.token and self.api_token:
             problem = weak_secret_problem(self.api_token)
@@ -145,26 +148,24 @@ class CallCenterRuntime:
         await asyncio.to_thread(reservations.sync_agents, config)
         self.service = AcdService(
             config,
-            clock=options.clock,
+            clock=self.clock,
             speed=options.speed,
             reservations=reservations,
             worker_id=self.worker_id,
         )
         self.lookups = LookupRegistry.from_config(config.ivr.lookups)
         self.recorder = Recorder.from_config(
-            config, self.worker.ari, cdr=self.cdr, hooks=self.hooks
+            config, self.worker.ari, cdr=self.cdr, hooks=self.hooks, clock=self.clock
         )
         self.flow, _ = build_inbound(
             config,
             self.worker,
             service=self.service,
-            ivr=ivr_runner(config, lookups=self.lookups, clock=options.clock, speed=options.speed),
+            ivr=ivr_runner(config, lookups=self.lookups, clock=self.clock, speed=options.speed),
             cdr=cdr_sink,
             worker_id=self.worker_id,
             recorder=self.recorder,
-        )
-        if options.clock is not None:
-            self.flow.clock = options.clock  # queue opening hours read the same wall clock
+        )  # the flow reads the service's clock: queue hours and call records
         await self.service.start()
         if start_worker:
             await self.worker.start()

@@ -1,5 +1,5 @@
 """The facts of one call, accumulated as it goes, turned into ``calls`` / ``call_legs`` /
-``call_events`` rows (pure: no I/O, no clock unless you omit ``at``).
+``call_events`` rows (pure: no I/O; a moment not given as ``at`` is read from ``clock``).
 
 Usage by the inbound flow::
 
@@ -20,13 +20,16 @@ row is a full snapshot stamped with ``updated_at`` and the writer keeps the newe
 upserted by (call_id, seq), events are inserted once by (call_id, seq).
 
 Times are timezone-aware UTC datetimes; floats (``time.time()``) are accepted everywhere.
+Durations (wait, talk, hold, wrap-up) are differences of these times, so they count the seconds
+of the ``clock`` the moments come from: give the builder the PBX's clock (``SimulatedClock``
+for the simulated PBX at speed N, whose recordings and ACD count simulated seconds; the system
+clock on a real Asterisk).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,10 +61,14 @@ HangupSide = Literal["caller", "agent", "system", "unknown"]
 Moment = dt.datetime | float | int
 
 
+def system_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def utc(moment: Moment | None = None) -> dt.datetime:
     """A timezone-aware UTC datetime from a datetime, an epoch float, or now."""
     if moment is None:
-        return dt.datetime.now(dt.UTC)
+        return system_now()
     if isinstance(moment, dt.datetime):
         if moment.tzinfo is None:
             raise ValueError("naive datetime given; use timezone-aware UTC")
@@ -145,6 +152,8 @@ class CallRecordBuilder:
     _legs_before: int = field(default=0, repr=False)
     """Legs (and below, events) an earlier run of the worker stored: new ones follow them."""
     _events_before: int = field(default=0, repr=False)
+    clock: Callable[[], dt.datetime] = field(default=system_now, repr=False, compare=False)
+    """Where a moment not given comes from: the PBX's clock (``Clock.now``)."""
 
     def __post_init__(self) -> None:
         self.started_at = utc(self.started_at)
@@ -152,7 +161,13 @@ class CallRecordBuilder:
 
     @classmethod
     def resume(
-        cls, row: Mapping[str, Any], *, legs: int, events: int, worker_id: str | None = None
+        cls,
+        row: Mapping[str, Any],
+        *,
+        legs: int,
+        events: int,
+        worker_id: str | None = None,
+        clock: Callable[[], dt.datetime] = system_now,
     ) -> CallRecordBuilder:
         """Carry on the record of a call a restarted worker takes over, from its stored ``calls``
         row: IVR path, digits and variables are kept; new legs and events follow the
@@ -166,6 +181,7 @@ class CallRecordBuilder:
             worker_id=worker_id or row.get("worker_id"),
             channel_uniqueid=row.get("channel_uniqueid"),
             linkedid=row.get("linkedid"),
+            clock=clock,
         )
         record.ivr_path = list(row.get("ivr_path") or [])
         record.digits = list(row.get("digits") or [])
@@ -192,7 +208,7 @@ class CallRecordBuilder:
 
     def queue_entered(self, queue_id: str, at: Moment | None = None, priority: int = 0) -> None:
         """The caller started waiting in a queue (a later queue replaces an earlier one)."""
-        moment = utc(at)
+        moment = self._at(at)
         self.queue_id, self.priority = queue_id, priority
         self.queue_entered_at, self.queue_left_at = moment, None
         self._event("queue_entry", moment, queue=queue_id, priority=priority)
@@ -200,7 +216,7 @@ class CallRecordBuilder:
     def queue_left(self, outcome: str, at: Moment | None = None, to: str | None = None) -> None:
         """The caller left the queue: ``answered``, ``abandoned``, ``overflowed``, ``callback``,
         ``voicemail``. ``overflowed``/``callback``/``voicemail`` set the disposition."""
-        moment = utc(at)
+        moment = self._at(at)
         self.queue_left_at = moment
         if outcome in {"overflowed", "callback", "voicemail"}:
             self.disposition = outcome
@@ -214,7 +230,9 @@ class CallRecordBuilder:
         at: Moment | None = None,
     ) -> int:
         """An agent is being rung; returns the leg's ``seq`` for the calls below."""
-        leg = _Leg(self._legs_before + len(self._legs) + 1, agent_id, endpoint, channel_id, utc(at))
+        leg = _Leg(
+            self._legs_before + len(self._legs) + 1, agent_id, endpoint, channel_id, self._at(at)
+        )
         self._legs.append(leg)
         self._dirty_legs.add(leg.seq)
         self._event("agent_ringing", leg.rang_at, leg=leg.seq, agent=agent_id)
@@ -223,7 +241,7 @@ class CallRecordBuilder:
     def leg_answered(self, seq: int, at: Moment | None = None) -> None:
         """The agent answered: the caller is connected to this agent."""
         leg = self._leg(seq)
-        leg.answered_at = utc(at)
+        leg.answered_at = self._at(at)
         leg.outcome = "answered"
         self._dirty_legs.add(seq)
         if self.connected_at is None:
@@ -243,7 +261,7 @@ class CallRecordBuilder:
         """An agent leg ended: ``no_answer``, ``busy``, ``rejected``, ``cancelled``, ``failed``,
         ``transfer``; ``None`` keeps ``answered`` for an answered leg."""
         leg = self._leg(seq)
-        leg.ended_at = utc(at)
+        leg.ended_at = self._at(at)
         leg.hangup_cause = cause
         if outcome is not None:
             leg.outcome = outcome
@@ -256,12 +274,12 @@ class CallRecordBuilder:
 
     def hold_started(self, at: Moment | None = None) -> None:
         if self._hold_since is None:
-            self._hold_since = utc(at)
+            self._hold_since = self._at(at)
             self._event("hold", self._hold_since)
 
     def hold_ended(self, at: Moment | None = None) -> None:
         if self._hold_since is not None:
-            moment = utc(at)
+            moment = self._at(at)
             self.hold_seconds += _seconds(self._hold_since, moment) or 0.0
             self._hold_since = None
             self._event("unhold", moment)
@@ -287,7 +305,7 @@ class CallRecordBuilder:
         cause: int | None = None,
     ) -> None:
         """The caller's channel is gone. The disposition is inferred unless given."""
-        moment = utc(at)
+        moment = self._at(at)
         self.hold_ended(moment)
         self.ended_at = moment
         if disposition is not None:
@@ -303,7 +321,7 @@ class CallRecordBuilder:
 
     def wrapup_done(self, at: Moment | None = None) -> None:
         """The agent finished after-call work (wrap-up counts from the agent's release)."""
-        moment = utc(at)
+        moment = self._at(at)
         self.wrapup_seconds = _seconds(self.agent_released_at or self.ended_at, moment)
         self._event("wrapup_done", moment, seconds=self.wrapup_seconds)
 
@@ -383,11 +401,15 @@ class CallRecordBuilder:
     def _updated_at(self, now: Moment | None) -> dt.datetime:
         # A strictly increasing stamp, so the newest snapshot of a call always wins the upsert
         # even when two snapshots are taken in the same microsecond.
-        moment = utc(now)
+        moment = self._at(now)
         if self._last_change is not None and moment <= self._last_change:
             moment = self._last_change + dt.timedelta(microseconds=1)
         self._last_change = moment
         return moment
+
+    def _at(self, moment: Moment | None) -> dt.datetime:
+        """``moment`` as UTC, or now on the builder's clock."""
+        return utc(moment) if moment is not None else utc(self.clock())
 
     def _leg(self, seq: int) -> _Leg:
         index = seq - 1 - self._legs_before
@@ -400,7 +422,7 @@ class CallRecordBuilder:
             {
                 "call_id": self.call_id,
                 "seq": self._events_before + len(self._events) + 1,
-                "at": utc(at) if at is not None else utc(time.time()),
+                "at": self._at(at),
                 "kind": kind,
                 "detail": {k: v for k, v in detail.items() if v is not None},
             }

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from callcenter.asterisk.ari import AriConflict, AriNotFound, AriRequestError
 from callcenter.asterisk.events import AriEvent, RecordingFailed, RecordingFinished
 from callcenter.asterisk.ids import BridgeId, ChannelId, RecordingName
+from callcenter.clock import Clock, SystemClock
 from callcenter.config import RecordingPolicy
 from callcenter.errors import CallCenterError
 from callcenter.recording.policy import expires_at, recording_name
@@ -148,8 +149,11 @@ class Recorder:
         *,
         delete_from_asterisk: bool = True,
         download_attempts: int = DOWNLOAD_ATTEMPTS,
+        clock: Clock | None = None,
     ) -> None:
+        """``clock``: the PBX's (what the call records use), for when a recording started."""
         self.ari = ari
+        self.clock: Clock = clock or SystemClock()
         self.download_attempts = download_attempts
         self.storage = storage
         self.cdr = cdr
@@ -166,8 +170,9 @@ class Recorder:
         ari: AriClient,
         cdr: RecordingSink | None = None,
         hooks: HookSink | None = None,
+        clock: Clock | None = None,
     ) -> Recorder:
-        return cls(ari, LocalStorage(config.recordings.directory), cdr, hooks)
+        return cls(ari, LocalStorage(config.recordings.directory), cdr, hooks, clock=clock)
 
     # --- control -----------------------------------------------------------------------------
 
@@ -213,7 +218,7 @@ class Recorder:
             call_id,
             "bridge" if bridge_id is not None else "channel",
             policy,
-            dt.datetime.now(dt.UTC),
+            self.clock.now(),
             agent_id,
             queue_id,
         )

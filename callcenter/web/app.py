@@ -485,12 +485,13 @@ async def agent_events(request: web.Request) -> web.StreamResponse:
 
 def _wallboard(deps: WebDeps) -> dict[str, Any]:
     """The wallboard's view (``callcenter.web.wallboard``) of the live status and today's
-    KPIs, on the PBX's clock (``extra["pbx_now"]``)."""
+    KPIs, on the PBX's clock (``extra["pbx_now"]`` for durations, ``["wall_now"]`` dates)."""
     status = deps.live.status() if deps.live else {"queues": [], "agents": []}
     kpis = deps.extra.get("kpis_today", lambda: {})()
     now = deps.extra.get("pbx_now", time.monotonic)()
     history = deps.extra.get("wallboard_history")
-    return wallboard_view(status, kpis, deps.config, history, now, dt.datetime.now(dt.UTC))
+    wall_now = deps.extra.get("wall_now", lambda: dt.datetime.now(dt.UTC))()
+    return wallboard_view(status, kpis, deps.config, history, now, wall_now)
 
 
 @require(Permission.WALLBOARD)

@@ -174,7 +174,8 @@ def build_web(
     if sealed:
         log.info("encrypted %d TOTP secret(s) stored in plain text by an older version", sealed)
     live = WorkerLiveView(service, worker, ari)
-    kpis = TodayKpis(engine, config)
+    # "Today" and the wallboard's time are the PBX's (a simulated day in the demo).
+    kpis = TodayKpis(engine, config, clock=service.clock.now)
     history = WallboardHistory()
     deps = WebDeps(
         config=config,
@@ -183,7 +184,12 @@ def build_web(
         recordings_dir=Path(config.recordings.directory),
         codec=SessionCodec(secret, web_settings.session_hours * 3600.0),
         rate_limit=SignInRateLimit(web_settings.sign_in_attempts_per_minute),
-        extra={"kpis_today": kpis, "wallboard_history": history, "pbx_now": service.now},
+        extra={
+            "kpis_today": kpis,
+            "wallboard_history": history,
+            "pbx_now": service.now,
+            "wall_now": service.clock.now,
+        },
     )
     add_web_routes(app, deps)
     app[LIVE_KEY] = live

@@ -90,7 +90,7 @@ class InboundCallFlow:
     worker_id: str = "worker"
     recorder: Recorder | None = None
     clock: Clock = field(default_factory=SystemClock)
-    """Wall clock for queue opening hours."""
+    """The PBX's clock: queue opening hours and every time of the call records."""
     lookups: LookupRegistry | None = None
     """The IVR's lookups when the flow builds its own IVR runner (closed by ``close``)."""
 
@@ -112,19 +112,26 @@ class InboundCallFlow:
         if waiting is not None:
             # The same CDR row carries on: IVR path, digits and variables as stored.
             record = CallRecordBuilder.resume(
-                waiting.call, legs=waiting.legs, events=waiting.events, worker_id=self.worker_id
+                waiting.call,
+                legs=waiting.legs,
+                events=waiting.events,
+                worker_id=self.worker_id,
+                clock=self.clock.now,
             )
             _restore_context(session, record)
         else:
+            # Every time of the record is on the PBX's clock (simulated in the demo), so its
+            # wait and talk count the seconds the recordings and the live pages count.
             record = CallRecordBuilder(
                 session.call_id,
-                started_at=session.started_at,
+                started_at=self.clock.now(),
                 caller_number=caller.caller_number or None,
                 caller_name=caller.caller_name or None,
                 dialled_number=caller.exten or None,
                 worker_id=self.worker_id,
                 channel_uniqueid=caller.id,
                 linkedid=caller.id,
+                clock=self.clock.now,
             )
         if self.cdr is not None:
             # A start row lets the writer's crash recovery finish a call this worker lost.
@@ -430,7 +437,13 @@ def build_inbound(
     the flow at shutdown)."""
     service = service or AcdService(config, worker_id=worker_id)
     flow = InboundCallFlow(
-        config, service, ivr=ivr, cdr=cdr, worker_id=worker_id, recorder=recorder
+        config,
+        service,
+        ivr=ivr,
+        cdr=cdr,
+        worker_id=worker_id,
+        recorder=recorder,
+        clock=service.clock,  # one clock: the ACD's waits and the call records agree
     )
     worker.register_flow(flow)
     watch_endpoints(service, worker, recorder)

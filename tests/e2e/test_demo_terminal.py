@@ -197,4 +197,4 @@ def test_the_pages_stay_up_until_enter_and_the_output_fits_80_columns(
     # Nor more than 24 lines: rich would cut the view with a line of "...".
     assert not re.search(r"^\s*\.\.\.\s*$", text, re.M), text
     # What to type next names the demo's config, relative to where the demo ran.
-    assert "callcenter report -c demo/callcenter.yaml" in text
+    assert re.search(r"callcenter report -c demo/callcenter.yaml --since \d{4}-\d\d-\d\d", text)

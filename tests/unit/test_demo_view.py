@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from pathlib import Path
 from typing import Any
@@ -105,11 +106,12 @@ def test_the_summary_fits_80_columns_and_says_what_happened(tmp_path: Path) -> N
         calls=22,
         config_file=Path("var/demo/callcenter.yaml"),
         interrupted=True,
+        day=dt.date(2026, 12, 1),
     )
     print_summary(console, result, 10.0, Path("var/demo"))
     text = console.export_text()
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "Callers so far (interrupted): 22 callers: 14 hung up by Ctrl-C, 7 talked" in text
     assert "22 calls (12 abandoned queue, 9 answered, 1 abandoned ivr)" in text
-    assert "callcenter report -c var/demo/callcenter.yaml" in text
-    assert "PBX's seconds" in text
+    assert "callcenter report -c var/demo/callcenter.yaml --since 2026-12-01" in text
+    assert "Times are the simulated PBX's (x10 on Tue 01 Dec)" in text
