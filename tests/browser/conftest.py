@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from callcenter.api.app import make_api_app, serve_api
 from callcenter.asterisk.events import AriEvent, ChannelEnteredBridge
@@ -30,13 +33,14 @@ from callcenter.auth.model import Role
 from callcenter.cdr.writer import CdrWriter
 from callcenter.config import CallCenterConfig, RecordingPolicy
 from callcenter.db.engine import make_engine, upgrade
+from callcenter.db.models import Call
 from callcenter.db.users import UserStore
 from callcenter.recording.recorder import Recorder
 from callcenter.recording.storage import LocalStorage
 from callcenter.routing.testing import CenterUnderTest, make_config, running_center
 from callcenter.sim.pbx import EndpointBehaviour, EndpointHandle
 from callcenter.web.app import WebDeps
-from callcenter.web.serve import TodayKpis, build_web
+from callcenter.web.serve import TodayKpis, build_web, start_of_today
 
 CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 """Debian's chromium, or the one ``make test CHROMIUM=...`` names."""
@@ -198,6 +202,36 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             f"browser tests skipped ({skipped}): {CHROMIUM} is missing "
             "(Debian: apt-get install chromium; elsewhere: make test CHROMIUM=/path/to/chromium)"
         )
+
+
+CallRow = tuple[str | None, str, str | None, float | None]
+"""(queue, disposition, agent, wait seconds) of a call seeded for today."""
+
+
+def seed_today(stack: Stack, rows: list[CallRow], *, talk: float, numbers: str) -> None:
+    """Calls spread over today so far (the call center's day): answered ones talked ``talk``
+    seconds; callers are ``numbers`` followed by the row's index."""
+    now = dt.datetime.now(dt.UTC)
+    since = start_of_today(stack.config, now)
+    with Session(stack.engine) as db:
+        for n, (queue, disposition, agent, wait) in enumerate(rows):
+            started = since + (now - since) * (n + 1) / (len(rows) + 2)
+            db.add(
+                Call(
+                    call_id=uuid.uuid4().hex,
+                    caller_number=f"{numbers}{n}",
+                    started_at=started,
+                    updated_at=started,
+                    queue_id=queue,
+                    agent_id=agent,
+                    disposition=disposition,
+                    wait_seconds=wait,
+                    talk_seconds=talk if agent else None,
+                    ivr_path=[],
+                    digits=[],
+                )
+            )
+        db.commit()
 
 
 def chromium_or_skip() -> None:

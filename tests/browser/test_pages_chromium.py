@@ -25,9 +25,8 @@ from sqlalchemy.orm import Session
 from callcenter.cdr.report import build_report
 from callcenter.cli import main
 from callcenter.db.models import Call
-from callcenter.web.serve import start_of_today
 
-from .conftest import SCREENSHOTS, Stack, signed_in
+from .conftest import SCREENSHOTS, CallRow, Stack, seed_today, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -213,9 +212,7 @@ async def test_pages_refuse_users_without_the_role(browser: Browser, stack: Stac
 def seed_calls(stack: Stack) -> None:
     """Today's calls in both queues: answered fast and slow, abandoned short and long, an
     overflow and an IVR-only call (not offered)."""
-    now = dt.datetime.now(dt.UTC)
-    since = start_of_today(stack.config, now)
-    rows = [
+    rows: list[CallRow] = [
         ("billing", "answered", "bill1", 4.0),
         ("billing", "answered", "bill2", 35.0),
         ("billing", "answered", "bill1", 12.5),
@@ -226,25 +223,7 @@ def seed_calls(stack: Stack) -> None:
         ("sales", "abandoned_queue", None, 30.0),
         (None, "abandoned_ivr", None, None),
     ]
-    with Session(stack.engine) as db:
-        for n, (queue, disposition, agent, wait) in enumerate(rows):
-            started = since + (now - since) * (n + 1) / (len(rows) + 2)
-            db.add(
-                Call(
-                    call_id=uuid.uuid4().hex,
-                    caller_number=f"+1555010{n}",
-                    started_at=started,
-                    updated_at=started,
-                    queue_id=queue,
-                    agent_id=agent,
-                    disposition=disposition,
-                    wait_seconds=wait,
-                    talk_seconds=60.0 if agent else None,
-                    ivr_path=[],
-                    digits=[],
-                )
-            )
-        db.commit()
+    seed_today(stack, rows, talk=60.0, numbers="+1555010")
 
 
 def shown(value: float | int | None, unit: str = "") -> str:

@@ -8,19 +8,13 @@ make the charts. Screenshots: test-output/screenshots/wallboard-busy-*.png.
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-
 import pytest
 from playwright.async_api import Browser, Page
-from sqlalchemy.orm import Session
 
-from callcenter.db.models import Call
 from callcenter.sim.pbx import SimCall
-from callcenter.web.serve import start_of_today
 from callcenter.web.wallboard import WallboardHistory
 
-from .conftest import SCREENSHOTS, Stack, signed_in
+from .conftest import SCREENSHOTS, CallRow, Stack, seed_today, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,31 +28,11 @@ async def call_into(stack: Stack, number: str, digit: str) -> SimCall:
     return caller
 
 
-def seed_today(stack: Stack) -> None:
+def seed_the_day(stack: Stack) -> None:
     """Today so far: sales answered slowly (service level well under 80%), billing fine."""
-    now = dt.datetime.now(dt.UTC)
-    since = start_of_today(stack.config, now)
-    rows = [("sales", "answered", "sale1", wait) for wait in (5.0, 35.0, 48.0, 12.0, 61.0)]
+    rows: list[CallRow] = [("sales", "answered", "sale1", w) for w in (5.0, 35.0, 48.0, 12.0, 61.0)]
     rows += [("sales", "abandoned_queue", None, 90.0), ("billing", "answered", "bill1", 8.0)]
-    with Session(stack.engine) as db:
-        for n, (queue, disposition, agent, wait) in enumerate(rows):
-            started = since + (now - since) * (n + 1) / (len(rows) + 2)
-            db.add(
-                Call(
-                    call_id=uuid.uuid4().hex,
-                    caller_number=f"+1555090{n}",
-                    started_at=started,
-                    updated_at=started,
-                    queue_id=queue,
-                    agent_id=agent,
-                    disposition=disposition,
-                    wait_seconds=wait,
-                    talk_seconds=120.0 if agent else None,
-                    ivr_path=[],
-                    digits=[],
-                )
-            )
-        db.commit()
+    seed_today(stack, rows, talk=120.0, numbers="+1555090")
 
 
 def seed_last_hour(stack: Stack) -> None:
@@ -97,7 +71,7 @@ async def test_a_busy_wallboard_reads_at_a_glance(browser: Browser, stack: Stack
         for n in range(9):  # nine callers wait in sales
             callers.append(await call_into(stack, f"+1555040{n}", "2"))
         callers.append(await call_into(stack, "+15550499", "9"))  # billing, priority 10
-        seed_today(stack)
+        seed_the_day(stack)
         seed_last_hour(stack)
         await stack.kpis.refresh()
 

@@ -56,17 +56,24 @@ SCENARIO = {
 }
 
 
-async def test_demo_runs_calls_through_the_whole_runtime(tmp_path: Path) -> None:
+def demo_options(tmp_path: Path, **overrides: object) -> DemoOptions:
+    """The demo on SCENARIO at x20 under ``tmp_path``, no live view, any free web port."""
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO))
-    options = DemoOptions(
-        scenario_path=scenario,
-        speed=20.0,
-        duration=60.0,
-        state_dir=tmp_path / "demo",
-        live=False,
-        web_port=0,
-    )
+    settings: dict[str, object] = {
+        "scenario_path": scenario,
+        "speed": 20.0,
+        "duration": 60.0,
+        "state_dir": tmp_path / "demo",
+        "live": False,
+        "web_port": 0,
+        **overrides,
+    }
+    return DemoOptions(**settings)  # type: ignore[arg-type]
+
+
+async def test_demo_runs_calls_through_the_whole_runtime(tmp_path: Path) -> None:
+    options = demo_options(tmp_path)
     result = await run_demo(options, Console(file=io.StringIO(), width=120))
     assert result.outcomes == {"connected": 2, "abandoned": 1}
     assert result.calls == 3
@@ -105,18 +112,15 @@ async def sign_in(http: aiohttp.ClientSession, base: str, user: str) -> None:
         assert response.status == 302, await response.text()
 
 
+async def signed_in(base: str, user: str) -> aiohttp.ClientSession:
+    """A client (its own cookies, kept for 127.0.0.1) signed in as ``user``; close it."""
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    await sign_in(http, base, user)
+    return http
+
+
 async def test_the_pages_stay_up_after_the_summary_with_the_runs_kpis(tmp_path: Path) -> None:
-    scenario = tmp_path / "scenario.yaml"
-    scenario.write_text(yaml.safe_dump(SCENARIO))
-    options = DemoOptions(
-        scenario_path=scenario,
-        speed=20.0,
-        duration=60.0,
-        state_dir=tmp_path / "demo",
-        live=False,
-        web_port=0,
-        stay_up=True,
-    )
+    options = demo_options(tmp_path, stay_up=True)
     output = io.StringIO()
     stop = StopRequest()
     demo = asyncio.create_task(run_demo(options, Console(file=output, width=80), stop))
@@ -129,9 +133,7 @@ async def test_the_pages_stay_up_after_the_summary_with_the_runs_kpis(tmp_path: 
     assert "Ctrl-C (or Enter) to stop" in text
     assert text.index("KPIs per queue") < text.index("Pages stay up")
     # The summary is out and the demo still serves the pages, with this run's numbers.
-    # unsafe: keep cookies of an IP address host (127.0.0.1).
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        await sign_in(http, url.group(1), "supervisor")
+    async with await signed_in(url.group(1), "supervisor") as http:
         async with http.get(f"{url.group(1)}wallboard") as response:
             assert response.status == 200
             board = await response.text()
@@ -139,10 +141,8 @@ async def test_the_pages_stay_up_after_the_summary_with_the_runs_kpis(tmp_path: 
             tile = re.search(rf'<article [^>]*data-queue="{queue}".*?</article>', board, re.S)
             assert tile is not None, queue
             assert re.search(r'class="offered">1<', tile.group(0)), tile.group(0)
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        await sign_in(http, url.group(1), "qa")
-        async with http.get(f"{url.group(1)}qa") as response:
-            assert "+15550102" in await response.text()
+    async with await signed_in(url.group(1), "qa") as http, http.get(f"{url.group(1)}qa") as qa:
+        assert "+15550102" in await qa.text()
     assert not demo.done()
     stop.set("Ctrl-C")
     result = await asyncio.wait_for(demo, 30)

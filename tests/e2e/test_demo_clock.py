@@ -15,11 +15,12 @@ import re
 import sqlite3
 from pathlib import Path
 
-import aiohttp
 import yaml
 from rich.console import Console
 
-from callcenter.demo import DEMO_PASSWORD, DemoOptions, StopRequest, run_demo
+from callcenter.demo import DemoOptions, StopRequest, run_demo
+
+from .test_demo import signed_in
 
 SPEED = 10.0
 TALK = 60.0
@@ -50,17 +51,6 @@ def seconds(clock: str) -> float:
 def close(shown: float, truth: float, rounding: float = 1.0) -> bool:
     """Within 5% (and the whole second a page rounds down to)."""
     return abs(shown - truth) <= max(0.05 * truth, rounding)
-
-
-async def signed_in(base: str, user: str) -> aiohttp.ClientSession:
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    page = await (await http.get(f"{base}login")).text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    form = {"csrf_token": token.group(1), "username": user, "password": DEMO_PASSWORD}
-    async with http.post(f"{base}login", data=form, allow_redirects=False) as response:
-        assert response.status == 302, await response.text()
-    return http
 
 
 def text_of(html: str, element_id: str) -> str:

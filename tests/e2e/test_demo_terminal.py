@@ -127,14 +127,20 @@ def demo_dir(tmp_path: Path) -> Path:
     return tmp_path / "demo"
 
 
+def demo_in_terminal(tmp_path: Path, demo_dir: Path, talk_time: float) -> Terminal:
+    """``callcenter demo`` at x20 in a terminal: three callers for sales, two agents who talk
+    ``talk_time`` simulated seconds."""
+    args = ["--scenario", str(scenario(tmp_path, talk_time)), "--speed", "20"]
+    return Terminal(
+        CLI, "demo", *args, "--state-dir", str(demo_dir), "--web-port", "0", cwd=tmp_path
+    )
+
+
 def test_ctrl_c_while_callers_talk_stops_cleanly_with_the_summary_so_far(
     tmp_path: Path, demo_dir: Path
 ) -> None:
     # Two agents answer and talk for ten minutes (30 s real at x20); a third caller waits.
-    args = ["--scenario", str(scenario(tmp_path, talk_time=600.0)), "--speed", "20"]
-    terminal = Terminal(
-        CLI, "demo", *args, "--state-dir", str(demo_dir), "--web-port", "0", cwd=tmp_path
-    )
+    terminal = demo_in_terminal(tmp_path, demo_dir, talk_time=600.0)
     db = demo_dir / "callcenter.db"
     try:
         answered = "select count(*) from calls where answered_at is not null"
@@ -171,10 +177,7 @@ def test_ctrl_c_while_callers_talk_stops_cleanly_with_the_summary_so_far(
 def test_the_pages_stay_up_until_enter_and_the_output_fits_80_columns(
     tmp_path: Path, demo_dir: Path
 ) -> None:
-    args = ["--scenario", str(scenario(tmp_path, talk_time=5.0)), "--speed", "20"]
-    terminal = Terminal(
-        CLI, "demo", *args, "--state-dir", str(demo_dir), "--web-port", "0", cwd=tmp_path
-    )
+    terminal = demo_in_terminal(tmp_path, demo_dir, talk_time=5.0)
     try:
         terminal.wait_for(
             lambda: "Ctrl-C (or Enter) to stop" in terminal.text, 60, "the stay-up line"
