@@ -65,3 +65,21 @@ def shared_asterisk() -> Path:
     if not (SHARED_ASTERISK / "ari-api-docs-22").is_dir():
         _unavailable(f"Asterisk reference material not found at {SHARED_ASTERISK}")
     return SHARED_ASTERISK
+
+
+@pytest.fixture(autouse=True)
+def no_call_left_in_the_simulated_asterisk(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test (every fixture torn down, the worker stopped), no simulated Asterisk
+    of the test may still hold a channel or a bridge: a leak there is a leak on a real one
+    (Asterisk keeps bridges until the app deletes them). Tests of the simulator itself that
+    leave calls up on purpose carry ``@pytest.mark.leaves_calls``."""
+    from callcenter.sim.pbx import SimulatedAsterisk
+
+    before = set(SimulatedAsterisk.instances)
+    yield
+    if request.node.get_closest_marker("leaves_calls") is not None:
+        return
+    left = [
+        item for pbx in SimulatedAsterisk.instances if pbx not in before for item in pbx.leftovers()
+    ]
+    assert left == [], f"the simulated Asterisk still holds {left}"

@@ -46,6 +46,7 @@ _SCHEMAS: dict[str, Any] = {
             "queue_id",
             "calls_today",
             "skills",
+            "phone",
         ],
         "properties": {
             "id": {"type": "string", "examples": ["alice"]},
@@ -65,6 +66,13 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "Skill name to level.",
                 "additionalProperties": {"type": "integer"},
+            },
+            "phone": {
+                "type": "string",
+                "enum": ["online", "offline"],
+                "description": "Whether Asterisk can reach the agent's phone (ARI endpoint "
+                "state); an offline phone is not rung and its agent shows paused "
+                "``unreachable`` until it is back.",
             },
         },
     },

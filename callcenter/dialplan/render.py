@@ -24,14 +24,18 @@ import jinja2
 
 from callcenter.config import Agent, CallCenterConfig, Queue
 from callcenter.dialplan import secrets
+from callcenter.dialplan.contexts import (
+    AGENTS_CONTEXT,
+    FALLBACK_CONTEXT,
+    FALLBACK_EXTENSION,
+    INBOUND_CONTEXT,
+)
 from callcenter.errors import ConfigError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
-# Dialplan contexts we own. Callers from the trunk land in INBOUND, agents' phones in AGENTS.
-INBOUND_CONTEXT = "callcenter-inbound"
-AGENTS_CONTEXT = "callcenter-agents"
-FALLBACK_CONTEXT = "callcenter-fallback"
+# Dialplan contexts we own (callcenter.dialplan.contexts): callers from the trunk land in
+# INBOUND, agents' phones in AGENTS, callers no worker takes in FALLBACK.
 # queues.conf section names get a prefix: a queue called "general" would otherwise be read as
 # queues.conf's [general] section.
 FALLBACK_QUEUE_PREFIX = "callcenter-"
@@ -294,6 +298,7 @@ def _extensions_context(config: CallCenterConfig, phones: list[AgentPhone]) -> d
         "inbound_context": INBOUND_CONTEXT,
         "agents_context": AGENTS_CONTEXT,
         "fallback_context": FALLBACK_CONTEXT,
+        "fallback_extension": FALLBACK_EXTENSION,
         "numbers": [InboundNumber(n, menu) for n, menu in config.ivr.numbers.items()],
         "agents": [p for p in phones if p.extension],
         "fallback_queue": FALLBACK_QUEUE_PREFIX + config.ivr.operator_queue,

@@ -13,6 +13,11 @@ Asterisk facts this relies on (see /work/shared/asterisk/README.md):
   after the 201) find their prompt.
 - A caller who hangs up in no bridge sends ChannelHangupRequest then StasisEnd; either ends
   the IVR (``CallerHungUp`` saying at which node).
+- Events sent while our WebSocket was down are lost. After a reconnect (the ``Reconnected``
+  snapshot in the call's inbox) each prompt we still think is playing is asked for
+  (``GET /playbacks/{id}``): a 404 means its PlaybackFinished fell in the gap, so the prompt is
+  finished here and the machine starts its digit timer (or goes on) instead of waiting in
+  silence for an event that will never come.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from callcenter.asterisk.events import (
     ChannelDtmfReceived,
     ChannelHangupRequest,
     PlaybackFinished,
+    Reconnected,
     RecordingFailed,
     RecordingFinished,
     StasisEnd,
@@ -174,6 +180,9 @@ class IvrDriver:
                 if event is None:
                     self._fire_due_timers()
                     continue
+                if isinstance(event, Reconnected):
+                    await self._after_reconnect()
+                    continue
                 ivr_event = self._translate(event)
                 if ivr_event is not None:
                     await self._feed(ivr_event)
@@ -222,6 +231,21 @@ class IvrDriver:
             case LookupDone(result=result):
                 return result
         return None
+
+    async def _after_reconnect(self) -> None:
+        """Prompts that ended while the WebSocket was down are finished now (see above)."""
+        for playback, prompt in list(self._playbacks.items()):
+            try:
+                state = await self.ari.playback_state(playback)
+            except AriRequestError as exc:
+                log.info("call=%s playback %s unknown: %s", self.session.call_id, playback, exc)
+                continue
+            if state is None and self._playbacks.pop(playback, None) is not None:
+                log.info(
+                    "call=%s prompt %s ended while ARI was away", self.session.call_id, playback
+                )
+                self._prompt_playback.pop(prompt, None)
+                self._internal.append(PromptFinished(prompt))
 
     def _fire_due_timers(self) -> None:
         now = self._loop.time()

@@ -13,6 +13,7 @@ import re
 from callcenter.config import CallCenterConfig, RecordingPolicy
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_CALL_ID_IN_NAME = re.compile(r"(?:^|-)([0-9a-f]{32})(?:-[0-9]+)?$")
 
 
 def policy_for_queue(config: CallCenterConfig, queue_id: str | None) -> RecordingPolicy:
@@ -37,6 +38,13 @@ def recording_name(call_id: str, part: int = 1) -> str:
     if not _NAME.match(name):
         raise ValueError(f"unusable recording name {name!r}")
     return name
+
+
+def call_id_of(name: str) -> str | None:
+    """The call id a recording name carries (``<call id>``, ``<call id>-2``, and names that
+    end with one, e.g. ``voicemail-<box>-<call id>``), or None: not one of ours."""
+    found = _CALL_ID_IN_NAME.search(name)
+    return found.group(1) if found else None
 
 
 def expires_at(started_at: dt.datetime, policy: RecordingPolicy) -> dt.datetime:

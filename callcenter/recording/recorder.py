@@ -8,9 +8,16 @@ Usage by the inbound flow (one ``Recorder`` per worker)::
                                          agent_id="a7", queue_id=queue_id, record=record)
     await recorder.pause(call_id)      # the caller reads a card number (the API calls these)
     await recorder.resume(call_id)
-    recorder.on_event(event)           # hand it every RecordingFinished / RecordingFailed
+    worker.add_event_listener(recorder.on_event)   # every event, before any call sees it
     info = await recorder.wait_stored(name, within=10)    # optional
     await recorder.close()
+
+Finishing is keyed by the recording's name, never by a live call: on a real Asterisk 22 the
+RecordingFinished of a bridge recording comes after both legs have left and been destroyed
+(the recorder channel ends once it is alone in the bridge), when the call may be over. So the
+recorder hears every event itself (``on_event`` as a worker listener) and stores any recording
+it was told to expect: ``track`` for one started elsewhere (a call a restarted worker adopted,
+a voicemail), ``store_finished`` for one already over (found in Asterisk's spool at start-up).
 
 Names: ``<call id>`` (then ``<call id>-2``...), recorded with ``ifExists=fail`` so a name can
 never overwrite another call's audio; Asterisk answers 409 when a name is taken (e.g. a second
@@ -86,6 +93,8 @@ class ActiveRecording:
     paused: bool = False
     finished_at: float | None = None
     """``time.monotonic()`` when it was stored or given up."""
+    finishing: bool = False
+    """Its RecordingFinished/Failed arrived (Asterisk may send one twice)."""
     stored: asyncio.Future[StoredRecordingInfo | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -208,21 +217,81 @@ class Recorder:
                 part += 1
         else:
             raise RecordingError(f"call {call_id}: no free recording name", call_id=call_id)
-        active = ActiveRecording(
+        active = self.track(
             started,
             call_id,
-            "bridge" if bridge_id is not None else "channel",
-            policy,
-            dt.datetime.now(dt.UTC),
-            agent_id,
-            queue_id,
+            target="bridge" if bridge_id is not None else "channel",
+            policy=policy,
+            agent_id=agent_id,
+            queue_id=queue_id,
         )
-        self._by_name[started] = active
-        self._by_call.setdefault(call_id, []).append(active)
         if record is not None:
             record.recording_started(started, active.started_at)
         log.info("call %s: recording %s started (%s)", call_id, started, active.target)
         return started
+
+    def track(
+        self,
+        name: RecordingName | str,
+        call_id: str,
+        *,
+        target: str,
+        policy: RecordingPolicy,
+        started_at: dt.datetime | None = None,
+        agent_id: str | None = None,
+        queue_id: str | None = None,
+    ) -> ActiveRecording:
+        """Expect this recording's end: when its RecordingFinished arrives (however late, after
+        its call is gone) the file is fetched and stored. For recordings this worker did not
+        start itself: a conversation adopted after a restart, a voicemail."""
+        existing = self._by_name.get(name)
+        if existing is not None:
+            return existing
+        active = ActiveRecording(
+            RecordingName(name),
+            call_id,
+            target,
+            policy,
+            started_at or dt.datetime.now(dt.UTC),
+            agent_id,
+            queue_id,
+        )
+        self._by_name[active.name] = active
+        self._by_call.setdefault(call_id, []).append(active)
+        return active
+
+    async def store_finished(
+        self,
+        name: RecordingName | str,
+        call_id: str,
+        *,
+        audio_format: str,
+        policy: RecordingPolicy,
+        started_at: dt.datetime | None = None,
+        agent_id: str | None = None,
+        queue_id: str | None = None,
+        target: str = "bridge",
+    ) -> StoredRecordingInfo | None:
+        """Fetch and store a recording that finished while nobody listened (found in
+        Asterisk's spool at start-up); None if it could not be fetched (a row without file
+        is kept, as for any recording that could not be fetched)."""
+        active = self.track(
+            name,
+            call_id,
+            target=target,
+            policy=policy,
+            started_at=started_at,
+            agent_id=agent_id,
+            queue_id=queue_id,
+        )
+        if active.finishing:
+            return await asyncio.shield(active.stored)
+        active.finishing = True
+        try:
+            await self._finish_active(active, audio_format, None)
+        finally:
+            active.finished_at = time.monotonic()
+        return active.stored.result() if active.stored.done() else None
 
     async def pause(self, call_id: str) -> list[str]:
         """Pause the call's live recordings (e.g. while a card number is read out)."""
@@ -234,6 +303,10 @@ class Recorder:
     async def stop(self, call_id: str) -> list[str]:
         """Stop the call's live recordings; storing follows their RecordingFinished."""
         return await self._each_live(call_id, "stop")
+
+    def tracks(self, name: str) -> bool:
+        """True when this recorder expects (or already stored) the recording ``name``."""
+        return name in self._by_name
 
     def recordings_of(self, call_id: str) -> list[ActiveRecording]:
         return list(self._by_call.get(call_id, []))
@@ -256,13 +329,19 @@ class Recorder:
     # --- finishing ---------------------------------------------------------------------------
 
     def on_event(self, event: AriEvent) -> bool:
-        """Feed ARI events here; True if it was one of our recordings finishing (never awaits)."""
-        if isinstance(event, RecordingFinished | RecordingFailed) and event.name in self._by_name:
+        """Feed ARI events here (every one: a worker listener); True if it was one of our
+        recordings finishing. Never awaits; a second RecordingFinished of one name is ignored."""
+        if not isinstance(event, RecordingFinished | RecordingFailed):
+            return False
+        active = self._by_name.get(event.name)
+        if active is None:
+            return False
+        if not active.finishing:
+            active.finishing = True
             task = asyncio.create_task(self._finish(event), name=f"recording-{event.name}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            return True
-        return False
+        return True
 
     async def on_recording_finished(self, event: RecordingFinished) -> StoredRecordingInfo | None:
         """Fetch, store, record and delete a finished recording (awaitable form of on_event);
@@ -270,6 +349,9 @@ class Recorder:
         active = self._by_name.get(event.name)
         if active is None:
             return None
+        if active.finishing:
+            return await asyncio.shield(active.stored)
+        active.finishing = True
         await self._finish(event)
         return active.stored.result() if active.stored.done() else None
 
@@ -323,36 +405,41 @@ class Recorder:
     async def _finish(self, event: RecordingFinished | RecordingFailed) -> None:
         active = self._by_name[event.name]
         try:
-            await self._finish_active(active, event)
+            if isinstance(event, RecordingFailed):
+                log.error(
+                    "call %s: recording %s failed: %s", active.call_id, event.name, event.cause
+                )
+                if not active.stored.done():
+                    active.stored.set_result(None)
+                return
+            await self._finish_active(active, event.format, event.duration)
         finally:
             active.finished_at = time.monotonic()
 
     async def _finish_active(
-        self, active: ActiveRecording, event: RecordingFinished | RecordingFailed
+        self, active: ActiveRecording, audio_format: str, duration: int | None
     ) -> None:
-        if isinstance(event, RecordingFailed):
-            log.error("call %s: recording %s failed: %s", active.call_id, event.name, event.cause)
-            if not active.stored.done():
-                active.stored.set_result(None)
-            return
+        audio_format = audio_format or active.policy.format
         try:
-            await self._store(active, event)
+            await self._store(active, audio_format, duration)
         except CallCenterError as exc:
             log.error(
                 "call %s: recording %s not fetched, left in Asterisk: %s",
                 active.call_id,
-                event.name,
+                active.name,
                 exc,
             )
             # Still record that it exists (no storage URL yet): `recordings verify` lists it
             # as not fetched, and the audio stays in Asterisk under its name.
             if self.cdr is not None:
-                self.cdr.submit_recording(self._unfetched_row(active, event))
+                self.cdr.submit_recording(self._unfetched_row(active, audio_format, duration))
             if not active.stored.done():
                 active.stored.set_result(None)
 
     @staticmethod
-    def _unfetched_row(active: ActiveRecording, event: RecordingFinished) -> dict[str, Any]:
+    def _unfetched_row(
+        active: ActiveRecording, audio_format: str, duration: int | None
+    ) -> dict[str, Any]:
         return {
             "name": active.name,
             "call_id": active.call_id,
@@ -360,8 +447,8 @@ class Recorder:
             "queue_id": active.queue_id,
             "target": active.target,
             "started_at": active.started_at,
-            "duration_seconds": float(event.duration) if event.duration is not None else None,
-            "format": event.format or active.policy.format,
+            "duration_seconds": float(duration) if duration is not None else None,
+            "format": audio_format,
             "size_bytes": None,
             "storage_url": None,
             "sha256": None,
@@ -370,18 +457,17 @@ class Recorder:
         }
 
     async def _store(
-        self, active: ActiveRecording, event: RecordingFinished
+        self, active: ActiveRecording, audio_format: str, event_duration: int | None
     ) -> StoredRecordingInfo | None:
         if active.stored.done():
             return active.stored.result()
         data = await self._download(active)
-        audio_format = event.format or active.policy.format
         stored: StoredFile = await asyncio.to_thread(
             self.storage.store, active.name, audio_format, data, active.started_at
         )
         duration = wav_duration(data) if audio_format == "wav" else None
-        if duration is None and event.duration is not None:
-            duration = float(event.duration)
+        if duration is None and event_duration is not None:
+            duration = float(event_duration)
         info = StoredRecordingInfo(
             name=active.name,
             call_id=active.call_id,

@@ -407,6 +407,20 @@ class Dispatcher:
         self._set_state(agent, AgentState.ON_CALL, now)
         return True
 
+    def agent_on_adopted_call(
+        self, agent_id: str, call_id: str, queue_id: str, answered_at: float, now: float
+    ) -> None:
+        """The agent is already talking on ``call_id`` (a conversation a restarted worker found
+        in Asterisk): on call from ``answered_at``, wrap-up after it, whatever state this
+        fresh dispatcher had for them (logged out until the shared rows are read)."""
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.LOGGED_OUT:
+            agent.idle_since = now
+        agent.call_id, agent.queue_id = call_id, queue_id
+        agent.answered_at = answered_at
+        agent.timer_until = None
+        self._set_state(agent, AgentState.ON_CALL, now)
+
     def agent_failed(
         self, call_id: str, agent_id: str, now: float, reason: FailureReason
     ) -> list[Decision]:

@@ -39,6 +39,7 @@ from callcenter.asterisk.events import (
     ChannelStateChange,
     Dial,
     PlaybackFinished,
+    Reconnected,
     StasisEnd,
     StasisStart,
 )
@@ -46,6 +47,7 @@ from callcenter.asterisk.ids import BridgeId, ChannelId, new_bridge_id, new_chan
 from callcenter.call.messages import InboxItem
 from callcenter.config import OverflowTarget, SkillRequirement
 from callcenter.errors import CallCenterError
+from callcenter.routing.adoption import AdoptedTalk, TalkFacts, talk_bridge_name
 from callcenter.routing.model import FailureReason
 from callcenter.routing.service import AcdService, AgentOffered, OverflowDue, RingTimeUp
 from callcenter.routing.wait import CallerWait
@@ -138,7 +140,9 @@ class _Talk:
     leg: AgentLeg
     bridge: BridgeId
     answered_at: float
+    """``time.monotonic()`` when the agent answered."""
     wait_seconds: float
+    answered_wall: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -301,6 +305,8 @@ class QueueCall:
         if isinstance(event, PlaybackFinished):
             await self.wait.playback_finished(event.playback_id)
             return None
+        if isinstance(event, Reconnected):
+            return await self._after_reconnect(event)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.caller:
             return await self._caller_pressed(event.digit)
         if not isinstance(event, AriEvent):
@@ -315,6 +321,34 @@ class QueueCall:
                 if result is None:
                     await self._rejoin()
                 return result
+        return None
+
+    async def _after_reconnect(self, snapshot: Reconnected) -> QueueResult | None:
+        """Events of the WebSocket outage are lost: the music comes back if a prompt ended in
+        the gap, and each ringing agent leg is matched with what Asterisk holds now (a leg
+        that entered the app is dialled, one that went Up is answered; one that vanished gets
+        the worker's synthetic StasisEnd)."""
+        await self.wait.resync()
+        channels = {channel.id: channel for channel in snapshot.channels}
+        for leg in list(self.legs.values()):
+            channel = channels.get(leg.channel_id)
+            if channel is None or leg.ended:
+                continue
+            missed: AriEvent | None = None
+            if not leg.in_stasis and leg.channel_id in snapshot.app_channel_ids:
+                missed = StasisStart(channel=channel, args=(AGENT_LEG_ARG, self.call_id))
+            elif leg.dialled and channel.state == "Up":
+                missed = ChannelStateChange(channel=channel, state="Up")
+            if missed is not None:
+                self._log(
+                    "agent=%s leg %s: %s missed while ARI was away",
+                    leg.agent_id,
+                    leg.channel_id,
+                    type(missed).__name__,
+                )
+                result = await self._on_event(missed)
+                if result is not None:
+                    return result
         return None
 
     def _caller_left(self) -> QueueResult:
@@ -486,8 +520,19 @@ class QueueCall:
         await self.wait.stop()
         self.session.watch_bridge(talk.bridge)
         self.bridges_made.append(talk.bridge)
+        # The name carries what a restarted worker needs to adopt the conversation.
+        name = talk_bridge_name(
+            TalkFacts(
+                call_id=self.call_id,
+                agent_id=talk.leg.agent_id,
+                queue_id=self.queue_id,
+                answered_at=talk.answered_wall,
+                waited=talk.wait_seconds,
+                priority=self.priority,
+            )
+        )
         try:
-            await self.ari.create_bridge("mixing", talk.bridge)
+            await self.ari.create_bridge("mixing", talk.bridge, name=name)
             await self.ari.add_to_bridge(talk.bridge, [self.caller, talk.leg.channel_id])
         except AriRequestError as exc:
             self._log("agent=%s bridge failed: %s", talk.leg.agent_id, exc)
@@ -516,28 +561,74 @@ class QueueCall:
 
     # --- talking -----------------------------------------------------------------------------
 
-    async def _talk(self, talk: _Talk) -> QueueResult | None:
+    async def carry_on_talk(self, adopted: AdoptedTalk) -> QueueResult:
+        """A conversation a restarted worker found in Asterisk (caller and agent in their
+        bridge): wait for its end as if we had bridged it, then the same clean-up (the other
+        side hung up, the bridge deleted, the agent into wrap-up)."""
+        facts = adopted.facts
+        self.session.context.queue = self.queue_id
+        agent = self.service.config.agent(facts.agent_id)
+        channel_id = adopted.agent_leg.id if adopted.agent_leg else new_channel_id("agent")
+        leg = AgentLeg(facts.agent_id, agent.endpoint, channel_id, time.monotonic())
+        leg.in_stasis = leg.dialled = True
+        leg.ended = adopted.agent_leg is None
+        if adopted.agent_leg is not None:
+            self.session.watch(leg.channel_id)
+        if self.record is not None:
+            stored = adopted.stored.leg_by_channel.get(leg.channel_id) if adopted.stored else None
+            leg.cdr_leg = self.record.leg_adopted(
+                facts.agent_id,
+                agent.endpoint,
+                leg.channel_id,
+                adopted.answered_at,
+                seq=stored["seq"] if stored else None,
+                rang_at=stored["rang_at"] if stored else None,
+            )
+        talking_for = facts.talking_for(time.time())
+        self.service.agent_on_adopted_call(
+            self.call_id,
+            facts.agent_id,
+            self.queue_id,
+            talking_for=talking_for * self.service.speed,
+            waited=facts.waited,
+        )
+        self.session.watch_bridge(adopted.bridge_id)
+        self.bridges_made.append(adopted.bridge_id)
+        talk = _Talk(
+            leg=leg,
+            bridge=adopted.bridge_id,
+            answered_at=time.monotonic() - talking_for,
+            wait_seconds=facts.waited,
+            answered_wall=facts.answered_at,
+        )
+        self._log("agent=%s conversation adopted after %.1fs", facts.agent_id, talking_for)
+        try:
+            result = await self._talk(talk, adopted=True)
+        finally:
+            await self._clean_up()
+        assert result is not None  # an adopted talk is bridged: never back to the queue
+        return result
+
+    async def _talk(self, talk: _Talk, *, adopted: bool = False) -> QueueResult | None:
         """Until one side hangs up; then the other side is hung up and the bridge deleted.
 
         None when the agent hung up before the bridge was made: the caller, who never heard
-        them, goes back to the queue."""
+        them, goes back to the queue. ``adopted``: the bridge was made by an earlier worker."""
         leg = talk.leg
         ended_by: Literal["caller", "agent"] = "agent"
         bridged = False
         try:
             # Without a bridge, only the hang-up of one side can still come: wait for it a
             # little, never for ever.
-            bridged = await self._bridge(talk)
+            bridged = True if adopted else await self._bridge(talk)
             patience = None if bridged else BROKEN_BRIDGE_PATIENCE
-            while True:
+            while not leg.ended:
                 event = await self.session.next_event(timeout=patience)
                 if event is None:
                     if patience is None:
                         continue
                     break
                 if not isinstance(event, AriEvent):
-                    continue
-                if self.recorder is not None and self.recorder.on_event(event):
                     continue
                 if isinstance(event, StasisEnd) and event.channel.id == self.caller:
                     ended_by = "caller"

@@ -162,6 +162,8 @@ class AcdService:
         self._touched: set[str] = set()
         """Agents changed through this worker's API while the shared rows were being read."""
         self._last_renew = 0.0
+        self._offline: set[str] = set()
+        """Agents whose phone Asterisk reports offline (kept paused until it is online)."""
         self.offers = 0
         self.refused_reservations = 0
         self.on_agent_state: Callable[[AgentStateChanged], None] | None = None
@@ -522,16 +524,56 @@ class AcdService:
         self.kick()
         return taken
 
+    def agent_on_adopted_call(
+        self, call_id: str, agent_id: str, queue_id: str, *, talking_for: float, waited: float
+    ) -> None:
+        """A conversation a restarted worker adopted: the agent is on it since ``talking_for``
+        PBX seconds (their wrap-up follows ``call_finished``); ``waited``: the caller's time
+        in queue, for the agent's screen."""
+        now = self.now()
+        self.dispatcher.agent_on_adopted_call(agent_id, call_id, queue_id, now - talking_for, now)
+        self._last_calls[agent_id] = AgentCall(call_id, queue_id, round(waited, 3))
+        self._collect_state_changes()
+        self.kick()
+
     def agent_failed(self, call_id: str, agent_id: str, reason: FailureReason) -> None:
         """The agent did not take the call (busy, no answer, rejected, unreachable)."""
         self._apply(self.dispatcher.agent_failed(call_id, agent_id, self.now(), reason))
         self._collect_state_changes()
 
-    def agent_unreachable(self, agent_id: str) -> None:
-        """The agent's phone is offline: pause them until someone unpauses them."""
+    def agent_unreachable(self, agent_id: str, *, until_online: bool = False) -> None:
+        """The agent's phone cannot be rung: paused (reason ``unreachable``) until someone
+        unpauses them, or, ``until_online`` (Asterisk said the endpoint is offline), until
+        ``agent_reachable``; an agent paused for another reason keeps it."""
+        if until_online:
+            self._offline.add(agent_id)
+        status = self.dispatcher.agent_status(agent_id)
+        if status.state is AgentState.PAUSED and status.reason not in _TIMED_PAUSES:
+            return
         with contextlib.suppress(AgentNotLoggedIn):
             self.dispatcher.pause(agent_id, UNREACHABLE_REASON, self.now())
         self._collect_state_changes()
+        self.kick()
+
+    def agent_reachable(self, agent_id: str) -> None:
+        """The agent's phone is online (again): a pause for ``unreachable`` ends."""
+        self._offline.discard(agent_id)
+        status = self.dispatcher.agent_status(agent_id)
+        unreachable = UNREACHABLE_REASON in (status.reason, status.pending_pause)
+        if status.state is not AgentState.LOGGED_OUT and unreachable:
+            self.dispatcher.unpause(agent_id, self.now())
+            self._collect_state_changes()
+            self.kick()
+
+    def phone_offline(self, agent_id: str) -> bool:
+        """True while Asterisk reports the agent's phone offline."""
+        return agent_id in self._offline
+
+    def _keep_unreachable(self, agent_id: str) -> None:
+        """Logging in or unpausing an agent whose phone is offline leaves them unreachable."""
+        if agent_id in self._offline:
+            with contextlib.suppress(AgentNotLoggedIn):
+                self.dispatcher.pause(agent_id, UNREACHABLE_REASON, self.now())
 
     def call_finished(self, agent_id: str) -> None:
         """The agent's call ended: wrap-up, then available (the loop applies the timer)."""
@@ -541,8 +583,10 @@ class AcdService:
     # --- agent control (API, CLI) ------------------------------------------------------------
 
     async def login(self, agent_id: str) -> dict[str, Any]:
-        """Log the agent in: available for calls."""
+        """Log the agent in: available for calls (paused ``unreachable`` while their phone
+        is offline)."""
         self.dispatcher.log_in(agent_id, self.now())
+        self._keep_unreachable(agent_id)
         return self._after_control(agent_id)
 
     async def logout(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -556,8 +600,10 @@ class AcdService:
         return self._after_control(agent_id)
 
     async def unpause(self, agent_id: str) -> dict[str, Any]:
-        """End the agent's pause (also an auto-pause after missed calls)."""
+        """End the agent's pause (also an auto-pause after missed calls); an agent whose
+        phone is offline stays paused ``unreachable``."""
         self.dispatcher.unpause(agent_id, self.now())
+        self._keep_unreachable(agent_id)
         return self._after_control(agent_id)
 
     def _after_control(self, agent_id: str, reason: str | None = None) -> dict[str, Any]:
@@ -582,6 +628,7 @@ class AcdService:
             "queue_id": status.queue_id,
             "calls_today": status.calls_today,
             "skills": dict(status.spec.skills),
+            "phone": "offline" if agent_id in self._offline else "online",
         }
 
     def status(self) -> dict[str, Any]:

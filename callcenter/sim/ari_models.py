@@ -115,6 +115,16 @@ def endpoint_json(endpoint: EndpointRecord) -> Json:
     }
 
 
+def contact_info_json(endpoint: EndpointRecord, status: str) -> Json:
+    """A ContactInfo as chan_pjsip reports a qualify result (``Reachable``/``Unreachable``)."""
+    return {
+        "uri": f"sip:{endpoint.resource}@127.0.0.1:5060",
+        "contact_status": status,
+        "aor": endpoint.resource,
+        "roundtrip_usec": "0" if status != "Reachable" else "800",
+    }
+
+
 def device_state_json(name: str, state: str) -> Json:
     """A DeviceState."""
     return {"name": name, "state": state}

@@ -1246,6 +1246,42 @@ MODELS: dict[str, Model] = {
         {"endpoint": Prop("Endpoint", required=True)},
         extends="Event",
     ),
+    "ContactStatusChange": Model(
+        "ContactStatusChange",
+        "events",
+        {
+            "endpoint": Prop("Endpoint", required=True),
+            "contact_info": Prop("ContactInfo", required=True),
+        },
+        extends="Event",
+    ),
+    "PeerStatusChange": Model(
+        "PeerStatusChange",
+        "events",
+        {"endpoint": Prop("Endpoint", required=True), "peer": Prop("Peer", required=True)},
+        extends="Event",
+    ),
+    "ContactInfo": Model(
+        "ContactInfo",
+        "events",
+        {
+            "uri": Prop("string", required=True),
+            "contact_status": Prop("string", required=True),
+            "aor": Prop("string", required=True),
+            "roundtrip_usec": Prop("string"),
+        },
+    ),
+    "Peer": Model(
+        "Peer",
+        "events",
+        {
+            "peer_status": Prop("string", required=True),
+            "cause": Prop("string"),
+            "address": Prop("string"),
+            "port": Prop("string"),
+            "time": Prop("string"),
+        },
+    ),
     "Dial": Model(
         "Dial",
         "events",

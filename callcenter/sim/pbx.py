@@ -66,11 +66,12 @@ import logging
 import os
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from callcenter.sim import ari_models, wav
 
@@ -998,6 +999,8 @@ class SimulatedAsterisk:
     """The simulated Asterisk 22: one instance per test or demo, bound to the running loop."""
 
     version = "22.10.1"
+    instances: ClassVar[weakref.WeakSet[SimulatedAsterisk]] = weakref.WeakSet()
+    """Every PBX made in this process (tests check none is left holding calls)."""
 
     def __init__(
         self,
@@ -1041,6 +1044,7 @@ class SimulatedAsterisk:
         self._pbx_timers: set[asyncio.TimerHandle] = set()
         self._device_states: dict[str, str] = {}
         self._closed = False
+        SimulatedAsterisk.instances.add(self)
 
     # -- clock --------------------------------------------------------------------------------
 
@@ -1067,6 +1071,16 @@ class SimulatedAsterisk:
         )
         timers.add(handle)
         return handle
+
+    def leftovers(self) -> list[str]:
+        """What is still up: channels (with their dialplan app) and bridges (with their
+        members). A test that ends with anything here left a call behind."""
+        found = [
+            f"channel {c.id} {c.name} ({c.state}, {c.dialplan.app_name or 'no app'})"
+            for c in self.channels.values()
+        ]
+        found += [f"bridge {b.id} {b.name!r} with {b.channel_ids}" for b in self.bridges.values()]
+        return found
 
     async def close(self) -> None:
         """Cancel every pending timer (call at the end of a test)."""
@@ -1234,14 +1248,30 @@ class SimulatedAsterisk:
         return handle
 
     def set_endpoint_online(self, record: EndpointRecord, online: bool) -> None:
+        """The phone's contact answers qualify again (online) or stops answering (offline).
+
+        As Asterisk 22.10.1 with chan_pjsip: ContactStatusChange (Reachable/Unreachable),
+        PeerStatusChange and EndpointStateChange, sent only to apps subscribed to the endpoint
+        (``endpoint:PJSIP/1001``, or ``endpoint:PJSIP`` for all) or to every event; then the
+        device state. While offline, ``channels/create`` to it answers 500 "Allocation failed".
+        """
         if record.online == online:
             return
         record.online = online
+        endpoint = ari_models.endpoint_json(record)
+        targets = [record.device, record.technology]
+        status = "Reachable" if online else "Unreachable"
         self._publish(
-            "EndpointStateChange",
-            {"endpoint": ari_models.endpoint_json(record)},
-            endpoints=[record.device, record.technology],
+            "ContactStatusChange",
+            {"endpoint": endpoint, "contact_info": ari_models.contact_info_json(record, status)},
+            endpoints=targets,
         )
+        self._publish(
+            "PeerStatusChange",
+            {"endpoint": endpoint, "peer": {"peer_status": status}},
+            endpoints=targets,
+        )
+        self._publish("EndpointStateChange", {"endpoint": endpoint}, endpoints=targets)
         self._refresh_device_state(record)
 
     def endpoint_device_state(self, record: EndpointRecord) -> str:
@@ -1661,8 +1691,9 @@ class SimulatedAsterisk:
 
     def _endpoint_for(self, endpoint: str) -> EndpointRecord:
         record = self.endpoints.get(endpoint)
-        if record is None:
-            # Asterisk cannot build a channel for an endpoint it does not know.
+        if record is None or not record.online:
+            # Asterisk cannot build a channel for an endpoint it does not know, nor for one
+            # whose contact is unreachable or unqualified (seen on 22.10.1: same 500).
             raise PbxError(500, "Allocation failed", key="error")
         return record
 
@@ -2585,6 +2616,17 @@ class SimulatedAsterisk:
         if channel.far_end is not None:
             channel.far_end._notice("unbridged")
         self._update_bridge_peers(bridge)
+        if not bridge.channel_ids and f"bridge:{bridge.id}" in self._recording_targets:
+            # The recorder channel is "lonely" once no real channel is left: it leaves and the
+            # recording ends, a moment after the last leg was destroyed and before the app
+            # deletes the bridge (22.10.1: ChannelDestroyed, RecordingFinished, BridgeDestroyed).
+            self._later(0.0, lambda: self._finish_lonely_recordings(bridge))
+
+    def _finish_lonely_recordings(self, bridge: Bridge) -> None:
+        if self.bridges.get(bridge.id) is not bridge or bridge.channel_ids:
+            return
+        for recording in list(self._recording_targets.get(f"bridge:{bridge.id}", [])):
+            self.stop_recording(recording.name)
 
     def _update_bridge_peers(self, bridge: Bridge) -> None:
         """BRIDGEPEER / BRIDGEPVTCALLID on every member of a mixing bridge with a peer."""

@@ -13,10 +13,15 @@ dialled number (or the default flow) runs in a task the worker owns.
 - Asterisk unreachable: the adapter keeps retrying with backoff and logs each attempt. The AMI
   client (``settings.ami``, ``Worker.ami``, also ``session.ami``) connects in the background the
   same way; a call flow must not assume it is up.
-- At the first connection, channels already in the app (a worker that died) are taken over:
-  orphan agent legs hung up, callers not in a bridge started again as new calls, unless
-  ``on_orphan_caller`` (set by the inbound flow) says where the call was: then it carries on
-  under its old call id (``CallSession.resume``). ``takeover_done`` is set once that is over.
+- At the first connection, channels already in the app (a worker that died) are taken over.
+  Each caller is handed to ``on_orphan_caller`` (set by the inbound flow) with the bridge it
+  is in and our own channels (agent legs) beside it: a ``ResumedCall`` carries the call on
+  under its old call id (``CallSession.resume``: back in its queue, or a conversation adopted
+  with its agent leg); otherwise a caller in no bridge starts again as a new call (the IVR from
+  the top rather than silence) and a bridged one is left alone. Agent legs and snoops that no
+  adopted conversation holds are hung up, and the app's bridges nobody is left in are deleted
+  (Asterisk keeps bridges until the app deletes them). ``takeover_done`` is set once that is
+  over.
 - After an ARI reconnect the worker compares its calls with what Asterisk still holds: a call
   whose caller is gone gets a synthetic StasisEnd (Asterisk sent the real one while we were
   away), so its flow ends normally; every other call finds the ``Reconnected`` snapshot in its
@@ -24,6 +29,8 @@ dialled number (or the default flow) runs in a task the worker owns.
 
 ``add_event_listener(fn)`` hands every event to ``fn`` as well (e.g. EndpointStateChange, which
 no call claims); it runs in the WebSocket read loop and must not block.
+``add_connect_listener(fn)`` calls ``fn(snapshot)`` after each (re)connection, once the calls
+have their ``Reconnected`` snapshot (e.g. to subscribe to endpoints again); it must not block.
 
 Channels the app creates itself (agent legs, snoops) must be claimed before they are created;
 an unclaimed StasisStart whose first app argument is in ``OWN_LEG_ARGS`` is logged and left
@@ -49,16 +56,18 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from callcenter.asterisk.ari import AriClient, AriRequestError, AriSettings, backoff_delay
 from callcenter.asterisk.events import (
     AriEvent,
+    BridgeSnapshot,
     ChannelSnapshot,
     PlaybackFinished,
     Reconnected,
     StasisEnd,
     StasisStart,
 )
-from callcenter.asterisk.ids import CallId, ChannelId
+from callcenter.asterisk.ids import BridgeId, CallId, ChannelId
 from callcenter.call.messages import InboxItem
 from callcenter.call.router import EventRouter
 from callcenter.call.session import CallEnded, CallFlow, CallSession
+from callcenter.dialplan.contexts import FALLBACK_CONTEXT, FALLBACK_EXTENSION
 from callcenter.errors import AsteriskError
 
 if TYPE_CHECKING:
@@ -69,6 +78,23 @@ log = logging.getLogger(__name__)
 
 OWN_LEG_ARGS = frozenset({"leg", "agent", "snoop", "originated"})
 """First app argument of channels the app creates itself (never a new inbound call)."""
+_OWN_LEGS = frozenset((arg,) for arg in OWN_LEG_ARGS)
+
+
+def _app_args(channel: ChannelSnapshot) -> tuple[str, ...]:
+    """The Stasis arguments of a channel found in the app (``app_data`` = ``app,arg1,...``)."""
+    return tuple(channel.app_data.split(",")[1:]) if channel.app_data else ()
+
+
+@dataclass(frozen=True)
+class OrphanCaller:
+    """A caller a worker that died left in our app, as found at the first connection."""
+
+    channel: ChannelSnapshot
+    bridge: BridgeSnapshot | None = None
+    """The bridge the caller is in, if any (a conversation, when ``partners`` is not empty)."""
+    partners: tuple[ChannelSnapshot, ...] = ()
+    """Our own channels (agent legs) in that bridge."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +106,7 @@ class ResumedCall:
     """Handed to the flow as ``CallSession.resume``."""
 
 
-OrphanCallerHook = Callable[[ChannelSnapshot], Awaitable[ResumedCall | None]]
+OrphanCallerHook = Callable[[OrphanCaller], Awaitable[ResumedCall | None]]
 
 ORPHAN_LOOKUP_TIMEOUT = 10.0
 """Seconds ``on_orphan_caller`` may take before the caller is started again as a new call."""
@@ -141,7 +167,15 @@ class WorkerSettings:
             action_timeout=asterisk.request_timeout,
             backoff_max=asterisk.connect_retry_max_delay,
         )
-        values: dict[str, Any] = {"ari": ari, "ami": ami, **overrides}
+        values: dict[str, Any] = {
+            "ari": ari,
+            "ami": ami,
+            # A draining worker sends new callers to the rendered dialplan's fallback (the
+            # app_queue queue of the operator queue's agents), never "all busy" + hang-up.
+            "drain_context": FALLBACK_CONTEXT,
+            "drain_extension": FALLBACK_EXTENSION,
+            **overrides,
+        }
         return cls(**values)
 
 
@@ -239,7 +273,8 @@ class Worker:
         self._stop_requested = asyncio.Event()
         self._stop_now = asyncio.Event()
         self._runner: web.AppRunner | None = None
-        self._listeners: list[Callable[[AriEvent], None]] = []
+        self._listeners: list[Callable[[AriEvent], object]] = []
+        self._connect_listeners: list[Callable[[Reconnected], None]] = []
         self.http_port: int | None = None
         self.on_orphan_caller: OrphanCallerHook | None = None
         """Asked, at the first connection, about each orphan caller in no bridge: a
@@ -257,7 +292,7 @@ class Worker:
         else:
             self._flows[exten] = flow
 
-    def add_event_listener(self, listener: Callable[[AriEvent], None]) -> Callable[[], None]:
+    def add_event_listener(self, listener: Callable[[AriEvent], object]) -> Callable[[], None]:
         """Also hand every ARI event to ``listener`` (before routing); returns its remover.
 
         It runs inside the WebSocket read loop: it must not block (enqueue work elsewhere).
@@ -270,6 +305,10 @@ class Worker:
                 self._listeners.remove(listener)
 
         return remove
+
+    def add_connect_listener(self, listener: Callable[[Reconnected], None]) -> None:
+        """Call ``listener(snapshot)`` after each ARI (re)connection; it must not block."""
+        self._connect_listeners.append(listener)
 
     def flow_for(self, channel: ChannelSnapshot) -> CallFlow:
         return self._flows.get(channel.exten, self._default_flow)
@@ -531,7 +570,15 @@ class Worker:
         """After a (re)connect, match our calls with what Asterisk holds."""
         if snapshot.initial:
             self._take_over_orphans(snapshot)
-            return
+        else:
+            self._resync_calls(snapshot)
+        for listener in self._connect_listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                log.exception("connect listener %r failed", listener)
+
+    def _resync_calls(self, snapshot: Reconnected) -> None:
         self.metrics.ari_reconnects.inc()
         live = snapshot.app_channel_ids | {c.id for c in snapshot.channels}
         for session in list(self.sessions.values()):
@@ -556,78 +603,118 @@ class Worker:
     def _take_over_orphans(self, snapshot: Reconnected) -> None:
         """Channels already in our app when this process starts belong to a worker that died.
 
-        Real Asterisk keeps them in the app and sends no StasisStart again. Agent legs and
-        snoops of that worker are hung up; a caller in no bridge carries on where
-        ``on_orphan_caller`` says, else starts again as a new call (the IVR from the top rather
-        than silence); a caller in a bridge (talking to an agent) is left alone and logged.
+        Real Asterisk keeps them in the app, and their bridges, and sends no StasisStart again.
+        Callers go to ``on_orphan_caller`` (see the module docstring); agent legs and snoops
+        beside no caller are hung up; the app's bridges left with nobody are deleted.
         """
-        callers: list[StasisStart] = []
-        bridged = {
-            c for bridge in snapshot.bridges for c in bridge.channels if len(bridge.channels) > 1
+        orphans = {
+            channel.id: channel
+            for channel in snapshot.channels
+            if channel.id in snapshot.app_channel_ids and not self.router.owner_of(channel.id)
         }
-        for channel in snapshot.channels:
-            if channel.id not in snapshot.app_channel_ids or self.router.owner_of(channel.id):
+        own = {cid for cid, channel in orphans.items() if _app_args(channel)[:1] in _OWN_LEGS}
+        bridge_of = {cid: bridge for bridge in snapshot.bridges for cid in bridge.channels}
+        callers: list[OrphanCaller] = []
+        for channel in orphans.values():
+            if channel.id in own:
                 continue
-            args = tuple(channel.app_data.split(",")[1:]) if channel.app_data else ()
-            if args and args[0] in OWN_LEG_ARGS:
-                log.warning(
-                    "orphan %s channel %s of a previous worker: hanging up", args[0], channel.id
-                )
-                self._side_task(self._hang_up_quietly(channel.id), f"orphan-{channel.id}")
-            elif channel.id in bridged:
-                log.warning(
-                    "orphan channel %s is bridged (a call in progress): left alone", channel.id
-                )
-            else:
-                callers.append(StasisStart(channel=channel, args=args))
+            bridge = bridge_of.get(channel.id)
+            partners = tuple(
+                orphans[cid] for cid in (bridge.channels if bridge else ()) if cid in own
+            )
+            callers.append(OrphanCaller(channel, bridge, partners))
+        kept = {c.channel.id for c in callers} | {p.id for c in callers for p in c.partners}
+        for channel_id in sorted(own - kept):
+            log.warning(
+                "orphan %s channel %s of a previous worker: hanging up",
+                _app_args(orphans[channel_id])[0],
+                channel_id,
+            )
+            self._side_task(self._hang_up_quietly(channel_id), f"orphan-{channel_id}")
+        deserted = [
+            bridge.id
+            for bridge in snapshot.bridges
+            if bridge.id in snapshot.app_bridge_ids and kept.isdisjoint(bridge.channels)
+        ]
+        if deserted:
+            self._side_task(self._delete_bridges(deserted, own - kept), "orphan-bridges")
         if self.on_orphan_caller is None or not callers:
-            for event in callers:
-                log.warning("orphan caller channel %s: starting its call again", event.channel.id)
-                self._unclaimed_event(event)
+            for orphan in callers:
+                self._restart_orphan(orphan)
             self.takeover_done.set()
             return
         # Claimed now, so that what happens meanwhile (a hang-up) waits for the call's session.
         held: dict[ChannelId, asyncio.Queue[InboxItem]] = {}
-        for event in callers:
-            held[event.channel.id] = asyncio.Queue()
-            self.router.claim(event.channel.id, held[event.channel.id])
+        for orphan in callers:
+            inbox: asyncio.Queue[InboxItem] = asyncio.Queue()
+            held[orphan.channel.id] = inbox
+            for channel_id in (orphan.channel.id, *(p.id for p in orphan.partners)):
+                self.router.claim(channel_id, inbox)
         self._side_task(
             self._take_over_callers(callers, held, self.on_orphan_caller), "orphan-callers"
         )
 
+    def _restart_orphan(self, orphan: OrphanCaller) -> None:
+        """An orphan caller nobody resumed: a new call (the IVR again), unless bridged."""
+        channel = orphan.channel
+        if orphan.bridge is not None:
+            log.warning(
+                "orphan channel %s is bridged in %s (a call in progress): left alone",
+                channel.id,
+                orphan.bridge.id,
+            )
+            return
+        log.warning("orphan caller channel %s: starting its call again", channel.id)
+        self._unclaimed_event(StasisStart(channel=channel, args=_app_args(channel)))
+
     async def _take_over_callers(
         self,
-        callers: list[StasisStart],
+        callers: list[OrphanCaller],
         held: dict[ChannelId, asyncio.Queue[InboxItem]],
         hook: OrphanCallerHook,
     ) -> None:
         try:
-            for event in callers:
-                channel = event.channel
+            for orphan in callers:
+                channel = orphan.channel
                 resumed: ResumedCall | None = None
                 try:
-                    resumed = await asyncio.wait_for(hook(channel), ORPHAN_LOOKUP_TIMEOUT)
+                    resumed = await asyncio.wait_for(hook(orphan), ORPHAN_LOOKUP_TIMEOUT)
                 except Exception:
                     # Without the answer the caller still gets a call: the IVR from the top.
                     log.exception(
                         "orphan caller channel %s: looking up its call failed", channel.id
                     )
-                self.router.release(channel.id)
-                if self._draining:
+                for channel_id in (channel.id, *(p.id for p in orphan.partners)):
+                    self.router.release(channel_id)
+                if self._draining and orphan.bridge is None:
+                    # Not talking to anyone yet: a draining worker sends them on.
                     self._side_task(self._turn_away(channel), f"turn-away-{channel.id}")
                     continue
                 if resumed is None:
-                    log.warning("orphan caller channel %s: starting its call again", channel.id)
-                else:
-                    log.warning(
-                        "orphan caller channel %s: resuming call %s", channel.id, resumed.call_id
-                    )
+                    self._restart_orphan(orphan)
+                    continue
+                log.warning(
+                    "orphan caller channel %s: resuming call %s", channel.id, resumed.call_id
+                )
+                event = StasisStart(channel=channel, args=_app_args(channel))
                 session = self._start_call(event, resumed)
+                for partner in orphan.partners:
+                    session.watch(partner.id)
                 waiting = held[channel.id]
                 while not waiting.empty():
                     session.inbox.put_nowait(waiting.get_nowait())
         finally:
             self.takeover_done.set()
+
+    async def _delete_bridges(self, bridge_ids: list[BridgeId], legs_first: set[ChannelId]) -> None:
+        """Bridges of our app a dead worker left with nobody in: deleted (a recording still
+        running in one ends with it and is fetched by its name)."""
+        for channel_id in legs_first:
+            await self._hang_up_quietly(channel_id)
+        for bridge_id in bridge_ids:
+            log.warning("bridge %s of a previous worker has nobody left: deleting it", bridge_id)
+            with contextlib.suppress(AriRequestError):
+                await self.ari.destroy_bridge(bridge_id)
 
     async def _hang_up_quietly(self, channel_id: ChannelId) -> None:
         with contextlib.suppress(AriRequestError):

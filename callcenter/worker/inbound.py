@@ -3,9 +3,11 @@
 The worker runs it for every new caller. It
 
 1. runs the IVR (:func:`callcenter.ivr.driver.run_ivr`), which fills ``session.context``
-   (skipped for a call a restarted worker resumes: ``session.resume`` is then the
-   :class:`~callcenter.cdr.queries.WaitingCall` it left, and the caller goes back to its
-   queue at its old place, see :func:`resume_waiting_callers`);
+   (skipped for a call a restarted worker resumes, see :func:`resume_orphan_calls`:
+   ``session.resume`` is then the :class:`~callcenter.cdr.queries.WaitingCall` it left, and
+   the caller goes back to its queue at its old place, or the
+   :class:`~callcenter.routing.adoption.AdoptedTalk` of a conversation still going on, which
+   the queue driver carries to its end);
 2. for a queue request, runs :class:`~callcenter.routing.driver.QueueCall` (wait, ring, talk),
    following overflows to other queues; voicemail, callback and hang-up targets end here;
 3. keeps a :class:`~callcenter.cdr.record.CallRecordBuilder` up to date and hands it to the CDR
@@ -22,22 +24,20 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from callcenter.asterisk.ari import AriRequestError
 from callcenter.asterisk.events import (
-    AriEvent,
-    ChannelSnapshot,
     PlaybackFinished,
+    Reconnected,
     RecordingFailed,
     RecordingFinished,
     StasisEnd,
-    Unknown,
 )
 from callcenter.asterisk.ids import CallId, new_playback_id
 from callcenter.call.messages import InboxItem
 from callcenter.call.session import CallEnded, CallSession
-from callcenter.cdr.queries import WaitingCall, waiting_call
+from callcenter.cdr.queries import WaitingCall, stored_call, waiting_call
 from callcenter.cdr.record import CallRecordBuilder
 from callcenter.clock import Clock, SystemClock
 from callcenter.config import CallCenterConfig, OverflowTarget, SkillRequirement
@@ -52,9 +52,12 @@ from callcenter.ivr.machine import (
     Transfer,
     Voicemail,
 )
-from callcenter.routing.driver import QueueCall, QueueResult
+from callcenter.recording.policy import policy_for_queue
+from callcenter.routing.adoption import AdoptedTalk, live_recording_of, parse_talk_bridge
+from callcenter.routing.driver import AGENT_LEG_ARG, QueueCall, QueueResult
+from callcenter.routing.endpoints import AgentPhones
 from callcenter.routing.service import AcdService
-from callcenter.worker.app import ResumedCall
+from callcenter.worker.app import OrphanCaller, ResumedCall
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -93,6 +96,9 @@ class InboundCallFlow:
     """Wall clock for queue opening hours."""
     lookups: LookupRegistry | None = None
     """The IVR's lookups when the flow builds its own IVR runner (closed by ``close``)."""
+    phones: AgentPhones | None = None
+    """The agents' phones as Asterisk sees them (set by ``build_inbound``; closed by
+    ``close``)."""
 
     def __post_init__(self) -> None:
         if self.ivr is None:
@@ -101,19 +107,25 @@ class InboundCallFlow:
             self.ivr = ivr_runner(self.config, lookups=self.lookups, speed=self.service.speed)
 
     async def close(self) -> None:
-        """Close what the flow opened for the IVR's lookups (at worker shutdown)."""
+        """Close what the flow opened (the IVR's lookups, the phones' watch) at shutdown."""
         if self.lookups is not None:
             await self.lookups.close()
+        if self.phones is not None:
+            await self.phones.close()
 
     async def run(self, session: CallSession) -> None:
         """IVR, queue(s), talk; the CDR is handed over whatever happens."""
         caller = session.caller
         waiting = session.resume if isinstance(session.resume, WaitingCall) else None
+        talk = session.resume if isinstance(session.resume, AdoptedTalk) else None
         if waiting is not None:
             # The same CDR row carries on: IVR path, digits and variables as stored.
             record = CallRecordBuilder.resume(
                 waiting.call, legs=waiting.legs, events=waiting.events, worker_id=self.worker_id
             )
+            _restore_context(session, record)
+        elif talk is not None:
+            record = self._adopted_record(session, talk)
             _restore_context(session, record)
         else:
             record = CallRecordBuilder(
@@ -134,6 +146,8 @@ class InboundCallFlow:
         try:
             if waiting is not None:
                 disposition, side = await self._resume_queue(session, record, waiting)
+            elif talk is not None:
+                disposition, side = await self._resume_talk(session, record, talk)
             else:
                 outcome = await self._run_ivr(session)
                 _copy_context(session, record)
@@ -188,6 +202,70 @@ class InboundCallFlow:
         )
         request = QueueRequest(waiting.queue_id, waiting.priority, extra)
         return await self._queue(session, record, request, entered_at=waiting.entered_at)
+
+    def _adopted_record(self, session: CallSession, talk: AdoptedTalk) -> CallRecordBuilder:
+        """The CDR of a conversation adopted after a restart: the stored one carried on, or,
+        when the database did not have it yet, one rebuilt from what the bridge says."""
+        if talk.stored is not None:
+            return CallRecordBuilder.resume(
+                talk.stored.call,
+                legs=talk.stored.legs,
+                events=talk.stored.events,
+                worker_id=self.worker_id,
+            )
+        facts, caller = talk.facts, session.caller
+        answered = talk.answered_at
+        entered = answered - dt.timedelta(seconds=facts.waited / self.service.speed)
+        record = CallRecordBuilder(
+            facts.call_id,
+            started_at=entered,
+            caller_number=caller.caller_number or None,
+            caller_name=caller.caller_name or None,
+            dialled_number=caller.exten or None,
+            worker_id=self.worker_id,
+            channel_uniqueid=caller.id,
+            linkedid=caller.id,
+        )
+        record.queue_entered(facts.queue_id, at=entered, priority=facts.priority)
+        record.queue_left("answered", at=answered)
+        record.event("resumed", None, worker=self.worker_id)
+        return record
+
+    async def _resume_talk(
+        self, session: CallSession, record: CallRecordBuilder, talk: AdoptedTalk
+    ) -> tuple[str | None, str | None]:
+        """A conversation the previous run of this worker left going: the recording (still
+        running in Asterisk) is fetched when it finishes, the talk is carried to its end."""
+        facts = talk.facts
+        session.log.info(
+            "call=%s adopted: talking to agent %s in queue %s since %s",
+            session.call_id,
+            facts.agent_id,
+            facts.queue_id,
+            talk.answered_at.isoformat(),
+        )
+        if talk.recording is not None and self.recorder is not None:
+            self.recorder.track(
+                talk.recording,
+                facts.call_id,
+                target="bridge",
+                policy=policy_for_queue(self.config, facts.queue_id),
+                started_at=talk.answered_at,
+                agent_id=facts.agent_id,
+                queue_id=facts.queue_id,
+            )
+            if record.recording_name is None:
+                record.recording_started(talk.recording, talk.answered_at)
+        result = await QueueCall(
+            session,
+            self.service,
+            facts.queue_id,
+            priority=facts.priority,
+            record=record,
+            recorder=self.recorder,
+            cdr=self.cdr,
+        ).carry_on_talk(talk)
+        return await self._queue_ended(session, result)
 
     async def _queue(
         self,
@@ -301,6 +379,11 @@ async def _play_to_end(session: CallSession, media: str, within: float = 30.0) -
             return
         if isinstance(event, PlaybackFinished) and event.playback_id == playback:
             return
+        if isinstance(event, Reconnected):
+            # Its PlaybackFinished may have been lost while the WebSocket was down.
+            with contextlib.suppress(AriRequestError):
+                if await session.ari.playback_state(playback) is None:
+                    return
 
 
 async def _say_and_hang_up(session: CallSession, media: str | None) -> None:
@@ -370,38 +453,36 @@ def ivr_runner(
     return run
 
 
-def watch_endpoints(service: AcdService, worker: Worker, recorder: Recorder | None = None) -> None:
-    """Pause agents whose endpoint goes offline (ARI EndpointStateChange, unclaimed), and hand
-    the recorder the RecordingFinished that arrive after their call let its bridge go."""
-    by_endpoint = {agent.endpoint: agent.id for agent in service.config.agents}
-    previous = worker.router.default_handler
-
-    def on_unclaimed(event: AriEvent) -> None:
-        if recorder is not None and recorder.on_event(event):
-            return
-        if isinstance(event, Unknown) and event.type == "EndpointStateChange":
-            endpoint: Any = event.raw.get("endpoint") or {}
-            name = f"{endpoint.get('technology', '')}/{endpoint.get('resource', '')}"
-            agent_id = by_endpoint.get(name)
-            if agent_id is not None and endpoint.get("state") == "offline":
-                log.info("agent=%s endpoint %s went offline", agent_id, name)
-                service.agent_unreachable(agent_id)
-            return
-        if previous is not None:
-            previous(event)
-
-    worker.router.default_handler = on_unclaimed
+def watch_agent_phones(service: AcdService, worker: Worker) -> AgentPhones:
+    """Follow the agents' phones (ARI endpoint state): an offline phone's agent is skipped by
+    dispatch until it is back online (see :mod:`callcenter.routing.endpoints`)."""
+    phones = AgentPhones(service, worker.ari)
+    worker.add_event_listener(phones.on_event)
+    worker.add_connect_listener(phones.connected)
+    return phones
 
 
-def resume_waiting_callers(
-    worker: Worker, engine: Engine, worker_id: str, config: CallCenterConfig
+def resume_orphan_calls(
+    worker: Worker,
+    config: CallCenterConfig,
+    worker_id: str,
+    engine: Engine | None = None,
 ) -> None:
-    """After a restart, carry on the calls this worker (same ``worker_id``, same database) left
-    waiting in a queue: an orphan caller whose call has an open queue entry keeps its call id
-    and its place; any other orphan caller starts again as a new call (the IVR)."""
+    """After a restart, carry on the calls this worker (same ``worker_id``) left in Asterisk:
 
-    async def find_waiting_call(channel: ChannelSnapshot) -> ResumedCall | None:
-        found = await asyncio.to_thread(waiting_call, engine, worker_id, channel.id)
+    - a caller talking to an agent (both in a bridge our queue driver named, see
+      :mod:`callcenter.routing.adoption`) keeps the conversation, its call id and its CDR;
+    - with the database (``engine``), a caller whose call has an open queue entry keeps their
+      place in the queue;
+    - any other orphan caller starts again as a new call (the IVR).
+    """
+
+    async def find_call(orphan: OrphanCaller) -> ResumedCall | None:
+        if orphan.bridge is not None:
+            return await _adopt_talk(worker, config, worker_id, engine, orphan)
+        if engine is None:
+            return None
+        found = await asyncio.to_thread(waiting_call, engine, worker_id, orphan.channel.id)
         if found is None:
             return None
         if found.queue_id not in config.queues:
@@ -413,7 +494,44 @@ def resume_waiting_callers(
             return None
         return ResumedCall(CallId(found.call_id), found)
 
-    worker.on_orphan_caller = find_waiting_call
+    worker.on_orphan_caller = find_call
+
+
+async def _adopt_talk(
+    worker: Worker,
+    config: CallCenterConfig,
+    worker_id: str,
+    engine: Engine | None,
+    orphan: OrphanCaller,
+) -> ResumedCall | None:
+    """The conversation a bridged orphan caller is in, if our queue driver made its bridge."""
+    assert orphan.bridge is not None
+    facts = parse_talk_bridge(orphan.bridge.name)
+    if facts is None:
+        return None
+    if facts.queue_id not in config.queues or all(a.id != facts.agent_id for a in config.agents):
+        log.warning(
+            "call=%s talks to agent %s of queue %s, no longer configured: left alone",
+            facts.call_id,
+            facts.agent_id,
+            facts.queue_id,
+        )
+        return None
+    leg_args = (AGENT_LEG_ARG, facts.call_id)
+    agent_leg = next(
+        (p for p in orphan.partners if tuple(p.app_data.split(",")[1:3]) == leg_args),
+        orphan.partners[0] if orphan.partners else None,
+    )
+    recording = await live_recording_of(worker.ari, facts.call_id, orphan.bridge.id)
+    stored = None
+    if engine is not None:
+        try:
+            stored = await asyncio.to_thread(stored_call, engine, worker_id, facts.call_id)
+        except Exception:
+            # Without it the CDR is rebuilt from the bridge's facts: the call goes on.
+            log.exception("call=%s reading its stored record failed", facts.call_id)
+    adopted = AdoptedTalk(facts, orphan.bridge, agent_leg, recording=recording, stored=stored)
+    return ResumedCall(CallId(facts.call_id), adopted)
 
 
 def build_inbound(
@@ -433,8 +551,13 @@ def build_inbound(
         config, service, ivr=ivr, cdr=cdr, worker_id=worker_id, recorder=recorder
     )
     worker.register_flow(flow)
-    watch_endpoints(service, worker, recorder)
-    if service.reservations is not None:
-        # Queue entries are saved only with shared reservations: then callers can be resumed.
-        resume_waiting_callers(worker, service.reservations.engine, worker_id, config)
+    if recorder is not None:
+        # Every event, before any call sees it: a RecordingFinished comes after its call's
+        # channels are gone (Asterisk 22), often when no call owns its bridge any more.
+        worker.add_event_listener(recorder.on_event)
+    flow.phones = watch_agent_phones(service, worker)
+    # Queue entries are saved only with shared reservations: then waiting callers can be
+    # resumed too; conversations are adopted from what Asterisk holds in any case.
+    engine = service.reservations.engine if service.reservations is not None else None
+    resume_orphan_calls(worker, config, worker_id, engine)
     return flow, service

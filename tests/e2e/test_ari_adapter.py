@@ -24,6 +24,7 @@ from callcenter.asterisk.events import (
     ChannelDtmfReceived,
     ChannelStateChange,
     Dial,
+    EndpointStateChange,
     PlaybackFinished,
     Reconnected,
     RecordingFinished,
@@ -193,6 +194,8 @@ async def test_rest_errors_are_mapped(
 
     with pytest.raises(AriNotFound):
         await ari.get_variable(start.channel.id, "NO_SUCH_VAR")
+    await ari.hangup(start.channel.id)
+    await log.next(StasisEnd)
 
 
 async def test_agent_leg_create_dial_bridge_record_download(
@@ -251,8 +254,7 @@ async def test_websocket_dropped_by_asterisk_reconnects_and_keeps_the_call(
     assert ari.connections == 1
 
     # Asterisk closes our WebSocket (restart of res_ari, network cut...).
-    for stream in list(server._streams):
-        await stream.ws.close()
+    await server.drop_websockets()
 
     first = await asyncio.wait_for(log.reconnects.get(), 5)
     assert first.initial and first.app_channel_ids == frozenset()  # connected before the call
@@ -283,7 +285,9 @@ async def test_connect_retries_until_asterisk_listens(pbx: SimulatedAsterisk) ->
     try:
         await client.wait_connected(within=5)
         pbx.place_inbound_call("100", "+15550002")
-        await log.next(StasisStart)
+        start = await log.next(StasisStart)
+        await client.hangup(start.channel.id)
+        await log.next(StasisEnd)
     finally:
         await client.close()
         await server.close()
@@ -421,10 +425,24 @@ async def test_endpoints_and_subscriptions(
     with pytest.raises(AriNotFound):
         await ari.get_endpoint("PJSIP/nobody")
 
+    phone.set_online(False)  # not subscribed yet: Asterisk sends us nothing of it
+    phone.set_online(True)
     await ari.subscribe("endpoint:PJSIP/1003")
     phone.set_online(False)
-    change = await log.next(Unknown, type="EndpointStateChange")
-    assert change.raw["endpoint"]["state"] == "offline"
+    # As chan_pjsip when a contact stops answering qualify: the contact, the peer, the endpoint.
+    contact = await log.next(EndpointStateChange, source="ContactStatusChange")
+    assert (contact.endpoint, contact.state, contact.contact_status) == (
+        "PJSIP/1003",
+        "offline",
+        "Unreachable",
+    )
+    # (PeerStatusChange is in the adapter's event filter: it says the same as the contact.)
+    change = await log.next(EndpointStateChange, source="EndpointStateChange")
+    assert change.state == "offline"
+    assert [e.state for e in log.seen if isinstance(e, EndpointStateChange)] == ["offline"] * 2
+    with pytest.raises(AriRequestError) as refused:
+        await ari.create_channel("PJSIP/1003")  # its contact is unreachable
+    assert (refused.value.status, refused.value.asterisk_message) == (500, "Allocation failed")
     await ari.unsubscribe("endpoint:PJSIP/1003")
     assert (await ari.get_endpoint("PJSIP/1003")).state == "offline"
 

@@ -205,6 +205,7 @@ class RecordingSim:
         return status, answer
 
 
+@pytest.mark.leaves_calls
 async def test_every_event_and_rest_body_of_a_rich_scenario_conforms(
     docs: AsteriskDocs, tmp_path: Path
 ) -> None:
@@ -535,6 +536,7 @@ def _template(docs: AsteriskDocs, method: str, path: str) -> str:
     return path
 
 
+@pytest.mark.leaves_calls
 @pytest.mark.parametrize(
     "capture", ["asterisk-22.10.1-call-flow.jsonl", "asterisk-22.10.1-failure-paths.jsonl"]
 )

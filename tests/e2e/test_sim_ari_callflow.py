@@ -13,6 +13,9 @@ import pytest
 from callcenter.sim.ari_testing import AriEvents, SimEnv, running_sim
 from callcenter.sim.pbx import EndpointBehaviour, PlayThenHangup, SimCall, Stasis
 
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
+
 APP = "callcenter-test"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from callcenter.sim.ari_testing import AriEvents, SimEnv, running_sim
 from callcenter.sim.pbx import EndpointBehaviour, PlayThenHangup, SimCall, Stasis
+
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
 
 APP = "callcenter-test"
 

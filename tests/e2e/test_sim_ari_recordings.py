@@ -7,8 +7,13 @@ import io
 import wave
 from pathlib import Path
 
+import pytest
+
 from callcenter.sim.ari_testing import AriEvents, SimEnv, running_sim
 from callcenter.sim.pbx import EndpointBehaviour, SimCall, Stasis
+
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
 
 APP = "callcenter-test"
 
