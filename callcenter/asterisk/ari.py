@@ -35,7 +35,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -453,12 +453,14 @@ class AriClient:
         /,
         *,
         done_if: Callable[[AriRequestError], bool] | None = None,
+        done_already: Callable[[], Awaitable[bool]] | None = None,
         **params: Any,
     ) -> bytes | None:
         """A request that is safe to send again: after a time-out or a lost connection it is
         repeated (up to ``retry_attempts``). Asterisk may have carried out the first attempt
-        and only its answer was late, so ``done_if`` tells which error to a *repeat* means
-        "already done" (409 "... already exists" for an id of ours): None is returned then."""
+        and only its answer was late: ``done_already`` is asked before each repeat (e.g. does
+        our playback id exist?) and ``done_if`` tells which error to a repeat means "already
+        done" (409 "... already exists" for an id of ours); None is returned then."""
         attempts = max(1, self.settings.retry_attempts)
         repeated = False
         for attempt in range(1, attempts + 1):
@@ -467,6 +469,9 @@ class AriClient:
             except (AriTimeout, AriConnectionFailed) as exc:
                 if attempt == attempts or self._closing:
                     raise
+                with contextlib.suppress(AriRequestError):
+                    if done_already is not None and await done_already():
+                        return None
                 log.warning(
                     "ARI %s.%s: %s; sending it again (%d of %d)",
                     resource,
@@ -516,15 +521,24 @@ class AriClient:
         """Start playing media (``sound:x``, ``digits:12``...) on a channel; returns its id.
 
         ARI has no barge-in: to let a digit cut the prompt, call ``stop_playback``. With our
-        own ``playback_id`` a time-out is retried: a 409 "Playback with given id already
-        exists" to the repeat means the first attempt is playing.
+        own ``playback_id`` a time-out is retried, unless Asterisk knows the playback by then
+        (the first attempt is playing; a repeat would play the prompt twice).
         """
-        params = {"channelId": channel, "media": _media(media), "lang": lang}
+        params: dict[str, Any] = {"channelId": channel, "media": _media(media), "lang": lang}
         if playback_id is None:
             data = await self._json("channels", "play", **params)
         else:
+
+            async def playing() -> bool:
+                return await self.playback_state(playback_id) is not None
+
             body = await self._repeatable(
-                "channels", "play", done_if=_taken, playbackId=playback_id, **params
+                "channels",
+                "play",
+                done_if=_taken,
+                done_already=playing,
+                playbackId=playback_id,
+                **params,
             )
             data = _decode("channels.play", body) if body else {"id": playback_id}
         return PlaybackId(str(data["id"])) if isinstance(data, dict) else PlaybackId("")
@@ -585,7 +599,7 @@ class AriClient:
         all_variables = dict(variables or {})
         if caller_id:
             all_variables.setdefault("CALLERID(all)", caller_id)
-        params = {
+        params: dict[str, Any] = {
             "endpoint": endpoint,
             "app": app or self.settings.app,
             "appArgs": _args(app_args),
