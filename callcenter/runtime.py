@@ -91,6 +91,7 @@ class CallCenterRuntime:
         self.api_url: str | None = None
         self._api_runner: web.AppRunner | None = None
         self._recovery: asyncio.Task[None] | None = None
+        self._adoption: asyncio.Task[None] | None = None
         self._closed = False
         self._worker_stopped = False
 
@@ -158,6 +159,9 @@ class CallCenterRuntime:
         )
         if options.clock is not None:
             self.flow.clock = options.clock  # queue opening hours read the same wall clock
+        # Recordings a previous run never fetched (it died before their RecordingFinished)
+        # are still in Asterisk's spool: fetched once the worker has taken over its calls.
+        self._adoption = asyncio.create_task(self._adopt_recordings(), name="recording-adoption")
         await self.service.start()
         if start_worker:
             await self.worker.start()
@@ -228,6 +232,34 @@ class CallCenterRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
 
+    async def _adopt_recordings(self) -> None:
+        from callcenter.recording.fetch import adopt_stored_recordings
+
+        assert self.worker is not None and self.recorder is not None
+        assert self.engine is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.worker.takeover_done.wait(), TAKEOVER_WAIT_SECONDS)
+        delay = 1.0
+        while True:
+            try:
+                await self.worker.ari.wait_connected()
+                result = await adopt_stored_recordings(
+                    self.worker.ari, self.recorder, self.engine, self.worker_id, self.config
+                )
+                if result.fetched or result.failed:
+                    log.info(
+                        "recordings left by an earlier run: %d fetched, %d not",
+                        len(result.fetched),
+                        len(result.failed),
+                    )
+                return
+            except CallCenterError as exc:
+                log.warning("cannot look for unfetched recordings yet (%s); retrying", exc)
+            except Exception:
+                log.exception("looking for unfetched recordings failed; retrying")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
     def status(self) -> dict[str, Any]:
         return self.service.status() if self.service is not None else {"queues": [], "agents": []}
 
@@ -235,9 +267,10 @@ class CallCenterRuntime:
         if self._closed:
             return
         self._closed = True
-        if self._recovery is not None:
-            self._recovery.cancel()
-            await asyncio.gather(self._recovery, return_exceptions=True)
+        for task in (self._recovery, self._adoption):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         # The pages first: ending a live supervision hangs its legs up while ARI is still there.
         if self._api_runner is not None:
             await self._api_runner.cleanup()
