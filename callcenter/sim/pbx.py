@@ -124,6 +124,7 @@ APP_HANGUP_REQUEST_CAUSE = 32
 # "failed"), as the capture shows for sound:no-such-sound-file.
 STANDARD_SOUNDS: dict[str, float] = {
     "hello-world": 1.4,
+    "vm-press": 0.72,
     "beep": 0.42,
     "demo-congrats": 19.0,
     "vm-goodbye": 0.9,
@@ -1879,8 +1880,10 @@ class SimulatedAsterisk:
         if channel.dial.via_originate:
             self._publish_dial(channel, "RINGING", channel.dial.dialstring)
         else:
-            self._publish_dial(channel, "RINGING", "")
+            # Two threads of Asterisk race here: the call-flow and bridged-calls captures show
+            # the state change first (three times), the failure-paths one the Dial once.
             self._set_state(channel, "Ringing")
+            self._publish_dial(channel, "RINGING", "")
         assert channel.far_end is not None and channel.endpoint is not None
         channel.far_end._notice("ringing")
         if channel.endpoint.handle is not None:
@@ -2512,6 +2515,8 @@ class SimulatedAsterisk:
         self.bridges[bridge.id] = bridge
         if self._listeners:
             self._notify(BridgeCreated(at=_now(), bridge=bridge.snapshot()))
+        # Only apps that take every event hear it: nobody is subscribed to a new bridge yet.
+        self._publish("BridgeCreated", {"bridge": ari_models.bridge_json(bridge)}, bridges=[bridge])
         return bridge
 
     def get_bridge(self, bridge_id: str) -> Bridge:
@@ -2769,10 +2774,13 @@ class SimulatedAsterisk:
         for call in self._playback_listeners(playback):
             call._notice("playback_finished", playback.media_uri)
         if playback.next_media_uri is not None:
-            playback.index += 1
+            # PlaybackContinuing names the media that ended (and the next one), then a
+            # PlaybackStarted names the next (capture: hello-world, then vm-press).
             playback.state = "continuing"
             self._publish_playback("PlaybackContinuing", playback)
+            playback.index += 1
             playback.state = "playing"
+            self._publish_playback("PlaybackStarted", playback)
             self._play_current_media(playback)
             return
         self._finish_playback(playback, "done")

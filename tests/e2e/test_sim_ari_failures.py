@@ -116,10 +116,13 @@ async def test_agent_never_answering_times_out_with_cause_19() -> None:
             if e["type"]
             not in ("ChannelVarset", "ChannelConnectedLine", "ChannelDialplan", "StasisStart")
         ]
+        # The failure-paths capture shows Dial RINGING before ChannelStateChange here; the
+        # call-flow and bridged-calls captures show the other order (two threads race): the
+        # sim sends what three of the four captured dials show.
         assert types(mine) == [
             "Dial",
-            "Dial",
             "ChannelStateChange",
+            "Dial",
             "ChannelHangupRequest",
             "StasisEnd",
             "ChannelDestroyed",
