@@ -32,7 +32,7 @@ from callcenter.asterisk.events import (
     StasisStart,
     Unknown,
 )
-from callcenter.asterisk.ids import ChannelId, RecordingName, new_channel_id
+from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId, RecordingName, new_channel_id
 from callcenter.errors import AsteriskUnavailable
 from callcenter.sim.ari_server import AriServer, start_ari_server
 from callcenter.sim.pbx import EndpointBehaviour, SimulatedAsterisk, Stasis
@@ -488,3 +488,45 @@ async def test_a_server_that_is_not_asterisk_is_reported() -> None:
     finally:
         await client.close()
         await runner.cleanup()
+
+
+async def test_requests_safe_to_repeat_survive_an_answer_that_comes_too_late(
+    server: AriServer, pbx: SimulatedAsterisk
+) -> None:
+    """Asterisk carries each request out but answers after our time-out (a busy box): the
+    requests that are safe to send again are repeated, and what the first attempt did counts."""
+    log = EventLog()
+    client = AriClient(settings_for(server.url, request_timeout=0.3), log.on_event)
+    await client.start()
+    try:
+        await client.wait_connected(within=5)
+        call, start = await inbound_call(pbx, log)
+        channel = start.channel.id
+        pbx.add_sound("long-prompt", 50.0)  # 1 s at speed 50
+        pbx.register_endpoint("PJSIP", "1001", EndpointBehaviour.manual())
+        for operation in ("answer", "play", "startMoh", "create", "hangup"):
+            server.answer_late("channels", operation, 0.5)
+        server.answer_late("bridges", "create", 0.5)
+        await client.answer(channel)
+        assert call.history[0].kind == "answered"
+        playback = await client.play(channel, "sound:long-prompt", playback_id=PlaybackId("p-1"))
+        # Asked before repeating: the playback existed, so the prompt was not played twice.
+        assert playback == "p-1" and call.heard == ["sound:long-prompt"]
+        await client.start_moh(channel)
+        bridge = await client.create_bridge("mixing", BridgeId("b-late"))
+        assert bridge == "b-late" and list(pbx.bridges) == ["b-late"]
+        agent = await client.create_channel(
+            "PJSIP/1001", app_args="agent", channel_id=ChannelId("agent-late")
+        )
+        assert agent == "agent-late"  # the repeat found it made (409 "... already exists")
+        await client.hangup(agent)  # the repeat finds it gone (404): done
+        await client.destroy_bridge(bridge)
+        await client.hangup(channel)
+        await log.next(StasisEnd)
+        assert pbx.channels == {} and pbx.bridges == {}
+        # A request that is not safe to repeat fails on the first time-out.
+        server.answer_late("asterisk", "getInfo", 0.5)
+        with pytest.raises(AriTimeout):
+            await client.asterisk_info()
+    finally:
+        await client.close()
