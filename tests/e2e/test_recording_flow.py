@@ -374,7 +374,7 @@ async def test_a_recording_known_only_by_its_name_is_stored_once_after_its_call_
     hooks.add(seen)
     recorder = Recorder(ari, storage, cdr=writer, hooks=hooks)
     events.recorder = recorder
-    call, caller, leg, bridge, record, _ = await connected_call(ari, pbx, events)
+    call, _, leg, bridge, _, _ = await connected_call(ari, pbx, events)
     call_id = "9" * 32
     name = await ari.record_bridge(bridge, call_id, "wav")  # the earlier worker's
     recorder.track(
