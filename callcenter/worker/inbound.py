@@ -115,7 +115,6 @@ class InboundCallFlow:
 
     async def run(self, session: CallSession) -> None:
         """IVR, queue(s), talk; the CDR is handed over whatever happens."""
-        caller = session.caller
         waiting = session.resume if isinstance(session.resume, WaitingCall) else None
         talk = session.resume if isinstance(session.resume, AdoptedTalk) else None
         if waiting is not None:
@@ -128,16 +127,7 @@ class InboundCallFlow:
             record = self._adopted_record(session, talk)
             _restore_context(session, record)
         else:
-            record = CallRecordBuilder(
-                session.call_id,
-                started_at=session.started_at,
-                caller_number=caller.caller_number or None,
-                caller_name=caller.caller_name or None,
-                dialled_number=caller.exten or None,
-                worker_id=self.worker_id,
-                channel_uniqueid=caller.id,
-                linkedid=caller.id,
-            )
+            record = self._new_record(session, session.call_id, session.started_at)
         if self.cdr is not None:
             # A start row lets the writer's crash recovery finish a call this worker lost.
             self.cdr.submit(record)
@@ -203,6 +193,21 @@ class InboundCallFlow:
         request = QueueRequest(waiting.queue_id, waiting.priority, extra)
         return await self._queue(session, record, request, entered_at=waiting.entered_at)
 
+    def _new_record(
+        self, session: CallSession, call_id: str, started_at: dt.datetime | float
+    ) -> CallRecordBuilder:
+        caller = session.caller
+        return CallRecordBuilder(
+            call_id,
+            started_at=started_at,
+            caller_number=caller.caller_number or None,
+            caller_name=caller.caller_name or None,
+            dialled_number=caller.exten or None,
+            worker_id=self.worker_id,
+            channel_uniqueid=caller.id,
+            linkedid=caller.id,
+        )
+
     def _adopted_record(self, session: CallSession, talk: AdoptedTalk) -> CallRecordBuilder:
         """The CDR of a conversation adopted after a restart: the stored one carried on, or,
         when the database did not have it yet, one rebuilt from what the bridge says."""
@@ -213,19 +218,9 @@ class InboundCallFlow:
                 events=talk.stored.events,
                 worker_id=self.worker_id,
             )
-        facts, caller = talk.facts, session.caller
-        answered = talk.answered_at
+        facts, answered = talk.facts, talk.answered_at
         entered = answered - dt.timedelta(seconds=facts.waited / self.service.speed)
-        record = CallRecordBuilder(
-            facts.call_id,
-            started_at=entered,
-            caller_number=caller.caller_number or None,
-            caller_name=caller.caller_name or None,
-            dialled_number=caller.exten or None,
-            worker_id=self.worker_id,
-            channel_uniqueid=caller.id,
-            linkedid=caller.id,
-        )
+        record = self._new_record(session, facts.call_id, entered)
         record.queue_entered(facts.queue_id, at=entered, priority=facts.priority)
         record.queue_left("answered", at=answered)
         record.event("resumed", None, worker=self.worker_id)
