@@ -33,6 +33,7 @@ RESOURCES = (
     "channels",
     "bridges",
     "recordings",
+    "sounds",
     "playbacks",
     "deviceStates",
     "events",
