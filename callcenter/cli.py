@@ -283,3 +283,7 @@ main.add_command(cli_cdr.cdr)
 from callcenter import cli_prompts  # noqa: E402
 
 main.add_command(cli_prompts.prompts)
+
+from callcenter.cli_doctor import doctor as _doctor_command  # noqa: E402
+
+main.add_command(_doctor_command)

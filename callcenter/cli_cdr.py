@@ -606,7 +606,7 @@ def cdr_reconcile(
 @maps_errors
 def cdr_init_asterisk_table(config_path: str | None) -> None:
     """Create the `asterisk_cdr` table Asterisk's cdr_pgsql writes into (PostgreSQL only)."""
-    from callcenter.cdr.reconcile import create_asterisk_cdr_table
+    from callcenter.db.asterisk_cdr import create_asterisk_cdr_table
 
     cfg = load(config_path)
     if not cfg.database.url.startswith("postgresql"):

@@ -546,6 +546,10 @@ class Dialplan:
         """The route for an extension, or None (Asterisk then hangs up with cause 1)."""
         return self._routes.get((context, exten))
 
+    def routes(self) -> list[DialplanRoute]:
+        """Every route, for ``dialplan show`` over AMI."""
+        return list(self._routes.values())
+
 
 # ---------------------------------------------------------------------------------------------
 # Endpoints and what their phones do when dialled.
