@@ -145,12 +145,15 @@ def url_option(func: F) -> F:
 @click.option("--revision", default="head", show_default=True)
 @maps_errors
 def db_upgrade(config_path: str | None, url: str | None, revision: str) -> None:
-    """Apply migrations up to REVISION."""
+    """Apply migrations up to REVISION (on PostgreSQL this also creates the asterisk_cdr table
+    Asterisk's cdr_pgsql writes into: Asterisk 22 does not start without it)."""
     from callcenter.db.engine import current_revision, upgrade
 
     database_url = _database_url(config_path, url)
     upgrade(database_url, revision)
     click.echo(f"database at revision {current_revision(database_url)}")
+    if revision == "head" and database_url.startswith("postgresql"):
+        click.echo("table asterisk_cdr ready for cdr_pgsql")
 
 
 @db.command("downgrade")

@@ -39,20 +39,30 @@ CREATE TABLE IF NOT EXISTS {table} (
     linkedid varchar(150) NOT NULL DEFAULT '',
     sequence integer NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS {table}_linkedid_idx ON {table} (linkedid);
-CREATE INDEX IF NOT EXISTS {table}_calldate_idx ON {table} (calldate);
 """
-
-
-def create_statements(table: str = ASTERISK_CDR_TABLE) -> list[str]:
-    """The SQL that creates the table and its indexes if they are missing (idempotent)."""
-    return [s.strip() for s in _DDL.format(table=table).split(";") if s.strip()]
+_INDEXED = ("linkedid", "calldate")
+"""Columns reconcile searches by; indexed when the table has them (one made by Asterisk's own
+schema scripts may have ``start`` instead of ``calldate``)."""
 
 
 def create_on(conn: Connection, table: str = ASTERISK_CDR_TABLE) -> None:
-    """Create the table on a PostgreSQL connection (inside the caller's transaction)."""
-    for statement in create_statements(table):
-        conn.execute(text(statement))
+    """Create the table and its indexes if missing, on a PostgreSQL connection (inside the
+    caller's transaction); a table that is already there is kept as it is."""
+    conn.execute(text(_DDL.format(table=table)))
+    columns = {column["name"] for column in inspect(conn).get_columns(table)}
+    for column in _INDEXED:
+        if column in columns:
+            conn.execute(
+                text(f"CREATE INDEX IF NOT EXISTS {table}_{column}_idx ON {table} ({column})")
+            )
+
+
+def not_asterisk_cdr(obj: object, name: str | None, kind: str, *_: object) -> bool:
+    """Alembic ``include_object``: comparisons and autogenerate leave Asterisk's table alone
+    (it is made by migration 0004 and this module, not by a model)."""
+    table = getattr(obj, "table", None)
+    table_name = name if kind == "table" else getattr(table, "name", None)
+    return table_name != ASTERISK_CDR_TABLE
 
 
 def create_asterisk_cdr_table(engine: Engine, table: str = ASTERISK_CDR_TABLE) -> None:
