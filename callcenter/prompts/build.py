@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.errors import CallCenterError
-from callcenter.prompts.audio import TELEPHONY_FILES, AudioError, Pcm, read_wav, telephony_files
+from callcenter.prompts.audio import (
+    TELEPHONY_FILES,
+    AudioError,
+    Pcm,
+    read_wav,
+    resample,
+    telephony_files,
+)
 from callcenter.sounds import Prompt
 
 MANIFEST = "manifest.json"
@@ -163,7 +170,7 @@ def build_prompts(
             result.unchanged.append(prompt_id)
             result.prompts[prompt_id] = old
         else:
-            pcm = _source_audio(prompt_id, prompt, base_dir)
+            pcm = resample(_source_audio(prompt_id, prompt, base_dir))
             built = BuiltPrompt(prompt_id, prompt.language, digest, pcm.seconds)
             for suffix, data in telephony_files(pcm).items():
                 _write_bytes(build_dir / prompt.language / f"{prompt_id}{suffix}", data)
