@@ -126,7 +126,7 @@ def load_asterisk_cdr(
     if not inspect(engine).has_table(table):
         raise ReconcileError(
             f"no table {table!r} in the database: is Asterisk's cdr_pgsql writing here? "
-            "(callcenter cdr init-asterisk-table creates it)",
+            "(callcenter db upgrade creates it, as does callcenter cdr init-asterisk-table)",
             table=table,
         )
     query = text(
