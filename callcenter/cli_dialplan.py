@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from callcenter.cli import EXIT_FAILURE, config_option, echo_json, json_option, load, maps_errors
-from callcenter.cli_prompts import build_dir_option, run_build
+from callcenter.cli_prompts import build_dir_option, run_build, sounds_dir_option
 from callcenter.config import CallCenterConfig
 from callcenter.dialplan import check as lint
 from callcenter.dialplan import deploy as deployment
@@ -212,12 +212,7 @@ def check_command(
     is_flag=True,
     help="Skip the checks run before anything changes (ARI, AMI, core sounds, database).",
 )
-@click.option(
-    "--sounds-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Asterisk's sounds directory [default: asterisk.sounds_dir of the config].",
-)
+@sounds_dir_option
 @build_dir_option
 @maps_errors
 def deploy_command(

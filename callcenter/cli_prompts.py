@@ -34,6 +34,15 @@ def build_dir_option(func: Any) -> Any:
     )(func)
 
 
+def sounds_dir_option(func: Any) -> Any:
+    return click.option(
+        "--sounds-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Asterisk's sounds directory [default: asterisk.sounds_dir of the config].",
+    )(func)
+
+
 def run_build(
     cfg: CallCenterConfig, config_path: str | None, build_dir: Path, force: bool = False
 ) -> BuildResult:
@@ -94,12 +103,7 @@ def build_command(config_path: str | None, build_dir: Path, force: bool, as_json
 @prompts.command("install")
 @config_option
 @build_dir_option
-@click.option(
-    "--sounds-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Asterisk's sounds directory [default: asterisk.sounds_dir of the config].",
-)
+@sounds_dir_option
 @maps_errors
 def install_command(config_path: str | None, build_dir: Path, sounds_dir: Path | None) -> None:
     """Build, then copy the prompts into <sounds-dir>/<language>/callcenter/ (no reload)."""
