@@ -22,7 +22,7 @@ from callcenter.cli_prompts import build_dir_option, run_build, sounds_dir_optio
 from callcenter.config import CallCenterConfig
 from callcenter.dialplan import check as lint
 from callcenter.dialplan import deploy as deployment
-from callcenter.dialplan.render import render_files, write_files
+from callcenter.dialplan.render import render_files
 from callcenter.doctor.local_checks import asterisk_cdr_check
 from callcenter.doctor.run import DoctorOptions, run_doctor
 from callcenter.prompts.build import BuiltPrompt
@@ -139,9 +139,10 @@ def render_command(
     allow_insecure_defaults: bool,
     out_dir: Path,
 ) -> None:
-    """Write the rendered files into OUT (the same config always gives the same bytes)."""
+    """Write the rendered files into OUT (the same config always gives the same bytes; mode
+    0640, never readable by others: they hold secrets)."""
     files = _render(load(config_path), templates_dir, allow_insecure_defaults)
-    for path in write_files(files, out_dir):
+    for path in deployment.write_files(files, out_dir):
         click.echo(str(path))
 
 
