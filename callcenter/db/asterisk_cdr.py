@@ -4,7 +4,7 @@ It is Asterisk's, not ours: we never write into it, ``callcenter cdr reconcile``
 it must exist before Asterisk loads cdr_pgsql: Asterisk 22.10.1 with a ``cdr_pgsql.conf`` naming
 a missing table logs "Failed to query database columns. No columns found, does the table
 exist?" and then aborts (SIGABRT, exit 134) at every start. So ``callcenter db upgrade``
-creates it (migration 0004) and ``dialplan deploy`` refuses to reload while it is missing.
+creates it (migration 0005) and ``dialplan deploy`` refuses to reload while it is missing.
 
 The columns are Asterisk's contrib/realtime/postgresql schema; cdr_pgsql reads the table's
 columns at load and fills those it knows, so extra columns would be harmless.
@@ -59,7 +59,7 @@ def create_on(conn: Connection, table: str = ASTERISK_CDR_TABLE) -> None:
 
 def not_asterisk_cdr(obj: object, name: str | None, kind: str, *_: object) -> bool:
     """Alembic ``include_object``: comparisons and autogenerate leave Asterisk's table alone
-    (it is made by migration 0004 and this module, not by a model)."""
+    (it is made by migration 0005 and this module, not by a model)."""
     table = getattr(obj, "table", None)
     table_name = name if kind == "table" else getattr(table, "name", None)
     return table_name != ASTERISK_CDR_TABLE

@@ -81,7 +81,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` up to ``revision``.
 
     At head on PostgreSQL it also makes sure cdr_pgsql's ``asterisk_cdr`` table is there
-    (migration 0004 creates it; this puts it back if someone dropped it since): Asterisk 22
+    (migration 0005 creates it; this puts it back if someone dropped it since): Asterisk 22
     aborts at start without it.
     """
     try:

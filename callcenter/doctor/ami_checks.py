@@ -25,7 +25,7 @@ AREA = "AMI"
 REQUIRED_READ = frozenset(
     {"system", "call", "agent", "user", "dtmf", "reporting", "cdr", "dialplan"}
 )
-REQUIRED_WRITE = frozenset({"system", "call", "agent", "user", "command", "reporting", "originate"})
+REQUIRED_WRITE = frozenset({"call", "agent", "user", "command", "reporting", "originate"})
 _PRIORITY = re.compile(r"^\s*(?:'[^']*'\s*=>)?\s*(?:\[[^\]]*\])?\s*(\d+)\.\s+(\w+)\((.*)\)\s+\[")
 
 

@@ -264,9 +264,7 @@ class AmiServer:
         self.read_perm = frozenset(
             {"system", "call", "agent", "user", "dtmf", "reporting", "cdr", "dialplan"}
         )
-        self.write_perm = frozenset(
-            {"system", "call", "agent", "user", "command", "reporting", "originate"}
-        )
+        self.write_perm = frozenset({"call", "agent", "user", "command", "reporting", "originate"})
         self.extensions: ExtensionsConf | None = None
         """The dialplan ``dialplan show`` prints (else the PBX core's routes)."""
         self.queues: list[QueueRow] = []

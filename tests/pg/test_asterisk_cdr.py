@@ -92,7 +92,7 @@ def test_db_upgrade_creates_asterisk_cdr_as_cdr_pgsql_needs_it(pg_url: str, tmp_
 def test_upgrade_keeps_a_table_made_before_and_puts_back_a_dropped_one(pg_url: str) -> None:
     engine = make_engine(pg_url)
     try:
-        upgrade(pg_url, "0003")
+        upgrade(pg_url, "0004")
         assert not has_table(pg_url)
         with engine.begin() as conn:
             # One made by Asterisk's own schema scripts: start/end, no calldate.
@@ -105,7 +105,7 @@ def test_upgrade_keeps_a_table_made_before_and_puts_back_a_dropped_one(pg_url: s
         upgrade(pg_url)
         columns = {c["name"] for c in inspect(engine).get_columns("asterisk_cdr")}
         assert columns == {"start", "end", "src", "linkedid"}  # kept as it was
-        assert current_revision(pg_url) == "0004"
+        assert current_revision(pg_url) == "0005"
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE asterisk_cdr"))
         upgrade(pg_url)  # already at head: the explicit step makes it again
@@ -116,7 +116,7 @@ def test_upgrade_keeps_a_table_made_before_and_puts_back_a_dropped_one(pg_url: s
 
 def test_downgrade_drops_it_only_while_empty(pg_url: str) -> None:
     upgrade(pg_url)
-    downgrade(pg_url, "0003")
+    downgrade(pg_url, "0004")
     assert not has_table(pg_url)
     upgrade(pg_url)
     engine = make_engine(pg_url)
@@ -125,7 +125,7 @@ def test_downgrade_drops_it_only_while_empty(pg_url: str) -> None:
             conn.execute(text("INSERT INTO asterisk_cdr (src) VALUES ('+15550001')"))
     finally:
         engine.dispose()
-    downgrade(pg_url, "0003")
+    downgrade(pg_url, "0004")
     assert has_table(pg_url)  # Asterisk's own records are never dropped by us
 
 
@@ -133,7 +133,7 @@ def test_deploy_refuses_to_write_cdr_pgsql_conf_without_the_table(
     pg_url: str, tmp_path: Path
 ) -> None:
     config = config_file(tmp_path, pg_url)
-    upgrade(pg_url, "0003")  # migrated before the table existed
+    upgrade(pg_url, "0004")  # migrated before the table existed
     runner = CliRunner()
     for extra in (["--dry-run"], ["--no-doctor", "--build-dir", str(tmp_path / "b")]):
         result = runner.invoke(main, ["dialplan", "deploy", "-c", str(config), *extra])

@@ -59,7 +59,7 @@ def test_manager_show_user_lists_the_classes_in_managers_order() -> None:
     lines = server.cli_result("manager show user callcenter").output
     assert lines[:2] == ["", "          username: callcenter"]
     assert "         read perm: system,call,agent,user,dtmf,reporting,cdr,dialplan" in lines
-    assert "        write perm: system,call,command,agent,user,reporting,originate" in lines
+    assert "        write perm: call,command,agent,user,reporting,originate" in lines
     assert server.cli_result("manager show user bob").output == ["There is no manager called bob"]
 
 

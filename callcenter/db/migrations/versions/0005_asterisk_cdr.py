@@ -8,8 +8,8 @@ The downgrade drops the table only while it is empty: its rows are Asterisk's ow
 (written by Asterisk, not by us), and a running Asterisk would abort at its next start
 without it.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from callcenter.db.asterisk_cdr import ASTERISK_CDR_TABLE, create_on
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
