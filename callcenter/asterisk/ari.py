@@ -44,6 +44,7 @@ import aiohttp
 from aioswagger11.processors import SwaggerError
 
 from callcenter.asterisk.ari_http import AriHttpClient, HttpStatusError
+from callcenter.asterisk.ari_resources import RecordingsAndApplication, comma_list
 from callcenter.asterisk.ari_types import (
     ApplicationState,
     AriConflict,
@@ -64,7 +65,7 @@ from callcenter.asterisk.events import (
     Reconnected,
     parse_event,
 )
-from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId, RecordingName
+from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId
 from callcenter.errors import AsteriskError, AsteriskUnavailable
 from callcenter.sounds import asterisk_media
 
@@ -181,7 +182,7 @@ class _AioariClient(aioari.Client):
 # --- the client ------------------------------------------------------------------------------
 
 
-class AriClient:
+class AriClient(RecordingsAndApplication):
     """One ARI application's connection: keeps the WebSocket up and runs REST requests."""
 
     def __init__(
@@ -603,7 +604,7 @@ class AriClient:
         params: dict[str, Any] = {
             "endpoint": endpoint,
             "app": app or self.settings.app,
-            "appArgs": _args(app_args),
+            "appArgs": comma_list(app_args),
             "originator": originator,
             "variables": all_variables or None,
         }
@@ -649,7 +650,7 @@ class AriClient:
             "originate",
             endpoint=endpoint,
             app=app,
-            appArgs=_args(app_args) if app else None,
+            appArgs=comma_list(app_args) if app else None,
             extension=extension,
             context=context,
             priority=priority,
@@ -726,7 +727,7 @@ class AriClient:
             spy=spy,
             whisper=whisper,
             app=app or self.settings.app,
-            appArgs=_args(app_args),
+            appArgs=comma_list(app_args),
             snoopId=snoop_id,
         )
         return ChannelId(str(data["id"]))
@@ -759,14 +760,16 @@ class AriClient:
         self, bridge: BridgeId, channels: Sequence[ChannelId] | ChannelId, role: str | None = None
     ) -> None:
         await self._request(
-            "bridges", "addChannel", bridgeId=bridge, channel=_args(channels), role=role
+            "bridges", "addChannel", bridgeId=bridge, channel=comma_list(channels), role=role
         )
 
     async def remove_from_bridge(
         self, bridge: BridgeId, channels: Sequence[ChannelId] | ChannelId
     ) -> None:
         """Remove channels; a channel already gone gives HTTP 400 "Channel not found"."""
-        await self._request("bridges", "removeChannel", bridgeId=bridge, channel=_args(channels))
+        await self._request(
+            "bridges", "removeChannel", bridgeId=bridge, channel=comma_list(channels)
+        )
 
     async def destroy_bridge(self, bridge: BridgeId) -> None:
         """Delete a bridge: bridges outlive their channels until the app deletes them (repeated
@@ -787,133 +790,7 @@ class AriClient:
         data = await self._json("bridges", "list")
         return [BridgeSnapshot.from_json(item) for item in data or ()]
 
-    # --- recordings --------------------------------------------------------------------------
-
-    async def record_channel(
-        self,
-        channel: ChannelId,
-        name: RecordingName | str,
-        format: str = "wav",
-        *,
-        if_exists: str = "fail",
-        beep: bool = False,
-        max_duration_seconds: int | None = None,
-        max_silence_seconds: int | None = None,
-        terminate_on: str | None = None,
-    ) -> RecordingName:
-        """Record one channel; ``if_exists``: fail (409 if taken), overwrite, append."""
-        data = await self._json(
-            "channels",
-            "record",
-            channelId=channel,
-            name=name,
-            format=format,
-            ifExists=if_exists,
-            beep=beep,
-            maxDurationSeconds=max_duration_seconds,
-            maxSilenceSeconds=max_silence_seconds,
-            terminateOn=terminate_on,
-        )
-        return RecordingName(str(data.get("name", name)) if isinstance(data, dict) else name)
-
-    async def record_bridge(
-        self,
-        bridge: BridgeId,
-        name: RecordingName | str,
-        format: str = "wav",
-        *,
-        if_exists: str = "fail",
-        beep: bool = False,
-        max_duration_seconds: int | None = None,
-        terminate_on: str | None = None,
-    ) -> RecordingName:
-        """Record everything in a bridge (the caller-agent conversation)."""
-        data = await self._json(
-            "bridges",
-            "record",
-            bridgeId=bridge,
-            name=name,
-            format=format,
-            ifExists=if_exists,
-            beep=beep,
-            maxDurationSeconds=max_duration_seconds,
-            terminateOn=terminate_on,
-        )
-        return RecordingName(str(data.get("name", name)) if isinstance(data, dict) else name)
-
-    async def stop_recording(self, name: RecordingName) -> None:
-        """Stop a live recording and keep it (RecordingFinished follows)."""
-        await self._request("recordings", "stop", recordingName=name)
-
-    async def pause_recording(self, name: RecordingName) -> None:
-        await self._request("recordings", "pause", recordingName=name)
-
-    async def unpause_recording(self, name: RecordingName) -> None:
-        await self._request("recordings", "unpause", recordingName=name)
-
-    async def get_live_recording(self, name: RecordingName) -> LiveRecording:
-        """A recording in progress (AriNotFound once it finished, or if there is none)."""
-        return LiveRecording.from_json(
-            await self._json("recordings", "getLive", recordingName=name)
-        )
-
-    async def list_stored_recordings(self) -> list[StoredRecording]:
-        """Every recording file in Asterisk's spool (ours and anyone else's)."""
-        data = await self._json("recordings", "listStored")
-        return [
-            StoredRecording(RecordingName(str(item["name"])), str(item.get("format", "")))
-            for item in data or ()
-        ]
-
-    async def get_stored_recording(self, name: RecordingName) -> StoredRecording:
-        data = await self._json("recordings", "getStored", recordingName=name)
-        return StoredRecording(RecordingName(str(data["name"])), str(data.get("format", "")))
-
-    async def download_recording(self, name: RecordingName) -> bytes:
-        """The stored recording's file as bytes."""
-        return await self._request("recordings", "getStoredFile", recordingName=name)
-
-    async def delete_stored_recording(self, name: RecordingName) -> None:
-        await self._request("recordings", "deleteStored", recordingName=name)
-
-    # --- application and system --------------------------------------------------------------
-
-    async def get_application(self) -> ApplicationState:
-        """``GET /applications/{app}``: the channels and bridges our app holds."""
-        data = await self._json("applications", "get", applicationName=self.settings.app)
-        return ApplicationState(
-            name=str(data.get("name", self.settings.app)),
-            channel_ids=frozenset(ChannelId(str(c)) for c in data.get("channel_ids") or ()),
-            bridge_ids=frozenset(BridgeId(str(b)) for b in data.get("bridge_ids") or ()),
-        )
-
-    async def subscribe(self, event_sources: Sequence[str] | str) -> None:
-        """Also receive the events of these objects (``endpoint:PJSIP/1001``, ``bridge:ID``,
-        ``deviceState:NAME``), e.g. an agent's EndpointStateChange."""
-        await self._request(
-            "applications",
-            "subscribe",
-            applicationName=self.settings.app,
-            eventSource=_args(event_sources),
-        )
-
-    async def unsubscribe(self, event_sources: Sequence[str] | str) -> None:
-        await self._request(
-            "applications",
-            "unsubscribe",
-            applicationName=self.settings.app,
-            eventSource=_args(event_sources),
-        )
-
-    async def get_endpoint(self, endpoint: str) -> EndpointState:
-        """An endpoint's state, ``endpoint`` written ``PJSIP/1001`` (AriNotFound if unknown)."""
-        technology, _, resource = endpoint.partition("/")
-        data = await self._json("endpoints", "get", tech=technology, resource=resource)
-        return EndpointState.from_json(data)
-
-    async def list_endpoints(self) -> list[EndpointState]:
-        data = await self._json("endpoints", "list")
-        return [EndpointState.from_json(item) for item in data or ()]
+    # --- application (the rest of the requests: ari_resources.RecordingsAndApplication) -
 
     async def set_event_filter(
         self, disallowed: Sequence[str] = (), allowed: Sequence[str] = ()
@@ -948,23 +825,12 @@ class AriClient:
         except (aiohttp.ClientError, OSError) as exc:
             raise AriConnectionFailed(operation, None, str(exc)) from exc
 
-    async def asterisk_info(self) -> dict[str, Any]:
-        """``GET /asterisk/info``: version, build, status."""
-        data = await self._json("asterisk", "getInfo")
-        return dict(data or {})
-
 
 def _media(media: Sequence[str] | str) -> str:
     """ARI's ``media`` list (comma-separated, as Asterisk splits it), our ``prompt:<id>`` URIs
     turned into the ``sound:callcenter/<id>`` files that deploy installs."""
     items = media.split(",") if isinstance(media, str) else media
     return ",".join(asterisk_media(item) for item in items)
-
-
-def _args(args: Sequence[str] | str | None) -> str | None:
-    if args is None:
-        return None
-    return args if isinstance(args, str) else ",".join(args)
 
 
 def _decode(operation: str, body: bytes | None) -> Any:
