@@ -50,10 +50,20 @@ class AgentPhones:
         """The ARI WebSocket is (back) up: subscribe and read the states again (in a task)."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        self._task = asyncio.create_task(self.refresh(), name="agent-phones")
+        self._task = asyncio.create_task(self._refresh_logged(), name="agent-phones")
+
+    async def _refresh_logged(self) -> None:
+        try:
+            await self.refresh()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Events still tell changes; a failed create still pauses an unreachable agent.
+            log.exception("reading the agents' phone states failed")
 
     async def refresh(self) -> None:
-        """Subscribe the app to every agent endpoint and apply their current states."""
+        """Subscribe the app to every agent endpoint and apply their current states (each
+        (re)connection: after an Asterisk restart the app's subscriptions are gone)."""
         await self._subscribe(sorted(self.agent_of))
         try:
             endpoints = await self.ari.list_endpoints()
