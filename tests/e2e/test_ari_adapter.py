@@ -502,7 +502,7 @@ async def test_requests_safe_to_repeat_survive_an_answer_that_comes_too_late(
         await client.wait_connected(within=5)
         call, start = await inbound_call(pbx, log)
         channel = start.channel.id
-        pbx.add_sound("long-prompt", 50.0)  # 1 s at speed 50
+        pbx.add_sound("long-prompt", 150.0)  # 3 s at speed 50: playing when we ask
         pbx.register_endpoint("PJSIP", "1001", EndpointBehaviour.manual())
         for operation in ("answer", "play", "startMoh", "create", "hangup"):
             server.answer_late("channels", operation, 0.5)

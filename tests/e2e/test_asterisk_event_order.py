@@ -169,7 +169,7 @@ async def test_the_ivr_carries_on_after_a_websocket_drop_in_the_middle_of_a_prom
         # No digit: the menu's first-digit time-out runs (it starts at the prompt's end) and
         # the menu plays again rather than leaving the caller in silence.
         await caller.wait_for("playback_started", timeout=5)
-        assert caller.heard == ["sound:hello-world", "sound:hello-world"]
+        assert caller.heard[:2] == ["sound:hello-world", "sound:hello-world"]
         caller.send_dtmf("1")
         await caller.wait_for("bridged", timeout=5)
         caller.hangup()
@@ -206,7 +206,7 @@ async def test_a_request_time_out_on_answer_or_play_does_not_end_the_call(
 ) -> None:
     config = make_config()
     async with running_center(config, tmp_path, login=["bill1"], request_timeout=0.3) as center:
-        center.pbx.add_sound("hello-world", 20.0)  # 1 s at speed 20: still playing at the repeat
+        center.pbx.add_sound("hello-world", 60.0)  # 3 s at speed 20: still playing at the repeat
         # Asterisk does both, but answers after our time-out (a busy box).
         center.server.answer_late("channels", "answer", 0.6)
         center.server.answer_late("channels", "play", 0.6)
