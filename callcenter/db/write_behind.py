@@ -391,9 +391,7 @@ class WriteBehind:
         self._spool_has_data = False
         self._retry_delay = self.retry_initial
         if self._outage or moved:
-            log.info(
-                "%s database reachable again: %d spooled records written", self.name, moved
-            )
+            log.info("%s database reachable again: %d spooled records written", self.name, moved)
         self._outage = False
 
 

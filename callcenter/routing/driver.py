@@ -174,6 +174,7 @@ class QueueCall:
             estimated_wait=self._estimated_wait,
         )
         self._entered = time.monotonic()
+        self._media_started = False
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -201,7 +202,13 @@ class QueueCall:
         )
 
     def _log(self, message: str, *args: object) -> None:
+        """Something out of the ordinary (a failed ring, an overflow): INFO."""
         log.info("call=%s queue=%s " + message, self.call_id, self.queue_id, *args)
+
+    def _debug(self, message: str, *args: object) -> None:
+        """A step every call takes: DEBUG (at INFO a call logs at most a few lines)."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call=%s queue=%s " + message, self.call_id, self.queue_id, *args)
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -226,9 +233,15 @@ class QueueCall:
             self.record.queue_entered(self.queue_id, at=self.entered_at, priority=self.priority)
             if self.cdr is not None:
                 self.cdr.submit(self.record)
-        self._log("joined at position %d (priority %d)", position, self.priority)
+        self._debug("joined at position %d (priority %d)", position, self.priority)
         try:
-            await self.wait.begin()
+            offer = self.service.take_early_offer(self.call_id)
+            if offer is not None:
+                # An agent was free: their phone rings first (app_queue rings within ~3 ms);
+                # the caller's music starts once the agent leg is dialled (_wait_loop).
+                await self._ring(offer.agent_ids)
+            else:
+                await self._start_media()
             return await self._wait_loop()
         finally:
             await self._clean_up()
@@ -246,11 +259,23 @@ class QueueCall:
         )
         if self.record is not None:
             self.record.event("requeued", queue=self.queue_id)
+        self._media_started = True
         await self.wait.start_music()
         self.wait.resume_announcements()
 
+    async def _start_media(self) -> None:
+        """The wait's entry prompt or music (once), and its announcements unless a leg rings."""
+        if self._media_started:
+            return
+        self._media_started = True
+        await self.wait.begin()
+        if self.legs:
+            self.wait.hold_announcements()
+
     async def _wait_loop(self) -> QueueResult:
         while True:
+            if not self._media_started and all(leg.dialled for leg in self.legs.values()):
+                await self._start_media()
             timeout = self._next_timeout()
             event = await self.session.next_event(timeout)
             if event is None:
@@ -320,7 +345,7 @@ class QueueCall:
     def _caller_left(self) -> QueueResult:
         # The queue forgets the caller in _clean_up, after the agent legs are hung up, so
         # the freed agents are not offered a new call while their phone still rings.
-        self._log("caller hung up after %.1fs", self._waited())
+        self._debug("caller hung up after %.1fs", self._waited())
         if self.record is not None:
             self.record.queue_left("abandoned")
         return self._result("abandoned", ended_by="caller")
@@ -372,7 +397,7 @@ class QueueCall:
                 continue
             if self.record is not None:
                 leg.cdr_leg = self.record.leg_ringing(agent_id, agent.endpoint, leg.channel_id)
-            self._log("agent=%s leg %s created", agent_id, leg.channel_id)
+            self._debug("agent=%s leg %s created", agent_id, leg.channel_id)
         if not self.legs:
             self.wait.resume_announcements()
 
@@ -467,7 +492,7 @@ class QueueCall:
             await self._hang_up_leg(other)
             if self.record is not None and other.cdr_leg is not None:
                 self.record.leg_ended(other.cdr_leg, "cancelled")
-        self._log("agent=%s answered after %.1fs", leg.agent_id, self._waited())
+        self._debug("agent=%s answered after %.1fs", leg.agent_id, self._waited())
         if self.record is not None:
             self.record.queue_left("answered")
             if leg.cdr_leg is not None:
@@ -560,7 +585,7 @@ class QueueCall:
             if self.record is not None and leg.cdr_leg is not None:
                 self.record.leg_ended(leg.cdr_leg, None, cause=leg.hangup_cause)
             self.service.call_finished(leg.agent_id)
-            self._log(
+            self._debug(
                 "agent=%s call ended by the %s after %.1fs", leg.agent_id, ended_by, talk_seconds
             )
         if requeue:

@@ -434,7 +434,7 @@ def build_inbound(
     )
     worker.register_flow(flow)
     watch_endpoints(service, worker, recorder)
-    if service.reservations is not None:
-        # Queue entries are saved only with shared reservations: then callers can be resumed.
-        resume_waiting_callers(worker, service.reservations.engine, worker_id, config)
+    if service.engine is not None and service.journal is not None:
+        # Queue entries are saved only with a database: then callers can be resumed.
+        resume_waiting_callers(worker, service.engine, worker_id, config)
     return flow, service

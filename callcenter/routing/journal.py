@@ -1,0 +1,340 @@
+"""Routing's durable state, written behind the decisions: agents' states and history, control
+requests (login, pause...), queue entries.
+
+The dispatcher decides in memory; what it changed is added here as a record and reaches the
+database later through :class:`~callcenter.db.write_behind.WriteBehind` (batched, fsync'd to
+``<spool_dir>/routing-<worker>`` while the database is away, replayed in order when it is
+back). A call never waits for any of it.
+
+Records and how :class:`RoutingStore` writes them, each idempotent so a replayed spool lands
+exactly once:
+
+- ``agents``: the configured agents' rows (name, endpoint), created if missing;
+- ``agent_state``: one row of ``agent_state_changes`` keyed by ``event_id`` (``ON CONFLICT DO
+  NOTHING``) and, only when that row was new, the agent's current state in ``agents``
+  (unless a newer state is already there: another worker took the agent over meanwhile);
+- ``agent_control``: the agent's last login/logout/pause/unpause (``control_*``), the newest
+  wins; the worker that owns the agent applies it (``routing/leases.py``);
+- ``queue_entry`` / ``queue_exit``: a caller's row in ``queue_entries`` (keyed by call, queue
+  and entry time) and its end (only while still open).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Connection, Engine, Table, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callcenter.db.engine import bounded_engine
+from callcenter.db.models import AgentRow, AgentStateChange, QueueEntry
+from callcenter.db.spool import Record
+from callcenter.db.write_behind import WriteBehind
+from callcenter.routing.model import AgentState
+
+if TYPE_CHECKING:
+    from callcenter.config import CallCenterConfig
+
+AGENTS = cast(Table, AgentRow.__table__)
+CHANGES = cast(Table, AgentStateChange.__table__)
+ENTRIES = cast(Table, QueueEntry.__table__)
+
+
+def configured_agents(config: CallCenterConfig) -> list[dict[str, str]]:
+    """The ``agents`` record's rows: id, name and endpoint of every configured agent."""
+    return [{"agent_id": a.id, "name": a.name, "endpoint": a.endpoint} for a in config.agents]
+
+
+def upsert_agents(conn: Connection, rows: Sequence[dict[str, str]], now: dt.datetime) -> None:
+    """Create a row for every agent and refresh names and endpoints; live state (owner,
+    counters) is left alone."""
+    if not rows:
+        return
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    # Endpoints are unique: park changed ones first so two agents can swap phones.
+    current = dict(conn.execute(select(AGENTS.c.agent_id, AGENTS.c.endpoint)).all())
+    for row in rows:
+        old = current.get(row["agent_id"])
+        if old is not None and old != row["endpoint"]:
+            conn.execute(
+                update(AGENTS)
+                .where(AGENTS.c.agent_id == row["agent_id"])
+                .values(endpoint="~" + row["agent_id"])
+            )
+    statement = dialect_insert(AGENTS).values(
+        [
+            {
+                **row,
+                "state": AgentState.LOGGED_OUT.value,
+                "state_since": now,
+                "calls_today": 0,
+                "no_answer_count": 0,
+            }
+            for row in rows
+        ]
+    )
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[AGENTS.c.agent_id],
+            set_={"name": statement.excluded.name, "endpoint": statement.excluded.endpoint},
+        )
+    )
+
+
+class RoutingStore:
+    """Writes a batch of routing records in one transaction (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def write(self, records: Sequence[Record]) -> int:
+        """Every record in one transaction: the agents' history in one multi-row insert, then
+        one update per agent (its newest state), entries in one insert, exits one by one."""
+        agents: list[dict[str, Any]] = []
+        states: list[dict[str, Any]] = []
+        controls: dict[str, dict[str, Any]] = {}
+        entries: list[dict[str, Any]] = []
+        exits: list[dict[str, Any]] = []
+        for record in records:
+            row = record["row"]
+            table = record["table"]
+            if table == "agent_state":
+                states.append(row)
+            elif table == "agent_control":
+                controls[row["agent_id"]] = row  # the newest of the batch wins
+            elif table == "queue_entry":
+                entries.append(row)
+            elif table == "queue_exit":
+                exits.append(row)
+            elif table == "agents":
+                agents.append(row)
+            else:
+                raise ValueError(f"unknown routing record {table!r}")
+        with self.engine.begin() as conn:
+            for row in agents:
+                upsert_agents(conn, row["agents"], row["at"])
+            if states:
+                self._agent_states(conn, states)
+            for row in controls.values():
+                self._agent_control(conn, row)
+            if entries:
+                conn.execute(self._insert(ENTRIES).values(entries).on_conflict_do_nothing())
+            for row in exits:
+                self._queue_exit(conn, row)
+        return len(records)
+
+    def _agent_states(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        inserted = set(
+            conn.execute(
+                self._insert(CHANGES)
+                .values(
+                    [
+                        {
+                            "event_id": row["event_id"],
+                            "agent_id": row["agent_id"],
+                            "at": row["at"],
+                            "state": row["state"],
+                            "reason": row.get("reason"),
+                            "call_id": row.get("call_id"),
+                            "worker_id": row.get("worker_id"),
+                        }
+                        for row in rows
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(CHANGES.c.event_id)
+            ).scalars()
+        )
+        # Replayed changes (already in the history) change nothing: the agent's row has them.
+        newest: dict[str, dict[str, Any]] = {}
+        calls: dict[str, int] = {}
+        ended: dict[str, dt.datetime] = {}
+        for row in rows:
+            if row["event_id"] not in inserted:
+                continue
+            agent_id = row["agent_id"]
+            newest[agent_id] = row
+            if row["state"] == AgentState.ON_CALL.value:
+                calls[agent_id] = calls.get(agent_id, 0) + 1
+            elif row["state"] == AgentState.WRAPUP.value:
+                ended[agent_id] = row["at"]
+        for agent_id, row in newest.items():
+            state = AgentState(row["state"])
+            at = row["at"]
+            values: dict[str, Any] = {
+                "state": state.value,
+                "state_since": at,
+                "pause_reason": row.get("reason") if state is AgentState.PAUSED else None,
+            }
+            if agent_id in calls:
+                values["calls_today"] = AGENTS.c.calls_today + calls[agent_id]
+                values["no_answer_count"] = 0
+            if agent_id in ended:
+                values["last_call_ended_at"] = ended[agent_id]
+            if row.get("no_answer_count") is not None:
+                values["no_answer_count"] = row["no_answer_count"]
+            # Unless a newer state is already there (the agent moved on under another worker).
+            conn.execute(
+                update(AGENTS)
+                .where(AGENTS.c.agent_id == agent_id, AGENTS.c.state_since <= at)
+                .values(**values)
+            )
+
+    def _agent_control(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(
+            update(AGENTS)
+            .where(
+                AGENTS.c.agent_id == row["agent_id"],
+                or_(AGENTS.c.control_at.is_(None), AGENTS.c.control_at <= row["at"]),
+            )
+            .values(
+                control_state=row["state"],
+                control_reason=row.get("reason"),
+                control_at=row["at"],
+                control_by=row["by"],
+            )
+        )
+
+    def _queue_exit(self, conn: Connection, row: dict[str, Any]) -> None:
+        conn.execute(
+            update(ENTRIES)
+            .where(
+                ENTRIES.c.call_id == row["call_id"],
+                ENTRIES.c.queue_id == row["queue_id"],
+                ENTRIES.c.left_at.is_(None),
+            )
+            .values(left_at=row["left_at"], outcome=row["outcome"], agent_id=row.get("agent_id"))
+        )
+
+
+class RoutingJournal(WriteBehind):
+    """Routing's write-behind: the service adds records, never awaits (see the module doc)."""
+
+    name = "routing"
+
+    def __init__(
+        self,
+        url: str,
+        spool_dir: str | Path,
+        worker_id: str,
+        *,
+        db_timeout: float = 5.0,
+        flush_interval_ms: int = 100,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            RoutingStore(bounded_engine(url, timeout=db_timeout)),
+            spool_dir,
+            db_timeout=db_timeout,
+            flush_interval_ms=flush_interval_ms,
+            **options,
+        )
+        self.worker_id = worker_id
+        # Unique across runs and workers: a replayed change is recognised, never doubled.
+        self._event_prefix = uuid.uuid4().hex
+        self._event_numbers = itertools.count(1)
+
+    @classmethod
+    def from_config(cls, config: CallCenterConfig, worker_id: str) -> RoutingJournal:
+        """A journal with ``database.*`` settings, spooling to ``spool_dir/routing-<worker>``."""
+        db = config.database
+        return cls(db.url, Path(db.spool_dir) / f"routing-{worker_id}", worker_id)
+
+    def agents_configured(self, config: CallCenterConfig, at: dt.datetime) -> None:
+        """The configured agents' rows (first record of a run: later ones update them)."""
+        self.add({"table": "agents", "row": {"agents": configured_agents(config), "at": at}})
+
+    def agent_state(
+        self,
+        agent_id: str,
+        state: AgentState,
+        at: dt.datetime,
+        *,
+        reason: str | None = None,
+        call_id: str | None = None,
+        no_answer_count: int | None = None,
+    ) -> None:
+        self.add(
+            {
+                "table": "agent_state",
+                "row": {
+                    "event_id": f"{self._event_prefix}:{next(self._event_numbers)}",
+                    "agent_id": agent_id,
+                    "state": state.value,
+                    "at": at,
+                    "reason": reason,
+                    "call_id": call_id,
+                    "worker_id": self.worker_id,
+                    "no_answer_count": no_answer_count,
+                },
+            }
+        )
+
+    def agent_control(
+        self, agent_id: str, state: AgentState, at: dt.datetime, reason: str | None = None
+    ) -> None:
+        """A login/logout/pause/unpause asked for through this worker (the owner applies it)."""
+        self.add(
+            {
+                "table": "agent_control",
+                "row": {
+                    "agent_id": agent_id,
+                    "state": state.value,
+                    "reason": reason,
+                    "at": at,
+                    "by": self.worker_id,
+                },
+            }
+        )
+
+    def queue_entry(
+        self,
+        call_id: str,
+        queue_id: str,
+        priority: int,
+        entered_at: dt.datetime,
+        extra_skills: Iterable[tuple[str, int]] = (),
+    ) -> None:
+        self.add(
+            {
+                "table": "queue_entry",
+                "row": {
+                    "call_id": call_id,
+                    "queue_id": queue_id,
+                    "priority": priority,
+                    "entered_at": entered_at,
+                    "worker_id": self.worker_id,
+                    "required_skills": [[skill, level] for skill, level in extra_skills],
+                },
+            }
+        )
+
+    def queue_exit(
+        self,
+        call_id: str,
+        queue_id: str,
+        outcome: str,
+        left_at: dt.datetime,
+        agent_id: str | None = None,
+    ) -> None:
+        self.add(
+            {
+                "table": "queue_exit",
+                "row": {
+                    "call_id": call_id,
+                    "queue_id": queue_id,
+                    "outcome": outcome,
+                    "left_at": left_at,
+                    "agent_id": agent_id,
+                },
+            }
+        )
