@@ -211,7 +211,15 @@ class WriteBehind:
         if not self._pending and not self._waiters and not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._idle_wait())
-        elif len(self._pending) < self.batch_size and not self._waiters and not self._closing:
+            self._wake.clear()
+        if (
+            self._pending
+            and len(self._pending) < self.batch_size
+            and not self._waiters
+            and not self._closing
+        ):
+            # The first record starts the flush interval: what comes meanwhile joins its batch
+            # (one transaction for many records). A full batch, a flush or close cut it short.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
         self._wake.clear()

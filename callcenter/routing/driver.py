@@ -65,6 +65,9 @@ STASIS_START_TIMEOUT = 5.0
 
 DIAL_CONFLICT_RETRIES = 3
 
+MUSIC_AFTER_RINGING = 1.0
+"""PBX seconds an agent rung at once may take to answer before the caller hears music."""
+
 BROKEN_BRIDGE_PATIENCE = 5.0
 """Real seconds we wait for a hang-up after bridging failed because one side had left."""
 
@@ -175,6 +178,7 @@ class QueueCall:
         )
         self._entered = time.monotonic()
         self._media_started = False
+        self._media_due = 0.0
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -237,8 +241,10 @@ class QueueCall:
         try:
             offer = self.service.take_early_offer(self.call_id)
             if offer is not None:
-                # An agent was free: their phone rings first (app_queue rings within ~3 ms);
-                # the caller's music starts once the agent leg is dialled (_wait_loop).
+                # An agent was free: their phone rings first (app_queue rings within ~3 ms).
+                # Music only if they take more than a moment to answer: a caller connected
+                # at once never hears it (and Asterisk is spared starting and stopping it).
+                self._media_due = time.monotonic() + self.service.real_seconds(MUSIC_AFTER_RINGING)
                 await self._ring(offer.agent_ids)
             else:
                 await self._start_media()
@@ -268,13 +274,14 @@ class QueueCall:
         if self._media_started:
             return
         self._media_started = True
+        await self.session.answered()
         await self.wait.begin()
         if self.legs:
             self.wait.hold_announcements()
 
     async def _wait_loop(self) -> QueueResult:
         while True:
-            if not self._media_started and all(leg.dialled for leg in self.legs.values()):
+            if not self._media_started and (not self.legs or time.monotonic() >= self._media_due):
                 await self._start_media()
             timeout = self._next_timeout()
             event = await self.session.next_event(timeout)
@@ -288,6 +295,8 @@ class QueueCall:
     def _next_timeout(self) -> float | None:
         candidates = [t for t in (self.wait.due_in(),) if t is not None]
         now = time.monotonic()
+        if not self._media_started:
+            candidates.append(max(0.0, self._media_due - now))
         for leg in self.legs.values():
             if not leg.in_stasis:
                 candidates.append(max(0.0, leg.created_at + STASIS_START_TIMEOUT - now))
@@ -509,6 +518,7 @@ class QueueCall:
         (Asterisk answers 400 "Channel not found"): their StasisEnd is on its way."""
         # Music must stop before the bridge, or the caller hears it over the agent.
         await self.wait.stop()
+        await self.session.answered()
         self.session.watch_bridge(talk.bridge)
         self.bridges_made.append(talk.bridge)
         try:
@@ -572,7 +582,8 @@ class QueueCall:
                 ):
                     if isinstance(event, ChannelHangupRequest | ChannelDestroyed) and event.cause:
                         leg.hangup_cause = event.cause
-                    leg.ended = isinstance(event, StasisEnd | ChannelDestroyed)
+                    # The agent's side is hanging up already: Asterisk ends the leg itself.
+                    leg.ended = True
                     break
         finally:
             talk_seconds = (time.monotonic() - talk.answered_at) * self.service.speed

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Engine, Table, or_, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.db.engine import bounded_engine
@@ -86,6 +86,36 @@ def upsert_agents(conn: Connection, rows: Sequence[dict[str, str]], now: dt.date
     )
 
 
+_AGENT_STATE_UPDATE = (
+    update(AGENTS)
+    .where(AGENTS.c.agent_id == bindparam("b_agent"), AGENTS.c.state_since <= bindparam("b_at"))
+    .values(
+        state=bindparam("b_state"),
+        state_since=bindparam("b_at"),
+        pause_reason=bindparam("b_reason"),
+        calls_today=AGENTS.c.calls_today + bindparam("b_calls"),
+        # A call answered clears the count of missed rings (the dispatcher does the same).
+        no_answer_count=case((bindparam("b_calls") > 0, 0), else_=AGENTS.c.no_answer_count),
+        last_call_ended_at=func.coalesce(bindparam("b_ended"), AGENTS.c.last_call_ended_at),
+    )
+)
+"""The agent's newest state from one batch (executemany: one row of parameters per agent)."""
+
+
+_QUEUE_EXIT = (
+    update(ENTRIES)
+    .where(
+        ENTRIES.c.call_id == bindparam("b_call"),
+        ENTRIES.c.queue_id == bindparam("b_queue"),
+        ENTRIES.c.left_at.is_(None),
+    )
+    .values(
+        left_at=bindparam("b_left"), outcome=bindparam("b_outcome"), agent_id=bindparam("b_agent")
+    )
+)
+"""A caller's queue entry ends (only while still open: a replay changes nothing)."""
+
+
 class RoutingStore:
     """Writes a batch of routing records in one transaction (see the module docstring)."""
 
@@ -127,31 +157,40 @@ class RoutingStore:
             for row in controls.values():
                 self._agent_control(conn, row)
             if entries:
-                conn.execute(self._insert(ENTRIES).values(entries).on_conflict_do_nothing())
-            for row in exits:
-                self._queue_exit(conn, row)
+                conn.execute(self._insert(ENTRIES).on_conflict_do_nothing(), entries)
+            if exits:
+                conn.execute(
+                    _QUEUE_EXIT,
+                    [
+                        {
+                            "b_call": row["call_id"],
+                            "b_queue": row["queue_id"],
+                            "b_left": row["left_at"],
+                            "b_outcome": row["outcome"],
+                            "b_agent": row.get("agent_id"),
+                        }
+                        for row in exits
+                    ],
+                )
         return len(records)
 
     def _agent_states(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        # executemany: one compiled statement whatever the batch size (psycopg batches it).
         inserted = set(
             conn.execute(
-                self._insert(CHANGES)
-                .values(
-                    [
-                        {
-                            "event_id": row["event_id"],
-                            "agent_id": row["agent_id"],
-                            "at": row["at"],
-                            "state": row["state"],
-                            "reason": row.get("reason"),
-                            "call_id": row.get("call_id"),
-                            "worker_id": row.get("worker_id"),
-                        }
-                        for row in rows
-                    ]
-                )
-                .on_conflict_do_nothing()
-                .returning(CHANGES.c.event_id)
+                self._insert(CHANGES).on_conflict_do_nothing().returning(CHANGES.c.event_id),
+                [
+                    {
+                        "event_id": row["event_id"],
+                        "agent_id": row["agent_id"],
+                        "at": row["at"],
+                        "state": row["state"],
+                        "reason": row.get("reason"),
+                        "call_id": row.get("call_id"),
+                        "worker_id": row.get("worker_id"),
+                    }
+                    for row in rows
+                ],
             ).scalars()
         )
         # Replayed changes (already in the history) change nothing: the agent's row has them.
@@ -167,27 +206,23 @@ class RoutingStore:
                 calls[agent_id] = calls.get(agent_id, 0) + 1
             elif row["state"] == AgentState.WRAPUP.value:
                 ended[agent_id] = row["at"]
-        for agent_id, row in newest.items():
-            state = AgentState(row["state"])
-            at = row["at"]
-            values: dict[str, Any] = {
-                "state": state.value,
-                "state_since": at,
-                "pause_reason": row.get("reason") if state is AgentState.PAUSED else None,
-            }
-            if agent_id in calls:
-                values["calls_today"] = AGENTS.c.calls_today + calls[agent_id]
-                values["no_answer_count"] = 0
-            if agent_id in ended:
-                values["last_call_ended_at"] = ended[agent_id]
-            if row.get("no_answer_count") is not None:
-                values["no_answer_count"] = row["no_answer_count"]
-            # Unless a newer state is already there (the agent moved on under another worker).
-            conn.execute(
-                update(AGENTS)
-                .where(AGENTS.c.agent_id == agent_id, AGENTS.c.state_since <= at)
-                .values(**values)
-            )
+        if not newest:
+            return
+        # Unless a newer state is already there (the agent moved on under another worker).
+        conn.execute(
+            _AGENT_STATE_UPDATE,
+            [
+                {
+                    "b_agent": agent_id,
+                    "b_state": row["state"],
+                    "b_at": row["at"],
+                    "b_reason": row.get("reason") if row["state"] == "paused" else None,
+                    "b_calls": calls.get(agent_id, 0),
+                    "b_ended": ended.get(agent_id),
+                }
+                for agent_id, row in newest.items()
+            ],
+        )
 
     def _agent_control(self, conn: Connection, row: dict[str, Any]) -> None:
         conn.execute(
@@ -204,17 +239,6 @@ class RoutingStore:
             )
         )
 
-    def _queue_exit(self, conn: Connection, row: dict[str, Any]) -> None:
-        conn.execute(
-            update(ENTRIES)
-            .where(
-                ENTRIES.c.call_id == row["call_id"],
-                ENTRIES.c.queue_id == row["queue_id"],
-                ENTRIES.c.left_at.is_(None),
-            )
-            .values(left_at=row["left_at"], outcome=row["outcome"], agent_id=row.get("agent_id"))
-        )
-
 
 class RoutingJournal(WriteBehind):
     """Routing's write-behind: the service adds records, never awaits (see the module doc)."""
@@ -228,7 +252,7 @@ class RoutingJournal(WriteBehind):
         worker_id: str,
         *,
         db_timeout: float = 5.0,
-        flush_interval_ms: int = 100,
+        flush_interval_ms: int = 200,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -261,7 +285,6 @@ class RoutingJournal(WriteBehind):
         *,
         reason: str | None = None,
         call_id: str | None = None,
-        no_answer_count: int | None = None,
     ) -> None:
         self.add(
             {
@@ -274,7 +297,6 @@ class RoutingJournal(WriteBehind):
                     "reason": reason,
                     "call_id": call_id,
                     "worker_id": self.worker_id,
-                    "no_answer_count": no_answer_count,
                 },
             }
         )

@@ -152,9 +152,7 @@ async def test_journal_records_land_exactly_once_even_when_written_twice(
     assert history == 4
     assert (agent.state, agent.calls_today, agent.control_state) == ("wrapup", 1, "available")
     assert agent.last_call_ended_at == T0 + dt.timedelta(seconds=9)
-    assert [tuple(e) for e in entries] == [
-        ("c1", "answered", "a000", [["french", 3]])
-    ]
+    assert [tuple(e) for e in entries] == [("c1", "answered", "a000", [["french", 3]])]
     # An older state (another worker's late replay) does not replace a newer one.
     journal.agent_state("a000", AgentState.AVAILABLE, T0 + dt.timedelta(seconds=5))
     store.write(journal._pending[-1:])
