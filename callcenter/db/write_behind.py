@@ -229,6 +229,8 @@ class WriteBehind:
                 break  # could neither commit nor spool: keep in memory, retry later
             del self._pending[: len(batch)]
             self._acked += len(batch)
+            if len(self._pending) < self.batch_size and not self._waiters and not self._closing:
+                break  # what came during the write waits for the next interval's batch
         self._release_waiters()
         if self._spool_has_data and time.monotonic() >= self._next_retry:
             await self._replay()
