@@ -242,25 +242,29 @@ async def run_callcenter(port: int, agents: int, db_url: str, go: Any) -> dict[s
     counter = LineCounter()
     package = logging.getLogger("callcenter")
     level, propagate = package.level, package.propagate
-    await runtime.start()
+    # The worker's log goes to the counter only (no AMI here: its retries would be noise).
+    package.addHandler(counter)
+    package.setLevel(logging.INFO)
+    package.propagate = False
     try:
+        await runtime.start()
         await runtime.login_all_agents()
         assert runtime.worker is not None and runtime.cdr is not None
         await runtime.worker.ari.wait_connected(within=10)
-        package.addHandler(counter)
-        package.setLevel(logging.INFO)
-        package.propagate = False
+        counter.lines = 0
+        counter.by_logger.clear()
         cpu = time.process_time()
         result = await go()
         await runtime.cdr.flush()
         result["cpu"] = time.process_time() - cpu
+        lines, by_logger = counter.lines, dict(counter.by_logger)
     finally:
+        await runtime.close()
         package.removeHandler(counter)
         package.setLevel(level)
         package.propagate = propagate
-        await runtime.close()
-    result["info_lines"] = counter.lines
-    result["info_by_logger"] = dict(counter.by_logger)
+    result["info_lines"] = lines
+    result["info_by_logger"] = by_logger
     return result
 
 
