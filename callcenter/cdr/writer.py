@@ -55,24 +55,11 @@ class CdrWriter(WriteBehind):
     store: CdrStore
 
     def __init__(
-        self,
-        url: str,
-        spool_dir: str | Path,
-        *,
-        batch_size: int = 500,
-        flush_interval_ms: int = 200,
-        db_timeout: float = 5.0,
-        retry_initial: float = 0.2,
-        retry_max: float = 5.0,
+        self, url: str, spool_dir: str | Path, *, db_timeout: float = 5.0, **options: Any
     ) -> None:
+        """``options``: :class:`WriteBehind`'s (batch size, flush interval, retries)."""
         super().__init__(
-            CdrStore(url, timeout=db_timeout),
-            spool_dir,
-            batch_size=batch_size,
-            flush_interval_ms=flush_interval_ms,
-            db_timeout=db_timeout,
-            retry_initial=retry_initial,
-            retry_max=retry_max,
+            CdrStore(url, timeout=db_timeout), spool_dir, db_timeout=db_timeout, **options
         )
 
     @classmethod

@@ -266,8 +266,12 @@ class QueueCall:
         if self.record is not None:
             self.record.event("requeued", queue=self.queue_id)
         self._media_started = True
+        offer = self.service.take_early_offer(self.call_id)
+        if offer is not None:
+            await self._ring(offer.agent_ids)  # another agent was free: ring at once
         await self.wait.start_music()
-        self.wait.resume_announcements()
+        if not self.legs:
+            self.wait.resume_announcements()
 
     async def _start_media(self) -> None:
         """The wait's entry prompt or music (once), and its announcements unless a leg rings."""
