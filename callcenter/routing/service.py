@@ -403,6 +403,8 @@ class AcdService:
             self.journal.queue_entry(call_id, queue_id, priority, self.wall_time(), skills)
         self._dispatch()
         call.joining = False
+        if call.early_offer is None and self.sharing is not None and self._foreign:
+            self.sharing.poke()  # maybe another worker's idle agent can take this caller
         return position
 
     def take_early_offer(self, call_id: str) -> AgentOffered | None:
