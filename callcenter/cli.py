@@ -145,11 +145,21 @@ def url_option(func: F) -> F:
 @click.option("--revision", default="head", show_default=True)
 @maps_errors
 def db_upgrade(config_path: str | None, url: str | None, revision: str) -> None:
-    """Apply migrations up to REVISION."""
-    from callcenter.db.engine import current_revision, upgrade
+    """Apply migrations up to REVISION (and encrypt TOTP secrets an older version stored in
+    plain text, when the config has web.session_secret)."""
+    from callcenter.db.engine import current_revision, head_revision, make_engine, upgrade
+    from callcenter.db.users import user_store
 
     database_url = _database_url(config_path, url)
     upgrade(database_url, revision)
+    if url is None and revision in {"head", head_revision()}:
+        engine = make_engine(database_url)
+        try:
+            sealed = user_store(engine, load(config_path)).seal_totp_secrets()
+        finally:
+            engine.dispose()
+        if sealed:
+            click.echo(f"encrypted {sealed} TOTP secret(s) stored in plain text")
     click.echo(f"database at revision {current_revision(database_url)}")
 
 

@@ -8,9 +8,7 @@ Times (``--since``/``--until``) are ISO dates or datetimes (``2026-11-25``,
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import re
 import shutil
@@ -99,12 +97,9 @@ def _table(
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
-    click.echo(out.getvalue(), nl=False)
+    from callcenter.csv_export import write_csv
+
+    click.echo(write_csv(rows, columns, lineterminator="\n"), nl=False)
 
 
 def _time_options(func: F) -> F:

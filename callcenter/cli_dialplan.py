@@ -20,7 +20,7 @@ from callcenter.cli import EXIT_FAILURE, config_option, echo_json, json_option, 
 from callcenter.config import CallCenterConfig
 from callcenter.dialplan import check as lint
 from callcenter.dialplan import deploy as deployment
-from callcenter.dialplan.render import render_files, write_files
+from callcenter.dialplan.render import render_files
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,9 +113,10 @@ def render_command(
     allow_insecure_defaults: bool,
     out_dir: Path,
 ) -> None:
-    """Write the rendered files into OUT (the same config always gives the same bytes)."""
+    """Write the rendered files into OUT (the same config always gives the same bytes; mode
+    0640, never readable by others: they hold secrets)."""
     files = _render(load(config_path), templates_dir, allow_insecure_defaults)
-    for path in write_files(files, out_dir):
+    for path in deployment.write_files(files, out_dir):
         click.echo(str(path))
 
 

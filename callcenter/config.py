@@ -69,6 +69,45 @@ MediaUri = Annotated[
 
 Digit = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 12
+MAKE_SECRET_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def weak_secret_problem(value: str) -> str | None:
+    """Why ``value`` is too weak to sign sessions or open the API, or None.
+
+    Strong means: at least 32 characters, at least 12 different ones, not a ``change-me``
+    placeholder and not one shorter piece repeated. ``secrets.token_urlsafe(32)`` (43
+    characters, 256 random bits) and ``secrets.token_hex(32)`` always pass.
+    """
+    if len(value) < MIN_SECRET_LENGTH:
+        problem = f"has {len(value)} characters, needs at least {MIN_SECRET_LENGTH}"
+    elif len(set(value)) < MIN_SECRET_DISTINCT:
+        problem = f"has only {len(set(value))} different characters, needs {MIN_SECRET_DISTINCT}"
+    elif "change-me" in value.lower():
+        problem = "is a placeholder"
+    elif any(
+        len(value) % n == 0 and value == value[:n] * (len(value) // n)
+        for n in range(1, len(value) // 2 + 1)
+    ):
+        problem = "is one short piece repeated"
+    else:
+        return None
+    return f"too weak: {problem}; make a random one with {MAKE_SECRET_COMMAND}"
+
+
+def _strong_secret(value: str) -> str:
+    problem = weak_secret_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+StrongSecret = Annotated[Secret, AfterValidator(_strong_secret)]
+"""A secret that signs or opens something by itself (``web.session_secret``, ``api.token``):
+it must be random, see ``weak_secret_problem``."""
 AsteriskUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
 """A user name Asterisk reads from its config (ari.conf, manager.conf, pjsip.conf sections)."""
 Hostname = Annotated[
@@ -176,10 +215,49 @@ class RecordingSettings(Strict):
 HookEvent = Literal["call_start", "queue_entry", "agent_connect", "recording_finished", "call_end"]
 
 
+_HTTP_URL_HOST = re.compile(r"^https?://([^\s/@]*@)?(\[[^\]]+\]|[^\s/:@?#]+)(:\d+)?([/?#]\S*)?$")
+"""An http(s) URL; group 2 is the host (a name, an IPv4 address or a bracketed IPv6 one)."""
+
+
+def non_public_address(host: str) -> str | None:
+    """What kind of non-public address ``host`` is (``loopback``, ``private``...), or None when
+    it is a public address or not an IP address at all."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_global:
+        return None
+    for kind in ("loopback", "link_local", "private", "multicast", "unspecified"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return "reserved"
+
+
 class WebhookSettings(Strict):
     url: str
     secret: Secret
     events: list[HookEvent] = Field(default_factory=lambda: list[HookEvent](["call_end"]))
+    allow_private_network: bool = False
+    """Deliver to loopback, link-local and private addresses too (a receiver on your own
+    network). Off: such destinations are refused, whether written in the URL or resolved."""
+
+    @model_validator(mode="after")
+    def _public_http_url(self) -> WebhookSettings:
+        match = _HTTP_URL_HOST.match(self.url)
+        if match is None:
+            raise ValueError(f"url must be an http:// or https:// URL, not {self.url!r}")
+        kind = non_public_address(match.group(2))
+        if kind is not None and not self.allow_private_network:
+            raise ValueError(
+                f"url {self.url!r} is a {kind} address: set allow_private_network: true if "
+                "the receiver is meant to be on your own network"
+            )
+        return self
 
 
 class ApiSettings(Strict):
@@ -187,9 +265,10 @@ class ApiSettings(Strict):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    token: Secret | None = None
-    """Bearer token every request must carry; write ``${CALLCENTER_API_TOKEN}`` to keep it out
-    of the file (the API and CLI also read that environment variable when this is unset)."""
+    token: StrongSecret | None = None
+    """Bearer token every request must carry (random, see ``weak_secret_problem``); write
+    ``${CALLCENTER_API_TOKEN}`` to keep it out of the file (the API and CLI also read that
+    environment variable when this is unset)."""
     url: str | None = None
     """Where the CLI sends requests [default: http://host:port/]."""
 
@@ -211,16 +290,26 @@ DEFAULT_QA_FORM = (
 class WebSettings(Strict):
     """The web pages (agent desktop, wallboard, QA) served beside the API."""
 
-    session_secret: Secret | None = None
-    """Signs session cookies. Write ``${CALLCENTER_SESSION_SECRET}``; when unset a random one
-    is made at start (everyone signs in again after a restart)."""
+    session_secret: StrongSecret | None = None
+    """Signs session cookies and is the key TOTP secrets are encrypted with (random, see
+    ``weak_secret_problem``). Write ``${CALLCENTER_SESSION_SECRET}``; when unset a random one
+    is made at start (everyone signs in again after a restart, and two-factor sign-in cannot
+    be turned on)."""
     secure_cookies: bool = False
     """Set the cookie's Secure flag: turn on behind HTTPS."""
     session_hours: int = Field(default=10, ge=1, le=168)
     max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=1440)
     sign_in_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
-    """Per client address, whatever the user name."""
+    """Failed sign-ins allowed per client address and user name in a minute (successful ones
+    are not counted)."""
+    trusted_proxies: list[Network] = Field(default_factory=list)
+    """Networks of reverse proxies (``[10.0.0.5/32]``) whose ``X-Forwarded-For`` tells the
+    client's address; from anywhere else the header is ignored."""
+    max_event_streams_per_session: int = Field(default=5, ge=1, le=100)
+    """Live update streams (one per open page) a signed-in browser may hold."""
+    max_event_streams: int = Field(default=500, ge=1, le=100_000)
+    """Live update streams the worker serves in all; more get 429."""
     qa_form: list[QaCriterion] = Field(default_factory=lambda: list(DEFAULT_QA_FORM))
     supervisor_endpoint: Endpoint | None = None
     """Where listen/whisper/barge rings when the supervisor user has no agent endpoint."""
@@ -322,7 +411,16 @@ class Queue(Strict):
     autopause_after_no_answers: int = Field(default=2, ge=0, le=100)
     recording: RecordingPolicy | None = None
     crm_link: str | None = None
-    """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``."""
+    """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``
+    (also ``{call_id}``, ``{queue}``; each value is URL-encoded)."""
+
+    @field_validator("crm_link")
+    @classmethod
+    def _http_link(cls, value: str | None) -> str | None:
+        # The link lands in an <a href>: only http(s), never javascript: or data:.
+        if value is not None and not re.match(r"^https?://[^\s/]+[^\s]*$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("escalation")
     @classmethod

@@ -116,7 +116,11 @@ async def test_callcenter_run_process_serves_calls_and_exits_0_on_sigterm(tmp_pa
     }
     raw["recordings"]["directory"] = str(tmp_path / "rec")
     api_port = free_port()
-    raw["api"] = {"host": "127.0.0.1", "port": api_port, "token": "t0ken-for-test"}
+    raw["api"] = {
+        "host": "127.0.0.1",
+        "port": api_port,
+        "token": "t0ken-for-test-0123456789abcdefghijklmnop",
+    }
     for hours in raw["business_hours"].values():
         hours["weekly"] = {
             d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

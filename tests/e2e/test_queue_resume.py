@@ -51,7 +51,11 @@ def raw_config(ari_url: str, tmp_path: Path) -> dict[str, Any]:
             "flush_interval_ms": 20,
         },
         "recordings": {"directory": str(tmp_path / "rec"), "default": {"record": "none"}},
-        "api": {"host": "127.0.0.1", "port": free_port(), "token": "t0ken-for-test"},
+        "api": {
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "token": "t0ken-for-test-0123456789abcdefghijklmnop",
+        },
         "skills": ["sales"],
         "agents": [
             {"id": "sale1", "name": "Sale One", "endpoint": "PJSIP/1001", "skills": {"sales": 5}},
