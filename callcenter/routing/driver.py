@@ -235,8 +235,6 @@ class QueueCall:
         )
         if self.record is not None:
             self.record.queue_entered(self.queue_id, at=self.entered_at, priority=self.priority)
-            if self.cdr is not None:
-                self.cdr.submit(self.record)
         self._debug("joined at position %d (priority %d)", position, self.priority)
         try:
             offer = self.service.take_early_offer(self.call_id)
@@ -246,7 +244,9 @@ class QueueCall:
                 # at once never hears it (and Asterisk is spared starting and stopping it).
                 self._media_due = time.monotonic() + self.service.real_seconds(MUSIC_AFTER_RINGING)
                 await self._ring(offer.agent_ids)
-            else:
+            if self.record is not None and self.cdr is not None:
+                self.cdr.submit(self.record)  # bookkeeping: after the ring, not before it
+            if offer is None:
                 await self._start_media()
             return await self._wait_loop()
         finally:
