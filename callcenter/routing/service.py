@@ -329,6 +329,7 @@ class AcdService:
             return
         self._foreign.discard(agent_id)
         self.dispatcher.agent_free_elsewhere(agent_id, self.now())
+        self._dispatch()  # a caller waiting here takes them at once
 
     def owns(self, agent_id: str) -> bool:
         return agent_id not in self._foreign
