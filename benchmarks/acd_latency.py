@@ -15,8 +15,9 @@ than real time). Two dispatchers take turns, each in this process, each against 
 Printed for each: StasisStart -> agent ``channels/create`` (p50, p99: the caller's channel
 enters the app in the same PBX step as it appears, and the agent channel appears when the
 PBX handles the create request), worker CPU per call (this process, every thread: database
-writers included; the PBX's and PostgreSQL's CPU are not), ARI requests per call (counted by
-the PBX's HTTP server, with the breakdown), and INFO log lines per call.
+writers included; PostgreSQL's CPU is not), the simulated PBX's CPU per call (what our requests
+and the events it sends us cost the Asterisk side), ARI requests per call (counted by the PBX's
+HTTP server, with the breakdown), and INFO log lines per call.
 
 Targets in the simulation: p50 <= floor + 1 ms, worker CPU <= 1.5 x the floor.
 ``python -m benchmarks.acd_latency [--rate 15 --rate 100] [--seconds S] [--pg URL|--no-pg]``.
@@ -168,6 +169,7 @@ async def _pbx_main(conn: Connection, rate: float, seconds: float, agents: int) 
     conn.send(server.port)
     await loop.run_in_executor(None, conn.recv)  # the dispatcher is connected and ready
     probe.counting = True
+    pbx_cpu = time.process_time()
     callers = []
     total = int(rate * seconds)
     started = time.perf_counter()
@@ -184,6 +186,7 @@ async def _pbx_main(conn: Connection, rate: float, seconds: float, agents: int) 
     probe.counting = False
     conn.send(
         {
+            "pbx_cpu": time.process_time() - pbx_cpu,
             "calls": total,
             "latencies": probe.latencies(),
             "not_rung": total - len(probe.agent_created),
@@ -341,11 +344,13 @@ def describe(kind: str, result: dict[str, Any]) -> dict[str, float]:
         "cpu": result["cpu"] / calls * 1000,
         "requests": requests / calls,
         "info": result.get("info_lines", 0) / calls,
+        "pbx_cpu": result["pbx_cpu"] / calls * 1000,
     }
     print(
         f"  {kind:<11} StasisStart -> channels/create p50 {figures['p50']:6.2f} ms, "
         f"p99 {figures['p99']:6.2f} ms | CPU/call {figures['cpu']:5.2f} ms | "
         f"ARI requests/call {figures['requests']:4.1f} | INFO lines/call {figures['info']:.2f}"
+        f" | simulated PBX CPU/call {figures['pbx_cpu']:5.2f} ms"
         f" | never rung {result['not_rung']}, bridges left {result['bridges_left']}"
     )
     breakdown = ", ".join(
