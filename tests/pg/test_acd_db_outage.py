@@ -125,6 +125,10 @@ async def test_database_outage_delays_writes_never_calls(
         await place_calls(pbx, 5, calls)
         await proxy.cut()
         during = len(calls)
+        # A pause asked for during the outage is answered once durable (spooled), and lands.
+        async with asyncio.timeout(5):
+            paused = await runtime.service.pause(f"s{AGENTS - 1}", "lunch")
+        assert paused["state"] in ("paused", "on_call", "ringing", "reserved", "wrapup")
         await place_calls(pbx, int(OUTAGE_PBX_SECONDS * CALLS_PER_PBX_SECOND), calls)
         # Everyone who came during the outage talked to an agent: nothing waited on it.
         for call in calls[during:]:
@@ -173,6 +177,10 @@ async def test_database_outage_delays_writes_never_calls(
             engine, "select count(distinct event_id) = count(*) from agent_state_changes"
         ) == [(True,)]
         waits = [w for (w,) in count(engine, "select wait_seconds from calls")]
+        assert count(
+            engine,
+            f"select control_state, control_reason from agents where agent_id = 's{AGENTS - 1}'",
+        ) == [("paused", "lunch")]
     finally:
         engine.dispose()
     # Nobody waited in the queue because the database was away.
