@@ -361,7 +361,7 @@ async def _hang_up(session: CallSession) -> None:
 
 async def _play_to_end(session: CallSession, media: str, within: float = 30.0) -> None:
     """Play one prompt and wait for its end (or the caller leaving)."""
-    if session.caller_left:
+    if session.caller_left or not await session.answered():
         return
     playback = new_playback_id()
     try:
@@ -395,7 +395,7 @@ async def leave_voicemail(session: CallSession, box: str) -> None:
     """Greeting, then record the caller into ``voicemail-<box>-<call id>`` until they hang up,
     press # or ``VOICEMAIL_MAX_SECONDS`` pass."""
     await _play_to_end(session, VOICEMAIL_GREETING)
-    if session.caller_left:
+    if session.caller_left or not await session.answered():
         return
     name = f"voicemail-{box}-{session.call_id}"
     try:
@@ -551,8 +551,8 @@ def build_inbound(
         # channels are gone (Asterisk 22), often when no call owns its bridge any more.
         worker.add_event_listener(recorder.on_event)
     flow.phones = watch_agent_phones(service, worker)
-    # Queue entries are saved only with shared reservations: then waiting callers can be
-    # resumed too; conversations are adopted from what Asterisk holds in any case.
-    engine = service.reservations.engine if service.reservations is not None else None
+    # Queue entries are saved only with a database: then waiting callers can be resumed too;
+    # conversations are adopted from what Asterisk holds in any case.
+    engine = service.engine if service.journal is not None else None
     resume_orphan_calls(worker, config, worker_id, engine)
     return flow, service
