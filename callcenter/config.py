@@ -12,6 +12,7 @@ Secrets can come from the environment: any string value may be written ``${ARI_P
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -19,8 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,76 +29,215 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from callcenter.config_yaml import format_path, load_yaml
 from callcenter.errors import ConfigError
+from callcenter.text import shown, text_problem
 
 CONFIG_ENV_VAR = "CALLCENTER_CONFIG"
 DEFAULT_CONFIG_PATH = "callcenter.yaml"
 
 # --- validated scalar types -------------------------------------------------------------------
 # Every value that can reach an Asterisk config file or the dialplan passes through one of these,
-# so a name with a newline, ';', ',' or ')' can never inject dialplan or config.
+# so a name with a newline, ';', ',' or ')' can never inject dialplan or config. Patterns are
+# matched by pydantic's Rust regex engine, where '$' is the very end of the text (Python's 're'
+# would also accept a trailing newline there): code that matches by hand uses ``fullmatch``.
+# Lengths are separate constraints, so a value that is too long is told so.
+
+_PATTERN_HINTS: dict[str, str] = {}
+"""Pattern -> what a person should write instead (error messages)."""
+
+
+def _matching(pattern: str, hint: str, **constraints: Any) -> StringConstraints:
+    """A string constraint whose pattern mismatch is explained with ``hint``."""
+    _PATTERN_HINTS[pattern] = hint
+    return StringConstraints(pattern=pattern, **constraints)
+
+
+class SecretValueError(ValueError):
+    """A secret is wrong: the message never contains the value."""
+
+
+def _one_line(value: str, max_length: int) -> str:
+    problem = text_problem(value, max_length)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _one_line_secret(value: str) -> str:
+    problem = text_problem(value, MAX_SECRET_LENGTH)
+    if problem is not None:
+        raise SecretValueError(f"the secret {problem}")
+    return value
+
 
 Identifier = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$"),
+    _matching(
+        r"^[a-z][a-z0-9_-]*$",
+        "lower-case letters, digits, '_' and '-', starting with a letter",
+        max_length=40,
+    ),
 ]
 """Ids of queues, agents, menus, skills: lower-case letters, digits, '_' and '-'."""
 
-Extension = Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,20}$")]
+Extension = Annotated[
+    str,
+    _matching(r"^\+?[0-9*#]+$", "digits, '*' and '#', with an optional leading '+'", max_length=21),
+]
 """A dialled number or extension: digits, '*', '#', an optional leading '+'."""
 
 DisplayName = Annotated[
     str,
-    StringConstraints(pattern=r"^[^\x00-\x1f;,()\[\]{}\"\\|=]{1,60}$", strip_whitespace=True),
+    _matching(
+        r'^[^;,()\[\]{}"\\|=]*$',
+        'no ; , ( ) [ ] { } " \\ | = (they mean something in Asterisk files)',
+        strip_whitespace=True,
+        min_length=1,
+        max_length=60,
+    ),
+    AfterValidator(lambda value: _one_line(value, 60)),
 ]
-"""A human name: printable, no characters that mean something in Asterisk config syntax."""
+"""A human name: one line of text, no characters that mean something in Asterisk config
+syntax."""
 
-Endpoint = Annotated[str, StringConstraints(pattern=r"^PJSIP/[A-Za-z0-9_.-]{1,40}$")]
+Endpoint = Annotated[
+    str,
+    _matching(r"^PJSIP/[A-Za-z0-9_.-]+$", "a PJSIP endpoint like PJSIP/1001", max_length=46),
+]
 """An agent's SIP endpoint as Asterisk names it, e.g. ``PJSIP/1001``."""
 
 MediaUri = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^(sound|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$"
+    _matching(
+        r"^(sound|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$",
+        "a media URI like sound:hello-world (sound:, recording:, digits:, number:, "
+        "characters:, tone:)",
+        max_length=200,
     ),
 ]
 """What ARI ``play`` takes: ``sound:vm-goodbye``, ``recording:name``, ``digits:123``..."""
 
-Digit = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
-AsteriskUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
-"""A user name Asterisk reads from its config (ari.conf, manager.conf, pjsip.conf sections)."""
-Hostname = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
+Digit = Annotated[str, _matching(r"^[0-9*#]$", "one of 0-9, * and #")]
+MAX_SECRET_LENGTH = 200
+Secret = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_SECRET_LENGTH),
+    AfterValidator(_one_line_secret),
 ]
-"""A DNS name or an IPv4 address: letters, digits, '-' and '.'."""
+"""A password or token: one line of text. Error messages never show it."""
+AsteriskUser = Annotated[
+    str,
+    _matching(
+        r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        "letters, digits, '_', '.' and '-' (starting with a letter or digit)",
+        max_length=40,
+    ),
+]
+"""A user name Asterisk reads from its config (ari.conf, manager.conf, pjsip.conf sections)."""
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*")
+
+
+def _host(value: str, *, ipv6: bool) -> str:
+    """A DNS name or an IP address, normalised. A name that looks like an IPv4 address but is
+    none (``010.0.0.1``, ``1.2.3``) is refused: it would be rendered as a name, and a name
+    makes Asterisk listen on every address."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if address is not None and (address.version == 4 or ipv6):
+        return str(address)
+    if address is None and _HOST_NAME.fullmatch(value) and not value.rsplit(".", 1)[-1].isdigit():
+        return value
+    raise ValueError(
+        "expected a host name or an IP address"
+        if ipv6
+        else "expected a host name or an IPv4 address"
+    )
+
+
+Hostname = Annotated[
+    str, StringConstraints(max_length=253), AfterValidator(lambda v: _host(v, ipv6=False))
+]
+"""A DNS name or an IPv4 address (what the rendered Asterisk files take)."""
+
+HostAddress = Annotated[
+    str, StringConstraints(max_length=253), AfterValidator(lambda v: _host(v, ipv6=True))
+]
+"""Where to connect or listen: a DNS name, an IPv4 or an IPv6 address."""
+
+Directory = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1024),
+    AfterValidator(lambda v: _one_line(v, 1024)),
+]
+"""A directory path: one line of text."""
 
 
 def _check_network(value: str) -> str:
-    import ipaddress
-
     try:
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError as exc:
-        raise ValueError(f"not an IP network like 192.168.0.0/16: {value!r}") from exc
+        raise ValueError("expected an IP network like 192.168.0.0/16") from exc
 
 
-Network = Annotated[str, AfterValidator(_check_network)]
+Network = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_network)]
 
 
 def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}") from exc
+        raise ValueError("unknown time zone (expected a name like Europe/London)") from exc
     return value
 
 
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
+
+
+MAX_URL_LENGTH = 2000
+CRM_PLACEHOLDERS = ("caller",)
+"""What ``queues.*.crm_link`` may contain: ``{caller}``."""
+LOOKUP_PLACEHOLDERS = ("value",)
+"""What an http lookup's URL may contain: ``{value}``, what the caller entered."""
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_HTTP_URL = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?")
+
+
+def check_http_url(value: str, placeholders: Iterable[str] = ()) -> str:
+    """An ``http://`` or ``https://`` URL on one line, without spaces, with a host; ``{name}``
+    placeholders only among ``placeholders`` (a URL template)."""
+    known = set(placeholders)
+    problem = text_problem(value, MAX_URL_LENGTH)
+    if problem is not None:
+        raise ValueError(problem)
+    if not _HTTP_URL.fullmatch(value):
+        raise ValueError("expected an http:// or https:// URL without spaces")
+    for name in _PLACEHOLDER.findall(value):
+        if name not in known:
+            allowed = ", ".join(f"{{{n}}}" for n in sorted(known)) or "none"
+            raise ValueError(f"unknown placeholder {{{name[:40]}}} (allowed: {allowed})")
+    filled = _PLACEHOLDER.sub("x", value)
+    if "{" in filled or "}" in filled:
+        raise ValueError("a '{' or '}' that is not part of a placeholder")
+    try:
+        parts = urlsplit(filled)
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from exc
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+"""An ``http://`` or ``https://`` URL (no placeholders)."""
 
 
 class Strict(BaseModel):
@@ -110,21 +250,19 @@ class Strict(BaseModel):
 
 
 class AriSettings(Strict):
-    url: str = "http://127.0.0.1:8088/"
+    url: HttpUrl = "http://127.0.0.1:8088/"
     username: AsteriskUser = "callcenter"
     password: Secret
     app: Identifier = "callcenter"
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+(/.*)?$", value):
-            raise ValueError("must be an http:// or https:// URL")
+    def _ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
 
 class AmiSettings(Strict):
-    host: str = "127.0.0.1"
+    host: HostAddress = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
     username: AsteriskUser = "callcenter"
     secret: Secret
@@ -135,7 +273,7 @@ class AsteriskSettings(Strict):
     ami: AmiSettings
     request_timeout: float = Field(default=5.0, gt=0, le=120)
     connect_retry_max_delay: float = Field(default=30.0, gt=0, le=600)
-    config_dir: str = "/etc/asterisk"
+    config_dir: Directory = "/etc/asterisk"
     """Where `callcenter dialplan deploy` writes the rendered files."""
 
 
@@ -144,15 +282,18 @@ class AsteriskSettings(Strict):
 
 class DatabaseSettings(Strict):
     url: str = "sqlite:///callcenter.db"
-    spool_dir: str = "var/spool"
+    spool_dir: Directory = "var/spool"
     batch_size: int = Field(default=500, ge=1, le=100_000)
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
 
     @field_validator("url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
-        if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
-            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        problem = text_problem(value, MAX_URL_LENGTH)
+        if problem is not None:
+            raise ValueError(problem)
+        if not re.fullmatch(r"(sqlite|postgresql(\+psycopg)?)://\S*", value):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg:// (no spaces)")
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
@@ -169,7 +310,7 @@ class RecordingPolicy(Strict):
 
 
 class RecordingSettings(Strict):
-    directory: str = "var/recordings"
+    directory: Directory = "var/recordings"
     default: RecordingPolicy = RecordingPolicy()
 
 
@@ -177,7 +318,7 @@ HookEvent = Literal["call_start", "queue_entry", "agent_connect", "recording_fin
 
 
 class WebhookSettings(Strict):
-    url: str
+    url: HttpUrl
     secret: Secret
     events: list[HookEvent] = Field(default_factory=lambda: list[HookEvent](["call_end"]))
 
@@ -185,12 +326,12 @@ class WebhookSettings(Strict):
 class ApiSettings(Strict):
     """The HTTP API a worker serves (agent control, status) and where the CLI reaches it."""
 
-    host: str = "127.0.0.1"
+    host: HostAddress = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token: Secret | None = None
     """Bearer token every request must carry; write ``${CALLCENTER_API_TOKEN}`` to keep it out
     of the file (the API and CLI also read that environment variable when this is unset)."""
-    url: str | None = None
+    url: HttpUrl | None = None
     """Where the CLI sends requests [default: http://host:port/]."""
 
 
@@ -274,7 +415,8 @@ class SkillRequirement(Strict):
 class EscalationStep(Strict):
     """After ``after_seconds`` in queue, relax the requirement (TaskRouter-style workflow step)."""
 
-    after_seconds: int = Field(ge=1)
+    after_seconds: int = Field(ge=1, le=86_400)
+    """Seconds in queue (at most a day, like ``max_wait_seconds``)."""
     min_level: int | None = Field(default=None, ge=1, le=10)
     """Accept agents down to this level on every required skill."""
     add_skills: list[Identifier] = Field(default_factory=list)
@@ -321,8 +463,11 @@ class Queue(Strict):
     """A digit the waiting caller presses to leave a callback request instead of waiting."""
     autopause_after_no_answers: int = Field(default=2, ge=0, le=100)
     recording: RecordingPolicy | None = None
-    crm_link: str | None = None
-    """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``."""
+    crm_link: (
+        Annotated[str, AfterValidator(lambda v: check_http_url(v, CRM_PLACEHOLDERS))] | None
+    ) = None
+    """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``
+    (``{caller}``: the caller's number, URL-encoded)."""
 
     @field_validator("escalation")
     @classmethod
@@ -365,10 +510,29 @@ class Lookup(Strict):
     kind: Literal["http", "sql"]
     url: str | None = None
     """http: a URL template with ``{value}``; sql: a SQLAlchemy URL."""
-    query: str | None = None
+    query: str | None = Field(default=None, max_length=10_000)
     """sql: a query with a ``:value`` parameter returning one row."""
-    result_field: str = "status"
+    result_field: str = Field(default="status", min_length=1, max_length=100)
     timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _url_of_its_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("kind") == "http":
+            return check_http_url(value, LOOKUP_PLACEHOLDERS)
+        problem = text_problem(value, MAX_URL_LENGTH)
+        if problem is not None:
+            raise ValueError(problem)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://\S*", value):
+            raise ValueError("expected a SQLAlchemy URL like postgresql+psycopg://host/db")
+        return value
+
+    @field_validator("result_field")
+    @classmethod
+    def _one_line_field(cls, value: str) -> str:
+        return _one_line(value, 100)
 
     @model_validator(mode="after")
     def _complete(self) -> Lookup:
@@ -513,28 +677,30 @@ class Problem:
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def format_path(loc: Iterable[str | int]) -> str:
-    """``("queues", "sales", "skills", 1)`` -> ``queues.sales.skills[1]``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text or "(top level)"
+Loc = tuple[str | int, ...]
 
 
 def _substitute_env(
-    node: Any, loc: tuple[str | int, ...], env: Mapping[str, str], problems: list[Problem]
+    node: Any,
+    loc: Loc,
+    env: Mapping[str, str],
+    problems: list[Problem],
+    from_env: dict[Loc, str] | None = None,
 ) -> Any:
+    """Replace ``${NAME}`` in every string; ``from_env`` learns which keys took a value from
+    the environment (error messages never show those values)."""
     if isinstance(node, dict):
-        return {k: _substitute_env(v, (*loc, str(k)), env, problems) for k, v in node.items()}
+        return {
+            k: _substitute_env(v, (*loc, str(k)), env, problems, from_env) for k, v in node.items()
+        }
     if isinstance(node, list):
-        return [_substitute_env(v, (*loc, i), env, problems) for i, v in enumerate(node)]
+        return [_substitute_env(v, (*loc, i), env, problems, from_env) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            if from_env is not None:
+                from_env[loc] = name
             if name in env:
                 return env[name]
             if default is not None:
@@ -546,45 +712,35 @@ def _substitute_env(
     return node
 
 
-def _pydantic_problems(error: ValidationError) -> list[Problem]:
+def _pydantic_problems(error: ValidationError, from_env: Mapping[Loc, str]) -> list[Problem]:
+    """One problem per error, with a hint that fits the value's type. A wrong value is quoted
+    (cut to about 60 characters), except a secret's or one taken from the environment."""
     problems = []
     for item in error.errors():
         # pydantic adds "[key]" when a mapping key (not its value) is wrong, and "function-..."
         # for validators: neither helps a person find the line.
-        loc = [
+        loc = tuple(
             p
             for p in item["loc"]
             if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
-        ]
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
+        )
+        message = item["msg"].removeprefix("Value error, ")
+        kind = item["type"]
+        if kind == "extra_forbidden":
             message = "unknown key"
-        elif item["type"] == "missing":
+        elif kind == "missing":
             message = "required key is missing"
-        elif item["type"] == "string_pattern_mismatch":
-            message = f"invalid value {item.get('input')!r}: {_pattern_hint(loc)}"
-        problems.append(Problem(format_path(loc), message.removeprefix("Value error, ")))
+        elif kind == "string_pattern_mismatch":
+            pattern = str(item.get("ctx", {}).get("pattern", ""))
+            message = "expected " + _PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
+        if kind in ("string_pattern_mismatch", "value_error") and isinstance(item["input"], str):
+            secret = isinstance(item.get("ctx", {}).get("error"), SecretValueError)
+            if loc in from_env:
+                message = f"invalid value (from ${{{from_env[loc]}}}): {message}"
+            elif not secret:
+                message = f"invalid value {shown(item['input'])}: {message}"
+        problems.append(Problem(format_path(loc), message))
     return problems
-
-
-def _pattern_hint(loc: Sequence[str | int]) -> str:
-    hints = {
-        "endpoint": "expected a PJSIP endpoint like PJSIP/1001",
-        "name": 'no control characters or ; , ( ) [ ] { } " \\ | =',
-        "prompts": "expected a media URI like sound:hello-world",
-        "username": "letters, digits, '_', '.' and '-' (starting with a letter or digit)",
-        "host": "a host name or IPv4 address",
-        "bind": "an IP address",
-        "realm": "a host name or IPv4 address",
-        "external_address": "a host name or IPv4 address",
-    }
-    for part in reversed(loc):
-        if isinstance(part, str) and part in hints:
-            return hints[part]
-    return (
-        "only lower-case letters, digits, '_' and '-' (starting with a letter), "
-        "or digits for numbers"
-    )
 
 
 def reference_problems(config: CallCenterConfig) -> list[Problem]:
@@ -592,6 +748,8 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
     problems: list[Problem] = []
     skills = set(config.skills)
     hours = set(config.business_hours)
+    for i in _repeated(config.skills):
+        problems.append(Problem(f"skills[{i}]", f"skill {config.skills[i]!r} is listed twice"))
 
     endpoints: dict[str, str] = {}
     agent_ids: set[str] = set()
@@ -614,6 +772,7 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
 
     for queue_id, queue in config.queues.items():
         base = f"queues.{queue_id}"
+        problems.extend(_repeated_skills(queue.skills, f"{base}.skills"))
         for j, req in enumerate(queue.skills):
             path = f"{base}.skills[{j}]"
             if req.skill not in skills:
@@ -626,6 +785,21 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
                     )
                 )
         for k, step in enumerate(queue.escalation):
+            if step.after_seconds >= queue.max_wait_seconds:
+                problems.append(
+                    Problem(
+                        f"{base}.escalation[{k}].after_seconds",
+                        f"{step.after_seconds} s is never reached: callers leave the queue "
+                        f"after max_wait_seconds ({queue.max_wait_seconds} s)",
+                    )
+                )
+            for j in _repeated(step.add_skills):
+                problems.append(
+                    Problem(
+                        f"{base}.escalation[{k}].add_skills[{j}]",
+                        f"skill {step.add_skills[j]!r} is listed twice",
+                    )
+                )
             for skill in step.add_skills:
                 if skill not in skills:
                     problems.append(
@@ -646,8 +820,77 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
                         Problem(f"{base}.{name}.queue", "a queue cannot overflow to itself")
                     )
 
+    problems.extend(_queue_cycles(config))
     problems.extend(_ivr_problems(config, skills, hours))
     return problems
+
+
+def _repeated(items: Sequence[object]) -> list[int]:
+    """Indexes of the items that repeat an earlier one."""
+    seen: set[object] = set()
+    repeated = []
+    for i, item in enumerate(items):
+        if item in seen:
+            repeated.append(i)
+        seen.add(item)
+    return repeated
+
+
+def _repeated_skills(requirements: Sequence[SkillRequirement], path: str) -> list[Problem]:
+    names = [r.skill for r in requirements]
+    return [
+        Problem(f"{path}[{i}]", f"skill {names[i]!r} is required twice (keep one requirement)")
+        for i in _repeated(names)
+    ]
+
+
+def _cycles(edges: Mapping[str, Sequence[tuple[str, str]]]) -> list[tuple[str, str, list[str]]]:
+    """Every cycle of the graph ``node -> [(key, next node)]``, once each, as ``(node, key,
+    [node, ..., node])`` where ``key`` is the first edge (iterative DFS: menus can be many)."""
+    found: list[tuple[str, str, list[str]]] = []
+    seen_cycles: set[frozenset[str]] = set()
+    done: set[str] = set()
+    for start in edges:
+        if start in done:
+            continue
+        path: list[str] = [start]
+        keys: list[str] = []
+        pending = [iter(edges.get(start, ()))]
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                pending.pop()
+                done.add(path.pop())
+                if keys:
+                    keys.pop()
+                continue
+            key, target = step
+            if target in path:
+                at = path.index(target)
+                cycle = frozenset(path[at:])
+                if cycle not in seen_cycles:
+                    seen_cycles.add(cycle)
+                    first_key = keys[at] if at < len(keys) else key
+                    found.append((target, first_key, [*path[at:], target]))
+            elif target not in done and target in edges:
+                path.append(target)
+                keys.append(key)
+                pending.append(iter(edges[target]))
+    return found
+
+
+def _queue_cycles(config: CallCenterConfig) -> list[Problem]:
+    """A closed queue sends callers on at once (``closed.queue``): a ring of those would pass
+    callers round without end while all are closed."""
+    edges = {
+        queue_id: [("closed.queue", queue.closed.queue)]
+        for queue_id, queue in config.queues.items()
+        if queue.hours and queue.closed and queue.closed.queue
+    }
+    return [
+        Problem(f"queues.{node}.{key}", "closed queues send callers round: " + " -> ".join(ring))
+        for node, key, ring in _cycles(edges)
+    ]
 
 
 def _goto_targets(node: MenuNode) -> list[tuple[str, Goto]]:
@@ -680,6 +923,7 @@ def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -
                 problems.append(Problem(f"{path}.menu", f"unknown menu {goto.menu!r}"))
             if goto.queue and goto.queue not in config.queues:
                 problems.append(Problem(f"{path}.queue", f"unknown queue {goto.queue!r}"))
+            problems.extend(_repeated_skills(goto.extra_skills, f"{path}.extra_skills"))
             for k, req in enumerate(goto.extra_skills):
                 if req.skill not in skills:
                     problems.append(
@@ -701,25 +945,27 @@ def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -
         if menu_id not in reachable:
             problems.append(Problem(f"ivr.menus.{menu_id}", "unreachable from any number"))
 
-    # Cycles without input: play -> play -> ... back to itself never waits for the caller.
-    # A lookup node takes no input either (a lookup -> play -> lookup loop would hammer the
-    # lookup's server for as long as the caller stays).
-    for menu_id in ivr.menus:
-        seen = [menu_id]
-        current = ivr.menus[menu_id]
-        while current.type in ("play", "lookup") and current.next and current.next.menu:
-            nxt = current.next.menu
-            if nxt in seen:
-                cycle = " -> ".join([*seen[seen.index(nxt) :], nxt])
-                problems.append(
-                    Problem(f"ivr.menus.{menu_id}.next", f"cycle without caller input: {cycle}")
-                )
-                break
-            if nxt not in ivr.menus:
-                break
-            seen.append(nxt)
-            current = ivr.menus[nxt]
+    # Cycles without input: a play or lookup node goes on by itself (``next``), a node with
+    # hours goes to ``on_closed`` by itself while closed. A ring of such edges never waits for
+    # the caller (a lookup in it would also hammer its server for as long as the caller stays).
+    edges = {menu_id: _edges_without_input(node) for menu_id, node in ivr.menus.items()}
+    for menu_id, key, ring in _cycles(edges):
+        problems.append(
+            Problem(
+                f"ivr.menus.{menu_id}.{key}", "cycle without caller input: " + " -> ".join(ring)
+            )
+        )
     return problems
+
+
+def _edges_without_input(node: MenuNode) -> list[tuple[str, str]]:
+    """``(key, menu)`` of the ways out of ``node`` a caller takes without pressing a key."""
+    edges = []
+    if node.hours and node.on_closed and node.on_closed.menu:
+        edges.append(("on_closed", node.on_closed.menu))
+    if node.type in ("play", "lookup") and node.next and node.next.menu:
+        edges.append(("next", node.next.menu))
+    return edges
 
 
 def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
@@ -734,12 +980,13 @@ def parse_config(
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the file must hold a mapping of settings", file=source)
     problems: list[Problem] = []
-    raw = _substitute_env(raw, (), os.environ if env is None else env, problems)
+    from_env: dict[Loc, str] = {}
+    raw = _substitute_env(raw, (), os.environ if env is None else env, problems, from_env)
     if not problems:
         try:
             config = CallCenterConfig.model_validate(raw)
         except ValidationError as exc:
-            problems = _pydantic_problems(exc)
+            problems = _pydantic_problems(exc, from_env)
         else:
             problems = reference_problems(config)
     if problems:
@@ -761,13 +1008,7 @@ def load_config(
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror}", file=str(file)) from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{file}: invalid YAML{where}: {problem}", file=str(file)) from exc
+    raw = load_yaml(text, str(file))
     return parse_config(raw, str(file), env)
 
 

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,7 +276,10 @@ def _agent_snapshot(deps: WebDeps, agent_id: str) -> dict[str, Any]:
         if queue and queue.crm_link:
             call = {
                 **call,
-                "crm_url": queue.crm_link.replace("{caller}", str(call.get("caller_number", ""))),
+                # The caller id comes from the network: encoded, it stays one query value.
+                "crm_url": queue.crm_link.replace(
+                    "{caller}", urllib.parse.quote(str(call.get("caller_number") or ""), safe="")
+                ),
             }
         state["call"] = call
     return state

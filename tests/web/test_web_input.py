@@ -70,3 +70,15 @@ async def test_a_force_pause_reason_fits_the_column(site: Site) -> None:
     assert site.live.agents["bob"]["state"] == "paused"
     reason = site.live.agents["bob"]["reason"]
     assert reason.startswith("by supervisor sss") and len(reason) == 64
+
+
+async def test_the_crm_link_carries_the_caller_id_encoded(site: Site) -> None:
+    # The caller id comes from the network (a SIP From header): it must stay one query value.
+    site.live.calls["alice"] = {
+        "call_id": "c" * 32,
+        "queue_id": "sales",
+        "caller_number": "+1555&admin=1#x",
+    }
+    await signed_in(site.client, "alice", "/agent")
+    html = await (await site.client.get("/agent")).text()
+    assert 'href="https://crm.example.com/search?phone=%2B1555%26admin%3D1%23x"' in html
