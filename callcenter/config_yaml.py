@@ -142,7 +142,15 @@ def load_yaml(text: str, source: str) -> Any:
         raise ConfigError(
             f"{source}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", file=source
         )
-    loader = _CountingLoader(text)
+    try:
+        loader = _CountingLoader(text)
+    except yaml.reader.ReaderError as exc:  # checked up front: a character YAML forbids
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(
+            f"{source}: invalid YAML at line {line}: character U+{exc.character:04X} is not "
+            "allowed (control characters must be written as escapes in double quotes)",
+            file=source,
+        ) from None
     try:
         data = loader.get_single_data()
     except _LimitExceeded as exc:

@@ -284,6 +284,16 @@ def test_cycles_and_deep_nesting_are_refused(tmp_path: Path, text: str, says: st
     assert line.endswith(says)
 
 
+def test_a_control_character_in_the_file_is_one_line(tmp_path: Path) -> None:
+    # Found by the fuzz test: PyYAML checks characters before parsing, outside the usual path.
+    status, lines = check(tmp_path, "name: Acme\nx: a\x1fb\n")
+    assert status == 2
+    assert lines == [
+        f"error: {tmp_path / 'cc.yaml'}: invalid YAML at line 2: character U+001F is not "
+        "allowed (control characters must be written as escapes in double quotes)"
+    ]
+
+
 def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
     status, lines = check(tmp_path, "# " + "x" * (6 * 1024 * 1024) + "\n")
     assert status == 2
