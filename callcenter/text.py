@@ -11,7 +11,8 @@ from __future__ import annotations
 import unicodedata
 
 REASON_MAX_LENGTH = 64
-"""An agent's pause or logout reason (the ``agents.pause_reason`` column holds 64 characters)."""
+"""An agent's pause or logout reason (``agents.pause_reason`` and ``agent_state_changes.reason``
+hold 64 characters)."""
 
 SHOWN_CHARACTERS = 60
 """Echoed values are cut to about this many characters."""
