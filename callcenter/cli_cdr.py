@@ -8,13 +8,10 @@ Times (``--since``/``--until``) are ISO dates or datetimes (``2026-11-25``,
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import re
 import shutil
-import subprocess
 import sys
 import zoneinfo
 from collections.abc import Callable
@@ -36,7 +33,7 @@ from callcenter.config import CallCenterConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_AGE = re.compile(r"^(\d+)([smhd])$")
+_AGE = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -44,7 +41,7 @@ def parse_when(value: str | None, tz: str, default: dt.datetime) -> dt.datetime:
     """An ISO date/datetime (local to ``tz`` when naive) or an age like ``7d``."""
     if value is None:
         return default
-    match = _AGE.match(value.strip())
+    match = _AGE.fullmatch(value.strip())
     if match:
         amount, unit = int(match.group(1)), _UNITS[match.group(2)]
         return dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: amount})
@@ -99,12 +96,9 @@ def _table(
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
-    click.echo(out.getvalue(), nl=False)
+    from callcenter.csv_export import write_csv
+
+    click.echo(write_csv(rows, columns, lineterminator="\n"), nl=False)
 
 
 def _time_options(func: F) -> F:
@@ -358,6 +352,7 @@ def recordings_show(config_path: str | None, call_id: str, as_json: bool) -> Non
 @maps_errors
 def recordings_play(config_path: str | None, call_id: str) -> None:
     """Play a call's recording with `play` (sox) or `aplay`, else say where the file is."""
+    from callcenter.cli_prompts import play_locally
     from callcenter.recording.storage import path_of
 
     detail = _detail(load(config_path), call_id)
@@ -369,19 +364,7 @@ def recordings_play(config_path: str | None, call_id: str) -> None:
         path = path_of(rec["storage_url"])
         if not path.is_file():
             fail(f"recording {rec['name']} is missing: {path}")
-        player = shutil.which("play") or shutil.which("aplay")
-        if player is None:
-            click.echo(
-                "no audio player found (install sox for 'play' or alsa-utils for 'aplay'); "
-                f"the file is {path}"
-            )
-            continue
-        click.echo(f"playing {path}")
-        limit = (rec["duration_seconds"] or 3600) + 10
-        try:
-            subprocess.run([player, str(path)], check=False, timeout=limit)
-        except subprocess.TimeoutExpired:
-            fail(f"{player} did not finish within {limit:.0f} s")
+        play_locally(path, rec["duration_seconds"])
 
 
 @recordings.command("export")
@@ -583,7 +566,7 @@ def cdr_reconcile(
     """Compare Asterisk's CDR rows (by linkedid) with our calls; exit 1 on differences."""
     from callcenter.cdr.reconcile import compare, load_asterisk_cdr, load_our_calls
 
-    if not re.match(r"^[a-z_][a-z0-9_]*$", table):
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):  # written into SQL: the whole name
         fail(f"--table: {table!r} is not a table name", EXIT_BAD_INPUT)
     cfg = load(config_path)
     start, end = _window(cfg, since, until)
@@ -618,7 +601,7 @@ def cdr_reconcile(
 @maps_errors
 def cdr_init_asterisk_table(config_path: str | None) -> None:
     """Create the `asterisk_cdr` table Asterisk's cdr_pgsql writes into (PostgreSQL only)."""
-    from callcenter.cdr.reconcile import create_asterisk_cdr_table
+    from callcenter.db.asterisk_cdr import create_asterisk_cdr_table
 
     cfg = load(config_path)
     if not cfg.database.url.startswith("postgresql"):

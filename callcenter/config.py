@@ -15,12 +15,10 @@ import datetime as dt
 import ipaddress
 import os
 import re
-import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -34,210 +32,38 @@ from pydantic import (
     model_validator,
 )
 
+from callcenter.config_types import (
+    CRM_PLACEHOLDERS,
+    LOOKUP_PLACEHOLDERS,
+    MAX_URL_LENGTH,
+    PATTERN_HINTS,
+    AsteriskUser,
+    Digit,
+    Directory,
+    DisplayName,
+    Endpoint,
+    Extension,
+    HostAddress,
+    Hostname,
+    HttpUrl,
+    Identifier,
+    Network,
+    Secret,
+    SecretValueError,
+    StrongSecret,
+    TimeZoneName,
+    check_http_url,
+    one_line_text,
+)
+from callcenter.config_types import MAKE_SECRET_COMMAND as MAKE_SECRET_COMMAND
+from callcenter.config_types import weak_secret_problem as weak_secret_problem
 from callcenter.config_yaml import format_path, load_yaml
 from callcenter.errors import ConfigError
+from callcenter.sounds import MediaUri, Prompt, sound_problems
 from callcenter.text import shown, text_problem
 
 CONFIG_ENV_VAR = "CALLCENTER_CONFIG"
 DEFAULT_CONFIG_PATH = "callcenter.yaml"
-
-# --- validated scalar types -------------------------------------------------------------------
-# Every value that can reach an Asterisk config file or the dialplan passes through one of these,
-# so a name with a newline, ';', ',' or ')' can never inject dialplan or config. Patterns are
-# matched by pydantic's Rust regex engine, where '$' is the very end of the text (Python's 're'
-# would also accept a trailing newline there): code that matches by hand uses ``fullmatch``.
-# Lengths are separate constraints, so a value that is too long is told so.
-
-_PATTERN_HINTS: dict[str, str] = {}
-"""Pattern -> what a person should write instead (error messages)."""
-
-
-def _matching(pattern: str, hint: str, **constraints: Any) -> StringConstraints:
-    """A string constraint whose pattern mismatch is explained with ``hint``."""
-    _PATTERN_HINTS[pattern] = hint
-    return StringConstraints(pattern=pattern, **constraints)
-
-
-class SecretValueError(ValueError):
-    """A secret is wrong: the message never contains the value."""
-
-
-def _one_line(value: str, max_length: int) -> str:
-    problem = text_problem(value, max_length)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _one_line_secret(value: str) -> str:
-    problem = text_problem(value, MAX_SECRET_LENGTH)
-    if problem is not None:
-        raise SecretValueError(f"the secret {problem}")
-    return value
-
-
-Identifier = Annotated[
-    str,
-    _matching(
-        r"^[a-z][a-z0-9_-]*$",
-        "lower-case letters, digits, '_' and '-', starting with a letter",
-        max_length=40,
-    ),
-]
-"""Ids of queues, agents, menus, skills: lower-case letters, digits, '_' and '-'."""
-
-Extension = Annotated[
-    str,
-    _matching(r"^\+?[0-9*#]+$", "digits, '*' and '#', with an optional leading '+'", max_length=21),
-]
-"""A dialled number or extension: digits, '*', '#', an optional leading '+'."""
-
-DisplayName = Annotated[
-    str,
-    _matching(
-        r'^[^;,()\[\]{}"\\|=]*$',
-        'no ; , ( ) [ ] { } " \\ | = (they mean something in Asterisk files)',
-        strip_whitespace=True,
-        min_length=1,
-        max_length=60,
-    ),
-    AfterValidator(lambda value: _one_line(value, 60)),
-]
-"""A human name: one line of text, no characters that mean something in Asterisk config
-syntax."""
-
-Endpoint = Annotated[
-    str,
-    _matching(r"^PJSIP/[A-Za-z0-9_.-]+$", "a PJSIP endpoint like PJSIP/1001", max_length=46),
-]
-"""An agent's SIP endpoint as Asterisk names it, e.g. ``PJSIP/1001``."""
-
-MediaUri = Annotated[
-    str,
-    _matching(
-        r"^(sound|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$",
-        "a media URI like sound:hello-world (sound:, recording:, digits:, number:, "
-        "characters:, tone:)",
-        max_length=200,
-    ),
-]
-"""What ARI ``play`` takes: ``sound:vm-goodbye``, ``recording:name``, ``digits:123``..."""
-
-Digit = Annotated[str, _matching(r"^[0-9*#]$", "one of 0-9, * and #")]
-MAX_SECRET_LENGTH = 200
-Secret = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_SECRET_LENGTH),
-    AfterValidator(_one_line_secret),
-]
-"""A password or token: one line of text. Error messages never show it."""
-AsteriskUser = Annotated[
-    str,
-    _matching(
-        r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        "letters, digits, '_', '.' and '-' (starting with a letter or digit)",
-        max_length=40,
-    ),
-]
-"""A user name Asterisk reads from its config (ari.conf, manager.conf, pjsip.conf sections)."""
-_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*")
-
-
-def _host(value: str, *, ipv6: bool) -> str:
-    """A DNS name or an IP address, normalised. A name that looks like an IPv4 address but is
-    none (``010.0.0.1``, ``1.2.3``) is refused: it would be rendered as a name, and a name
-    makes Asterisk listen on every address."""
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        address = None
-    if address is not None and (address.version == 4 or ipv6):
-        return str(address)
-    if address is None and _HOST_NAME.fullmatch(value) and not value.rsplit(".", 1)[-1].isdigit():
-        return value
-    raise ValueError(
-        "expected a host name or an IP address"
-        if ipv6
-        else "expected a host name or an IPv4 address"
-    )
-
-
-Hostname = Annotated[
-    str, StringConstraints(max_length=253), AfterValidator(lambda v: _host(v, ipv6=False))
-]
-"""A DNS name or an IPv4 address (what the rendered Asterisk files take)."""
-
-HostAddress = Annotated[
-    str, StringConstraints(max_length=253), AfterValidator(lambda v: _host(v, ipv6=True))
-]
-"""Where to connect or listen: a DNS name, an IPv4 or an IPv6 address."""
-
-Directory = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=1024),
-    AfterValidator(lambda v: _one_line(v, 1024)),
-]
-"""A directory path: one line of text."""
-
-
-def _check_network(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=False))
-    except ValueError as exc:
-        raise ValueError("expected an IP network like 192.168.0.0/16") from exc
-
-
-Network = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_network)]
-
-
-def _check_timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError("unknown time zone (expected a name like Europe/London)") from exc
-    return value
-
-
-TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
-
-
-MAX_URL_LENGTH = 2000
-CRM_PLACEHOLDERS = ("caller",)
-"""What ``queues.*.crm_link`` may contain: ``{caller}``."""
-LOOKUP_PLACEHOLDERS = ("value",)
-"""What an http lookup's URL may contain: ``{value}``, what the caller entered."""
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_HTTP_URL = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?")
-
-
-def check_http_url(value: str, placeholders: Iterable[str] = ()) -> str:
-    """An ``http://`` or ``https://`` URL on one line, without spaces, with a host; ``{name}``
-    placeholders only among ``placeholders`` (a URL template)."""
-    known = set(placeholders)
-    problem = text_problem(value, MAX_URL_LENGTH)
-    if problem is not None:
-        raise ValueError(problem)
-    if not _HTTP_URL.fullmatch(value):
-        raise ValueError("expected an http:// or https:// URL without spaces")
-    for name in _PLACEHOLDER.findall(value):
-        if name not in known:
-            allowed = ", ".join(f"{{{n}}}" for n in sorted(known)) or "none"
-            raise ValueError(f"unknown placeholder {{{name[:40]}}} (allowed: {allowed})")
-    filled = _PLACEHOLDER.sub("x", value)
-    if "{" in filled or "}" in filled:
-        raise ValueError("a '{' or '}' that is not part of a placeholder")
-    try:
-        parts = urlsplit(filled)
-        parts.port  # noqa: B018 (raises on a port that is not a number in range)
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL ({exc})") from exc
-    if not parts.hostname:
-        raise ValueError("the URL has no host")
-    return value
-
-
-HttpUrl = Annotated[str, AfterValidator(check_http_url)]
-"""An ``http://`` or ``https://`` URL (no placeholders)."""
 
 
 class Strict(BaseModel):
@@ -275,6 +101,8 @@ class AsteriskSettings(Strict):
     connect_retry_max_delay: float = Field(default=30.0, gt=0, le=600)
     config_dir: Directory = "/etc/asterisk"
     """Where `callcenter dialplan deploy` writes the rendered files."""
+    sounds_dir: str = "/var/lib/asterisk/sounds"
+    """Asterisk's sounds directory: deploy installs prompts in ``<language>/callcenter/``."""
 
 
 # --- storage ----------------------------------------------------------------------------------
@@ -317,10 +145,48 @@ class RecordingSettings(Strict):
 HookEvent = Literal["call_start", "queue_entry", "agent_connect", "recording_finished", "call_end"]
 
 
+_HTTP_URL_HOST = re.compile(r"https?://([^\s/@]*@)?(\[[^\]]+\]|[^\s/:@?#]+)(:\d+)?([/?#]\S*)?")
+"""An http(s) URL; group 2 is the host (a name, an IPv4 address or a bracketed IPv6 one)."""
+
+
+def non_public_address(host: str) -> str | None:
+    """What kind of non-public address ``host`` is (``loopback``, ``private``...), or None when
+    it is a public address or not an IP address at all."""
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_global:
+        return None
+    for kind in ("loopback", "link_local", "private", "multicast", "unspecified"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return "reserved"
+
+
 class WebhookSettings(Strict):
     url: HttpUrl
     secret: Secret
     events: list[HookEvent] = Field(default_factory=lambda: list[HookEvent](["call_end"]))
+    allow_private_network: bool = False
+    """Deliver to loopback, link-local and private addresses too (a receiver on your own
+    network). Off: such destinations are refused, whether written in the URL or resolved."""
+
+    @model_validator(mode="after")
+    def _public_http_url(self) -> WebhookSettings:
+        match = _HTTP_URL_HOST.fullmatch(self.url)
+        if match is None:
+            raise ValueError(f"url must be an http:// or https:// URL, not {shown(self.url)}")
+        kind = non_public_address(match.group(2))
+        if kind is not None and not self.allow_private_network:
+            raise ValueError(
+                f"url {shown(self.url)} is a {kind} address: set allow_private_network: true if "
+                "the receiver is meant to be on your own network"
+            )
+        return self
 
 
 class ApiSettings(Strict):
@@ -328,9 +194,10 @@ class ApiSettings(Strict):
 
     host: HostAddress = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    token: Secret | None = None
-    """Bearer token every request must carry; write ``${CALLCENTER_API_TOKEN}`` to keep it out
-    of the file (the API and CLI also read that environment variable when this is unset)."""
+    token: StrongSecret | None = None
+    """Bearer token every request must carry (random, see ``weak_secret_problem``); write
+    ``${CALLCENTER_API_TOKEN}`` to keep it out of the file (the API and CLI also read that
+    environment variable when this is unset)."""
     url: HttpUrl | None = None
     """Where the CLI sends requests [default: http://host:port/]."""
 
@@ -352,16 +219,26 @@ DEFAULT_QA_FORM = (
 class WebSettings(Strict):
     """The web pages (agent desktop, wallboard, QA) served beside the API."""
 
-    session_secret: Secret | None = None
-    """Signs session cookies. Write ``${CALLCENTER_SESSION_SECRET}``; when unset a random one
-    is made at start (everyone signs in again after a restart)."""
+    session_secret: StrongSecret | None = None
+    """Signs session cookies and is the key TOTP secrets are encrypted with (random, see
+    ``weak_secret_problem``). Write ``${CALLCENTER_SESSION_SECRET}``; when unset a random one
+    is made at start (everyone signs in again after a restart, and two-factor sign-in cannot
+    be turned on)."""
     secure_cookies: bool = False
     """Set the cookie's Secure flag: turn on behind HTTPS."""
     session_hours: int = Field(default=10, ge=1, le=168)
     max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=1440)
     sign_in_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
-    """Per client address, whatever the user name."""
+    """Failed sign-ins allowed per client address and user name in a minute (successful ones
+    are not counted)."""
+    trusted_proxies: list[Network] = Field(default_factory=list)
+    """Networks of reverse proxies (``[10.0.0.5/32]``) whose ``X-Forwarded-For`` tells the
+    client's address; from anywhere else the header is ignored."""
+    max_event_streams_per_session: int = Field(default=5, ge=1, le=100)
+    """Live update streams (one per open page) a signed-in browser may hold."""
+    max_event_streams: int = Field(default=500, ge=1, le=100_000)
+    """Live update streams the worker serves in all; more get 429."""
     qa_form: list[QaCriterion] = Field(default_factory=lambda: list(DEFAULT_QA_FORM))
     supervisor_endpoint: Endpoint | None = None
     """Where listen/whisper/barge rings when the supervisor user has no agent endpoint."""
@@ -467,7 +344,7 @@ class Queue(Strict):
         Annotated[str, AfterValidator(lambda v: check_http_url(v, CRM_PLACEHOLDERS))] | None
     ) = None
     """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``
-    (``{caller}``: the caller's number, URL-encoded)."""
+    (also ``{call_id}``, ``{queue}``; each value is URL-encoded)."""
 
     @field_validator("escalation")
     @classmethod
@@ -532,7 +409,7 @@ class Lookup(Strict):
     @field_validator("result_field")
     @classmethod
     def _one_line_field(cls, value: str) -> str:
-        return _one_line(value, 100)
+        return one_line_text(value, 100)
 
     @model_validator(mode="after")
     def _complete(self) -> Lookup:
@@ -553,7 +430,7 @@ class MenuNode(Strict):
     first_digit_timeout: float = Field(default=5.0, gt=0, le=60)
     inter_digit_timeout: float = Field(default=3.0, gt=0, le=30)
     retries: int = Field(default=3, ge=0, le=10)
-    invalid_prompt: MediaUri | None = "sound:option-is-invalid"
+    invalid_prompt: MediaUri | None = "sound:invalid"
     timeout_prompt: MediaUri | None = None
     on_exhausted: Goto | None = None
     """Where a caller goes when retries run out (defaults to the IVR's operator queue)."""
@@ -565,7 +442,7 @@ class MenuNode(Strict):
     # lookup
     lookup: Identifier | None = None
     input_variable: Identifier | None = None
-    say_as: Literal["digits", "number", "characters", "sound"] = "digits"
+    say_as: Literal["digits", "number", "characters", "sound", "prompt"] = "digits"
     result_prompts: list[MediaUri] = Field(default_factory=list)
     failure_prompt: MediaUri | None = None
     # business hours
@@ -653,6 +530,8 @@ class CallCenterConfig(Strict):
     queues: dict[Identifier, Queue] = Field(default_factory=dict)
     ivr: IvrSettings
     sip: SipSettings = SipSettings()
+    prompts: dict[Identifier, Prompt] = Field(default_factory=dict)
+    """Our own prompts (text or file), played as ``prompt:<id>``: see callcenter/sounds.py."""
 
     def agent(self, agent_id: str) -> Agent:
         for agent in self.agents:
@@ -732,7 +611,7 @@ def _pydantic_problems(error: ValidationError, from_env: Mapping[Loc, str]) -> l
             message = "required key is missing"
         elif kind == "string_pattern_mismatch":
             pattern = str(item.get("ctx", {}).get("pattern", ""))
-            message = "expected " + _PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
+            message = "expected " + PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
         if kind in ("string_pattern_mismatch", "value_error") and isinstance(item["input"], str):
             secret = isinstance(item.get("ctx", {}).get("error"), SecretValueError)
             if loc in from_env:
@@ -822,6 +701,9 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
 
     problems.extend(_queue_cycles(config))
     problems.extend(_ivr_problems(config, skills, hours))
+    problems.extend(
+        Problem(path, message) for path, message in sound_problems(config, config.prompts)
+    )
     return problems
 
 

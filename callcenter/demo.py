@@ -3,7 +3,7 @@
 One process runs, all on loopback:
 
 - the simulated Asterisk 22 (ARI over HTTP + WebSocket, AMI over TCP) with the example's
-  prompts, numbers and agent phones;
+  prompts (installed as `dialplan deploy` would), numbers and agent phones;
 - synthetic callers and agents from a seeded scenario (``examples/scenario-demo.yaml``);
 - a tiny order-status HTTP service for the IVR's self-service lookup;
 - our worker, exactly as ``callcenter run`` builds it (``CallCenterRuntime``): IVR, queues,
@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import secrets
 import sys
 import time
@@ -48,7 +49,6 @@ DEFAULT_SCENARIO = REPO_ROOT / "examples" / "scenario-demo.yaml"
 DEMO_PASSWORD = "demo-password"
 """Password of the demo's web users (a loopback-only demo database under var/demo)."""
 ORDERS = {"1234": "shipped", "12345": "processing", "4242": "delivered"}
-PROMPT_SECONDS = 2.0
 
 
 @dataclass
@@ -85,24 +85,6 @@ def demo_clock(config: CallCenterConfig) -> ShiftedClock:
     return ShiftedClock.to(dt.datetime.combine(tuesday, dt.time(10, 30), zone))
 
 
-def media_of(config: CallCenterConfig) -> set[str]:
-    """Every ``sound:`` prompt the config can play (the simulated PBX must know them)."""
-    found: set[str] = set()
-
-    def visit(value: Any) -> None:
-        if isinstance(value, str) and value.startswith("sound:"):
-            found.add(value.removeprefix("sound:"))
-        elif isinstance(value, dict):
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                visit(item)
-
-    visit(config.model_dump())
-    return found
-
-
 async def start_order_service() -> tuple[web.AppRunner, str]:
     """A stand-in shop back-end answering ``GET /orders/{n}`` with ``{"status": ...}``."""
 
@@ -121,34 +103,59 @@ async def start_order_service() -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/orders/{{value}}"
 
 
+@dataclass(frozen=True)
+class DemoSecrets:
+    """One random value per purpose: knowing one (the API token shown to a user) opens
+    nothing else."""
+
+    ari_password: str
+    ami_secret: str
+    api_token: str
+    session_secret: str
+
+    @classmethod
+    def generate(cls) -> DemoSecrets:
+        return cls(*(secrets.token_urlsafe(32) for _ in range(4)))
+
+
 def demo_config(
-    options: DemoOptions, ari_url: str, ami_port: int, orders_url: str, secret: str
+    options: DemoOptions, ari_url: str, ami_port: int, orders_url: str, keys: DemoSecrets
 ) -> tuple[CallCenterConfig, Path]:
     """The example config pointed at the simulated PBX, SQLite and var/demo; also written out
-    so ``callcenter report -c var/demo/callcenter.yaml`` works after the demo."""
+    (mode 0600: it holds the secrets) so ``callcenter report -c var/demo/callcenter.yaml``
+    works after the demo."""
     raw = yaml.safe_load(options.config_path.read_text(encoding="utf-8"))
     state = options.state_dir.resolve()
-    raw["asterisk"]["ari"].update(url=ari_url, username="callcenter", password=secret)
+    raw["asterisk"]["ari"].update(url=ari_url, username="callcenter", password=keys.ari_password)
     raw["asterisk"]["ami"].update(
-        host="127.0.0.1", port=ami_port, username="callcenter", secret=secret
+        host="127.0.0.1", port=ami_port, username="callcenter", secret=keys.ami_secret
     )
     raw.setdefault("database", {}).update(
         url=f"sqlite:///{state / 'callcenter.db'}", spool_dir=str(state / "spool")
     )
     raw.setdefault("recordings", {})["directory"] = str(state / "recordings")
-    raw["api"] = {"host": "127.0.0.1", "port": _free_or_any(options.web_port), "token": secret}
-    raw["web"] = {**raw.get("web", {}), "session_secret": secret}
+    raw["api"] = {
+        "host": "127.0.0.1",
+        "port": _free_or_any(options.web_port),
+        "token": keys.api_token,
+    }
+    raw["web"] = {**raw.get("web", {}), "session_secret": keys.session_secret}
     for lookup in raw.get("ivr", {}).get("lookups", {}).values():
         if lookup.get("kind") == "http":
             lookup["url"] = orders_url
     config = parse_config(raw, str(options.config_path), env={})
     path = state / "callcenter.yaml"
-    path.write_text(
-        "# Written by `callcenter demo`: the example pointed at the simulated PBX.\n"
-        + yaml.safe_dump(raw, sort_keys=False),
-        encoding="utf-8",
-    )
+    text = "# Written by `callcenter demo`: the example pointed at the simulated PBX.\n"
+    write_private(path, text + yaml.safe_dump(raw, sort_keys=False))
     return config, path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600, also when it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
 
 
 def _free_or_any(port: int) -> int:
@@ -245,11 +252,12 @@ async def run_demo(options: DemoOptions, console: Console | None = None) -> Demo
     from callcenter.sim.ari_server import start_ari_server
     from callcenter.sim.pbx import SimulatedAsterisk, Stasis
     from callcenter.sim.scenario import load_scenario
+    from callcenter.sim.sounds import install_prompts
     from callcenter.sim.synthetic import SyntheticRun
 
     console = console or Console()
-    options.state_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(16)
+    options.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys = DemoSecrets.generate()
     scenario = load_scenario(options.scenario_path)
     pbx = SimulatedAsterisk(
         speed=options.speed, recordings_dir=options.state_dir.resolve() / "asterisk-recordings"
@@ -259,12 +267,14 @@ async def run_demo(options: DemoOptions, console: Console | None = None) -> Demo
     ari = ami = None
     result = DemoResult()
     try:
-        ari = await start_ari_server(pbx, "127.0.0.1", 0, "callcenter", secret)
-        ami = await start_ami_server(pbx, "127.0.0.1", 0, "callcenter", secret, speed=options.speed)
+        ari = await start_ari_server(pbx, "127.0.0.1", 0, "callcenter", keys.ari_password)
+        ami = await start_ami_server(
+            pbx, "127.0.0.1", 0, "callcenter", keys.ami_secret, speed=options.speed
+        )
         order_runner, orders_url = await start_order_service()
-        config, result.config_file = demo_config(options, ari.url, ami.port, orders_url, secret)
-        for sound in sorted(media_of(config)):
-            pbx.add_sound(sound, PROMPT_SECONDS)
+        config, result.config_file = demo_config(options, ari.url, ami.port, orders_url, keys)
+        # As `dialplan deploy` does to a real Asterisk: our prompts exist as callcenter/<id>.
+        install_prompts(pbx, config)
         for number in config.ivr.numbers:
             pbx.dialplan.route(number, Stasis(config.asterisk.ari.app))
 

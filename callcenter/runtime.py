@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from callcenter.config import CallCenterConfig
-from callcenter.errors import CallCenterError
+from callcenter.config import CallCenterConfig, weak_secret_problem
+from callcenter.errors import CallCenterError, ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -80,6 +80,10 @@ class CallCenterRuntime:
         self.options = options or RuntimeOptions()
         self.worker_id = self.options.worker_id or default_worker_id(config)
         self.api_token = config.api.token or os.environ.get("CALLCENTER_API_TOKEN")
+        if not config.api.token and self.api_token:
+            problem = weak_secret_problem(self.api_token)
+            if problem is not None:
+                raise ConfigError(f"$CALLCENTER_API_TOKEN is {problem}", key="api.token")
         self.engine: Engine | None = None
         self.cdr: CdrWriter | None = None
         self.hooks: Hooks | None = None
@@ -166,7 +170,7 @@ class CallCenterRuntime:
 
     async def _start_api(self) -> None:
         from callcenter.api.app import make_api_app
-        from callcenter.db.users import UserStore
+        from callcenter.db.users import user_store
         from callcenter.web.serve import build_web
 
         assert self.service is not None and self.worker is not None and self.engine is not None
@@ -175,8 +179,9 @@ class CallCenterRuntime:
             # The pages work with sign-in alone; the API then opens only to users' own tokens.
             token = secrets.token_urlsafe(32)
             log.warning("no api.token nor $CALLCENTER_API_TOKEN: only user tokens open the API")
-        app = make_api_app(self.service, token, UserStore(self.engine))
-        build_web(app, self.config, self.service, self.worker, self.worker.ari, self.engine)
+        users = user_store(self.engine, self.config)  # one store: its changes reach the API
+        app = make_api_app(self.service, token, users)
+        build_web(app, self.config, self.service, self.worker, self.worker.ari, self.engine, users)
         port = self.config.api.port if self.options.api_port is None else self.options.api_port
         self._api_runner = web.AppRunner(app, access_log=None)
         await self._api_runner.setup()

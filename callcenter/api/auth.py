@@ -8,8 +8,11 @@ Two kinds of bearer token open ``/api/``:
   pages. An agent controls only their own agent; supervisors and admins control anyone and see
   the status; QA users get neither.
 
-User tokens are looked up in a thread and remembered for ``ttl_seconds``: issuing a new token
-(which revokes the old one) or disabling a user takes effect within that time.
+User tokens are looked up in a thread and remembered for ``ttl_seconds`` (2 s). In this
+process a change to a user (a new or revoked token, disabled, locked out, new password)
+makes the cache forget them at once (``UserStore.listeners``). A change made by another
+process (the ``callcenter users`` CLI, another worker sharing the database) takes effect here
+within ``ttl_seconds``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +34,9 @@ from callcenter.errors import CallCenterError
 
 log = logging.getLogger(__name__)
 
-TOKEN_TTL_SECONDS = 10.0
-"""How long a user-token lookup (found or not) is remembered."""
+TOKEN_TTL_SECONDS = 2.0
+"""How long a user-token lookup (found or not) is remembered: the longest a change made by
+another process (CLI, another worker) takes to reach this one."""
 LOOKUP_TIMEOUT_SECONDS = 5.0
 MAX_REMEMBERED_TOKENS = 1024
 
@@ -98,12 +103,29 @@ class UserTokens:
         self.max_entries = max_entries
         # Keyed by the token's digest so raw tokens are not kept in memory.
         self._remembered: dict[bytes, tuple[float, UserInfo | None]] = {}
+        # forget_user runs in whichever thread changed the user (sign-ins run in threads).
+        self._lock = threading.Lock()
+        self._forgotten = 0
+        """Counts forget_user calls: a lookup that began before one is not remembered."""
+        users.listeners.append(self.forget_user)
+
+    def forget_user(self, username: str) -> None:
+        """Drop what is remembered of ``username`` (and unknown tokens: one may be theirs)."""
+        with self._lock:
+            self._forgotten += 1
+            self._remembered = {
+                k: v
+                for k, v in self._remembered.items()
+                if v[1] is not None and v[1].username != username
+            }
 
     async def user_of(self, token: str) -> UserInfo | None:
         """The token's user, or None when no enabled user has this token."""
         key = hashlib.sha256(token.encode()).digest()
         now = self.clock()
-        remembered = self._remembered.get(key)
+        with self._lock:
+            remembered = self._remembered.get(key)
+            forgotten = self._forgotten
         if remembered is not None and now < remembered[0]:
             return remembered[1]
         try:
@@ -115,10 +137,13 @@ class UserTokens:
         except Exception as exc:
             log.exception("API token lookup failed")
             raise UsersUnavailable("the user database cannot be read") from exc
-        self._remember(key, (now + self.ttl_seconds, user), now)
+        with self._lock:
+            if forgotten == self._forgotten:  # else a user changed meanwhile: ask again next time
+                self._remember(key, (now + self.ttl_seconds, user), now)
         return user
 
     def _remember(self, key: bytes, entry: tuple[float, UserInfo | None], now: float) -> None:
+        """Called with ``_lock`` held."""
         if len(self._remembered) >= self.max_entries:
             # Random wrong tokens must not grow the cache: drop the expired, then the oldest.
             self._remembered = {k: v for k, v in self._remembered.items() if now < v[0]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import hmac
 import secrets
 
 import pyotp
@@ -58,6 +60,26 @@ def totp_uri(secret: str, username: str, issuer: str = "callcenter") -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
 
 
-def verify_totp(secret: str, code: str) -> bool:
-    """Accepts the current code and the one before or after (clock drift)."""
-    return pyotp.TOTP(secret).verify(code.strip(), valid_window=1)
+def accepted_totp_step(secret: str, code: str, now: dt.datetime) -> int | None:
+    """The RFC 6238 time step whose code ``code`` is: the current one or the one before or
+    after (clock drift), or None. The caller refuses a step it accepted before (a replay)."""
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    given = code.strip()
+    matched = None
+    for step in (current - 1, current, current + 1):  # all three: no early answer to time
+        if hmac.compare_digest(totp.generate_otp(step), given):
+            matched = step
+    return matched
+
+
+def dummy_password_hash() -> str:
+    """A hash made with today's cost, to verify against when a user name is unknown: the
+    answer then takes as long as for a real user (no timing hint of who exists)."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None or _DUMMY_HASH[0] is not _HASHER:
+        _DUMMY_HASH = (_HASHER, _HASHER.hash(secrets.token_urlsafe(16)))
+    return _DUMMY_HASH[1]
+
+
+_DUMMY_HASH: tuple[PasswordHasher, str] | None = None

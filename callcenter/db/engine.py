@@ -6,13 +6,14 @@ Alembic runs programmatically from the migrations shipped inside the package, so
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from callcenter.errors import CallCenterError
@@ -25,8 +26,10 @@ class DatabaseError(CallCenterError):
 
 
 def make_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
-    """An engine with a connect time-out, and foreign keys enforced on SQLite."""
+    """An engine with a connect time-out, and foreign keys enforced on SQLite (whose file is
+    made readable by its owner only: it holds password hashes and TOTP secrets)."""
     if url.startswith("sqlite"):
+        make_sqlite_file_private(url)
         engine = create_engine(url, connect_args={"timeout": connect_timeout})
 
         @event.listens_for(engine, "connect")
@@ -44,6 +47,29 @@ def make_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
     )
 
 
+def make_sqlite_file_private(url: str) -> None:
+    """Create the SQLite file of ``url`` with mode 0600, or take group and other permissions
+    away from an existing one we own. SQLite gives its -wal and -shm files the database
+    file's mode; those left by an earlier run are fixed here too."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite itself reports the missing directory
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError:
+        return  # read-only place or not ours: SQLite says what is wrong when it opens it
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            stat = file.stat()
+            if stat.st_uid == os.geteuid() and stat.st_mode & 0o077:
+                os.chmod(file, stat.st_mode & 0o700)
+        except OSError:
+            continue
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -52,9 +78,22 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
+    """Migrate the database at ``url`` up to ``revision``.
+
+    At head on PostgreSQL it also makes sure cdr_pgsql's ``asterisk_cdr`` table is there
+    (migration 0005 creates it; this puts it back if someone dropped it since): Asterisk 22
+    aborts at start without it.
+    """
     try:
         command.upgrade(alembic_config(url), revision)
+        if revision == "head" and url.startswith("postgresql"):
+            from callcenter.db.asterisk_cdr import create_asterisk_cdr_table
+
+            engine = make_engine(url)
+            try:
+                create_asterisk_cdr_table(engine)
+            finally:
+                engine.dispose()
     except OperationalError as exc:
         reason = " ".join(str(exc.orig).split())
         raise DatabaseError(f"cannot reach the database: {reason}", url=_safe(url)) from exc

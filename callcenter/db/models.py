@@ -222,12 +222,31 @@ class User(Base):
     agent_id: Mapped[str | None] = mapped_column(String(40))
     """For role agent: the agent (config id) this user is."""
     password_hash: Mapped[str] = mapped_column(String(255))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    """Encrypted (``callcenter.auth.sealing``) with a key derived from web.session_secret."""
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """The RFC 6238 time step of the last code accepted: it and older ones are refused."""
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None]
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime]
     disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie carries the id, this row says it is still valid.
+    Signing out deletes it; a password change, disabling the user and ``users signout``
+    delete all of the user's rows."""
+
+    __tablename__ = "web_sessions"
+
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 of the session id in the cookie (a leaked table opens no session)."""
+    username: Mapped[str] = mapped_column(
+        String(64), ForeignKey("users.username", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
 
 
 class QaScore(Base):

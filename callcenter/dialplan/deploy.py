@@ -135,12 +135,14 @@ def unified_diff(files: dict[str, str], config_dir: Path) -> str:
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file in the same directory and a rename.
 
-    Keeps the mode and owner of the file it replaces; a new file gets mode 0640 and the
-    directory's owner (these files hold secrets and Asterisk reads them as its own user).
+    Keeps the owner and mode of the file it replaces, minus any permission for others; a new
+    file gets mode 0640 and the directory's owner. These files hold secrets (manager.conf the
+    plain AMI secret, cdr_pgsql.conf the database password) and Asterisk reads them as its own
+    user or group: nobody else needs to.
     """
     try:
         previous = path.stat()
-        mode, uid, gid = previous.st_mode & 0o7777, previous.st_uid, previous.st_gid
+        mode, uid, gid = previous.st_mode & 0o7770, previous.st_uid, previous.st_gid
     except FileNotFoundError:
         parent = path.parent.stat()
         mode, uid, gid = 0o640, parent.st_uid, parent.st_gid
@@ -159,6 +161,17 @@ def write_atomically(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def write_files(files: dict[str, str], out_dir: Path) -> list[Path]:
+    """``dialplan render --out``: write every rendered file into ``out_dir`` (created 0750 if
+    needed) as ``write_atomically`` does; returns the paths written."""
+    out_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+    written = []
+    for name in sorted(files):
+        write_atomically(out_dir / name, files[name])
+        written.append(out_dir / name)
+    return written
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -266,8 +279,13 @@ def reload_problem(output: list[str]) -> str | None:
 
 async def run_reloads(runner: CommandRunner, names: list[str]) -> list[Reload]:
     """Issue every reload (even after a failure, so the rest of the config is current)."""
+    return await run_reloads_of(runner, reload_commands(names))
+
+
+async def run_reloads_of(runner: CommandRunner, commands: list[str]) -> list[Reload]:
+    """Run reload commands as given (e.g. ``module reload sounds`` after new prompts)."""
     results = []
-    for command in reload_commands(names):
+    for command in commands:
         try:
             output = await runner.command(command)
         except AsteriskError as exc:

@@ -421,14 +421,3 @@ def render_files(
         except jinja2.TemplateError as exc:  # e.g. StrictUndefined: a variable nobody prepared
             raise RenderError(f"template {name}.j2: {exc}", template=name) from exc
     return files
-
-
-def write_files(files: dict[str, str], out_dir: Path) -> list[Path]:
-    """Write rendered files into ``out_dir`` (created if needed); returns the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in sorted(files):
-        path = out_dir / name
-        path.write_text(files[name], encoding="utf-8")
-        written.append(path)
-    return written

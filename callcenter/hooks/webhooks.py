@@ -21,6 +21,13 @@ every delivery in it succeeded or was given up, so deliveries survive a restart 
 once). A 2xx answer is success; 4xx other than 408/429 means the receiver refuses it: given up
 at once; anything else (5xx, time-out, refused connection) is retried with exponential backoff
 up to ``max_attempts`` times. Deliveries given up are kept in ``<spool>/given-up.jsonl``.
+
+Destinations: redirects are never followed (a 3xx is given up: a receiver answering 307 must
+not make us re-POST the signed body elsewhere, e.g. to an admin URL on loopback). Unless a
+webhook sets ``allow_private_network: true``, loopback, link-local, private and other
+non-public addresses are refused: an IP written in the URL at config load, and every address
+a host name resolves to at delivery (the addresses actually connected to are checked, so DNS
+cannot point a public name at 127.0.0.1 later).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import hmac
 import json
 import logging
 import os
+import socket
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,9 +48,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from callcenter.cdr.spool import Record, Spool, encode_line, read_segment
-from callcenter.config import WebhookSettings
+from callcenter.config import WebhookSettings, non_public_address
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +78,33 @@ def verify_signature(
         except ValueError:
             return False
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+class NonPublicDestination(OSError):
+    """A webhook's host resolved only to addresses it may not be sent to."""
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then drops every non-public address."""
+
+    def __init__(self) -> None:
+        self._resolver = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._resolver.resolve(host, port, family)
+        public = [r for r in results if non_public_address(r["host"]) is None]
+        if not public:
+            kinds = sorted({non_public_address(r["host"]) or "" for r in results})
+            raise NonPublicDestination(
+                f"{host} resolves only to {', '.join(kinds)} addresses "
+                "(set allow_private_network: true to allow them)"
+            )
+        return public
+
+    async def close(self) -> None:
+        await self._resolver.close()
 
 
 class WebhookSender:
@@ -101,15 +137,20 @@ class WebhookSender:
         self._spooled = asyncio.Event()
         self._idle = asyncio.Event()
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+        """By ``allow_private_network``: only the public one filters resolved addresses."""
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Open the spool (deliveries left by a previous run go first) and start delivering."""
         await asyncio.to_thread(self.spool.open)
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.request_timeout)
-        )
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        self._sessions = {
+            False: aiohttp.ClientSession(
+                timeout=timeout, connector=aiohttp.TCPConnector(resolver=PublicOnlyResolver())
+            ),
+            True: aiohttp.ClientSession(timeout=timeout),
+        }
         self._tasks = [
             asyncio.create_task(self._persist_loop(), name="webhooks-persist"),
             asyncio.create_task(self._deliver_loop(), name="webhooks-deliver"),
@@ -126,9 +167,9 @@ class WebhookSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions = {}
         await asyncio.to_thread(self.spool.close)
 
     def emit(self, event: str, data: Mapping[str, Any]) -> int:
@@ -229,7 +270,7 @@ class WebhookSender:
             os.fsync(file.fileno())
 
     async def _post(self, target: WebhookSettings, event: str, delivery: str, body: bytes) -> str:
-        assert self._session is not None
+        session = self._sessions[target.allow_private_network]
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -239,13 +280,30 @@ class WebhookSender:
             SIGNATURE_HEADER: sign(target.secret, timestamp, body),
         }
         try:
-            async with self._session.post(target.url, data=body, headers=headers) as response:
+            async with session.post(
+                target.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 status = response.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if isinstance(getattr(exc, "os_error", exc), NonPublicDestination):
+                log.error(
+                    "webhook %s: %s delivery %s refused: %s", target.url, event, delivery, exc
+                )
+                return "refused"
             log.warning("webhook %s: %s delivery %s failed: %s", target.url, event, delivery, exc)
             return "retry"
         if 200 <= status < 300:
             return "ok"
+        if 300 <= status < 400:
+            log.error(
+                "webhook %s: %s delivery %s: HTTP %d to %s; redirects are not followed",
+                target.url,
+                event,
+                delivery,
+                status,
+                response.headers.get("Location", "?"),
+            )
+            return "refused"
         log.warning("webhook %s: %s delivery %s: HTTP %d", target.url, event, delivery, status)
         if 400 <= status < 500 and status not in {408, 429}:
             return "refused"

@@ -12,7 +12,7 @@ import re
 
 from callcenter.config import CallCenterConfig, RecordingPolicy
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")  # fullmatch: no trailing newline
 
 
 def policy_for_queue(config: CallCenterConfig, queue_id: str | None) -> RecordingPolicy:
@@ -34,7 +34,7 @@ def records_agent_leg(policy: RecordingPolicy) -> bool:
 def recording_name(call_id: str, part: int = 1) -> str:
     """``<call id>`` for the first recording of a call, ``<call id>-2``... for later ones."""
     name = call_id if part == 1 else f"{call_id}-{part}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"unusable recording name {name!r}")
     return name
 

@@ -1,19 +1,18 @@
 """Routes of the web pages, added to the API's aiohttp application by ``add_web_routes``.
 
-Every page needs a signed session cookie; every POST needs the session's CSRF token; each
-route names the permission it needs, and an agent only ever sees their own calls.
+Every page needs a signed session cookie whose session is still open on the server (checked
+on every request and on every tick of a live stream); every POST needs the session's CSRF
+token; each route names the permission it needs, and an agent only ever sees their own calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
+import contextlib
 import datetime as dt
-import io
 import json
 import logging
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from aiohttp import web
 
 from callcenter.auth.model import Permission, Role, allows
 from callcenter.config import CallCenterConfig
+from callcenter.csv_export import write_csv
 from callcenter.db.calls import (
     CallFilter,
     call_detail,
@@ -32,13 +32,19 @@ from callcenter.db.calls import (
     search_calls,
     set_agent_disposition,
 )
+from callcenter.db.engine import DatabaseError
+from callcenter.db.sessions import SessionStore
 from callcenter.db.users import SignInRefused, TotpRequired, UserStore
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
 from callcenter.text import REASON_MAX_LENGTH, text_problem
+from callcenter.web.links import crm_url
 from callcenter.web.security import (
     SESSION_COOKIE,
+    EventStreams,
     SessionCodec,
     SignInRateLimit,
+    TooManyStreams,
+    TrustedProxies,
     WebSession,
     csrf_matches,
 )
@@ -48,6 +54,10 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 LOGIN_CSRF_COOKIE = "cc_login_csrf"
+SESSION_CHECK_TIMEOUT = 5.0
+"""Longest a request waits for the session table before answering 503."""
+STREAM_RETRY_MS = 2000
+"""What a live stream tells the browser to wait before reconnecting once it ends."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -83,6 +93,39 @@ class WebDeps:
     rate_limit: SignInRateLimit
     clock: Callable[[], float] = time.time
     extra: dict[str, Any] = field(default_factory=dict)
+    sessions: SessionStore | None = None
+    """Open sessions [default: in the users' database]."""
+    streams: EventStreams | None = None
+    """Caps on live streams [default: from ``config.web``]."""
+    proxies: TrustedProxies | None = None
+    """Whose X-Forwarded-For to believe [default: ``config.web.trusted_proxies``]."""
+
+    def __post_init__(self) -> None:
+        web_settings = self.config.web
+        if self.sessions is None:
+            self.sessions = SessionStore(self.users.engine)
+        if self.streams is None:
+            self.streams = EventStreams(
+                per_session=web_settings.max_event_streams_per_session,
+                total=web_settings.max_event_streams,
+            )
+        if self.proxies is None:
+            self.proxies = TrustedProxies(web_settings.trusted_proxies)
+
+    @property
+    def session_store(self) -> SessionStore:
+        assert self.sessions is not None  # set in __post_init__
+        return self.sessions
+
+    @property
+    def stream_caps(self) -> EventStreams:
+        assert self.streams is not None  # set in __post_init__
+        return self.streams
+
+    @property
+    def trusted_proxies(self) -> TrustedProxies:
+        assert self.proxies is not None  # set in __post_init__
+        return self.proxies
 
 
 DEPS_KEY = web.AppKey("web_deps", WebDeps)
@@ -98,14 +141,36 @@ def deps_of(request: web.Request) -> WebDeps:
     return request.app[DEPS_KEY]
 
 
-def current_session(request: web.Request) -> WebSession | None:
+async def current_session(request: web.Request) -> WebSession | None:
+    """The request's session when its cookie is genuine and unexpired *and* the server still
+    has it open (not signed out, the user not disabled); with the user's role as it is now."""
     deps = deps_of(request)
-    return deps.codec.decode(request.cookies.get(SESSION_COOKIE), deps.clock())
+    claimed = deps.codec.decode(request.cookies.get(SESSION_COOKIE), deps.clock())
+    if claimed is None:
+        return None
+    return await _still_open(deps, claimed)
+
+
+async def _still_open(deps: WebDeps, session: WebSession) -> WebSession | None:
+    if session.expires_at <= deps.clock():
+        return None
+    now = dt.datetime.fromtimestamp(deps.clock(), dt.UTC)
+    try:
+        user = await asyncio.wait_for(
+            asyncio.to_thread(deps.session_store.check, session.session_id, session.username, now),
+            SESSION_CHECK_TIMEOUT,
+        )
+    except (TimeoutError, DatabaseError) as exc:
+        log.warning("session of %s not checked: %s", session.username, exc)
+        raise web.HTTPServiceUnavailable(text="the user database cannot be read") from exc
+    if user is None:
+        return None
+    return session.as_user(user.role.value, user.agent_id)
 
 
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
     env = request.app[JINJA_KEY]
-    session = current_session(request)
+    session = request.get(SESSION_KEY)
     html = env.get_template(template).render(
         session=session, center=deps_of(request).config.name, **values
     )
@@ -123,11 +188,12 @@ def require(*permissions: Permission) -> Callable[[Handler], Handler]:
 
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            session = current_session(request)
+            session = await current_session(request)
             if session is None:
                 if request.method == "GET":
                     raise web.HTTPFound(f"/login?next={request.path}")
                 raise web.HTTPUnauthorized(text="sign in first")
+            request[SESSION_KEY] = session
             if not any(allows(Role(session.role), p) for p in permissions):
                 return render(request, "forbidden.html", status=403)
             if request.method == "POST":
@@ -135,7 +201,6 @@ def require(*permissions: Permission) -> Callable[[Handler], Handler]:
                 token = form.get("csrf_token") or request.headers.get("X-CSRF-Token")
                 if not csrf_matches(session, str(token) if token else None):
                     return render(request, "forbidden.html", status=403, reason="CSRF")
-            request[SESSION_KEY] = session
             return await handler(request)
 
         return guarded
@@ -163,16 +228,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not cookie_token or form.get("csrf_token") != cookie_token:
         return render(request, "forbidden.html", status=403, reason="CSRF")
-    address = request.remote or "unknown"
-    if not deps.rate_limit.allow(address, deps.clock()):
+    username = str(form.get("username", "")).strip()
+    address = client_address(request)
+    attempt = deps.rate_limit.key(address, username)
+    if not deps.rate_limit.allow(attempt, deps.clock()):
         return render(
             request,
             "login.html",
             status=429,
             csrf_token=cookie_token,
-            error="Too many sign-in attempts from your address; wait a minute.",
+            error="Too many failed sign-ins for this user name from your address; wait a minute.",
+            username=username,
         )
-    username = str(form.get("username", "")).strip()
     try:
         user = await asyncio.to_thread(
             deps.users.sign_in,
@@ -191,6 +258,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             ask_totp=True,
         )
     except SignInRefused as exc:
+        deps.rate_limit.failed(attempt, deps.clock())
         log.info("sign-in refused for %r from %s: %s", username, address, exc.message)
         return render(
             request,
@@ -200,7 +268,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=exc.message,
             username=username,
         )
+    deps.rate_limit.succeeded(attempt)
     session = deps.codec.new(user.username, user.role.value, user.agent_id, deps.clock())
+    await asyncio.to_thread(
+        deps.session_store.open,
+        session.session_id,
+        user.username,
+        dt.datetime.fromtimestamp(deps.clock(), dt.UTC),
+        dt.datetime.fromtimestamp(session.expires_at, dt.UTC),
+    )
     target = str(form.get("next") or "")
     if not target.startswith("/") or target.startswith("//"):
         target = home_of(user.role)
@@ -217,10 +293,14 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout_submit(request: web.Request) -> web.StreamResponse:
-    session = current_session(request)
+    """Sign out: the session ends on the server (a copy of the cookie opens nothing)."""
+    session = await current_session(request)
     form = await request.post()
-    if session is not None and not csrf_matches(session, str(form.get("csrf_token", ""))):
-        return render(request, "forbidden.html", status=403, reason="CSRF")
+    if session is not None:
+        request[SESSION_KEY] = session
+        if not csrf_matches(session, str(form.get("csrf_token", ""))):
+            return render(request, "forbidden.html", status=403, reason="CSRF")
+        await asyncio.to_thread(deps_of(request).session_store.end, session.session_id)
     response = web.HTTPFound("/login")
     response.del_cookie(SESSION_COOKIE)
     raise response
@@ -236,8 +316,14 @@ def home_of(role: Role) -> str:
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    session = current_session(request)
+    session = await current_session(request)
     raise web.HTTPFound(home_of(Role(session.role)) if session else "/login")
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or what our trusted proxies say it is."""
+    forwarded_for = request.headers.getall("X-Forwarded-For", [])
+    return deps_of(request).trusted_proxies.client_address(request.remote, forwarded_for)
 
 
 def _new_token() -> str:
@@ -274,13 +360,7 @@ def _agent_snapshot(deps: WebDeps, agent_id: str) -> dict[str, Any]:
     if call is not None:
         queue = deps.config.queues.get(str(call.get("queue_id") or ""))
         if queue and queue.crm_link:
-            call = {
-                **call,
-                # The caller id comes from the network: encoded, it stays one query value.
-                "crm_url": queue.crm_link.replace(
-                    "{caller}", urllib.parse.quote(str(call.get("caller_number") or ""), safe="")
-                ),
-            }
+            call = {**call, "crm_url": crm_url(queue.crm_link, call)}
         state["call"] = call
     return state
 
@@ -354,19 +434,38 @@ async def disposition_submit(request: web.Request) -> web.StreamResponse:
 async def _event_stream(
     request: web.Request, produce: Callable[[], dict[str, Any]], interval: float = 1.0
 ) -> web.StreamResponse:
-    """Server-Sent Events: one JSON snapshot a second while the browser listens."""
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-    )
-    await response.prepare(request)
+    """Server-Sent Events: one JSON snapshot a second while the browser listens and the
+    session stays open. Each tick checks the session again; a signed-out session gets a
+    ``signed-out`` event and the end of the stream. A stream lives at most
+    ``streams.max_seconds`` (the browser reconnects through the sign-in check); a session
+    holds at most ``streams.per_session`` streams and the server ``streams.total`` (429)."""
+    deps = deps_of(request)
+    session = session_of(request)
+    streams = deps.stream_caps
     try:
-        while True:
-            payload = json.dumps(produce(), default=str)
-            await response.write(f"data: {payload}\n\n".encode())
-            await asyncio.sleep(interval)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    return response
+        with streams.opened(session.session_id):
+            response = web.StreamResponse(
+                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            )
+            await response.prepare(request)
+            loop = asyncio.get_running_loop()
+            ends_at = loop.time() + streams.max_seconds
+            with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+                await response.write(f"retry: {STREAM_RETRY_MS}\n\n".encode())
+                while loop.time() < ends_at:
+                    try:
+                        still_open = await _still_open(deps, session)
+                    except web.HTTPServiceUnavailable:
+                        break  # the database is away: end; the reconnection checks again
+                    if still_open is None:
+                        await response.write(b"event: signed-out\ndata: {}\n\n")
+                        break
+                    payload = json.dumps(produce(), default=str)
+                    await response.write(f"data: {payload}\n\n".encode())
+                    await asyncio.sleep(min(interval, max(0.0, ends_at - loop.time())))
+            return response
+    except TooManyStreams as exc:
+        return web.Response(status=429, text=str(exc), headers={"Retry-After": "10"})
 
 
 @require(Permission.OWN_STATE)
@@ -594,12 +693,8 @@ async def qa_export(request: web.Request) -> web.Response:
         "talk_seconds",
         "recording_name",
     ]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(calls)
     return web.Response(
-        text=out.getvalue(),
+        text=write_csv(calls, columns),
         content_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
     )

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from callcenter.auth.model import LockoutPolicy
 from callcenter.cdr.kpis import compute_kpis
 from callcenter.cdr.report import load_call_facts
 from callcenter.config import CallCenterConfig
 from callcenter.db.threads import DbThreads
-from callcenter.db.users import UserStore
+from callcenter.db.users import UserStore, user_store
 from callcenter.web.app import WebDeps, add_web_routes
 from callcenter.web.live import WorkerLiveView
 from callcenter.web.security import SessionCodec, SignInRateLimit
@@ -139,24 +138,27 @@ def build_web(
     worker: Worker,
     ari: AriClient,
     engine: Engine,
+    users: UserStore | None = None,
 ) -> WebDeps:
-    """Add the web pages to ``app`` (the API application), wired to the running worker."""
+    """Add the web pages to ``app`` (the API application), wired to the running worker;
+    ``users`` is the store the API uses too (its changes reach the API's token cache)."""
     web_settings = config.web
     secret = web_settings.session_secret
     if secret is None:
-        log.warning("web.session_secret is not set: a random one is used (sign-ins end at restart)")
+        log.warning(
+            "web.session_secret is not set: a random one is used (sign-ins end at restart, "
+            "two-factor sign-in cannot be turned on)"
+        )
         secret = secrets.token_urlsafe(32)
+    users = users or user_store(engine, config)
+    sealed = users.seal_totp_secrets()
+    if sealed:
+        log.info("encrypted %d TOTP secret(s) stored in plain text by an older version", sealed)
     live = WorkerLiveView(service, worker, ari)
     kpis = TodayKpis(engine, config)
     deps = WebDeps(
         config=config,
-        users=UserStore(
-            engine,
-            LockoutPolicy(
-                max_failures=web_settings.max_failed_sign_ins,
-                lock_minutes=web_settings.lockout_minutes,
-            ),
-        ),
+        users=users,
         live=live,
         recordings_dir=Path(config.recordings.directory),
         codec=SessionCodec(secret, web_settings.session_hours * 3600.0),

@@ -14,4 +14,9 @@ if [ "$found" -eq 0 ]; then
     echo "entrypoint: no rendered .conf files in $RENDERED (did the setup service run?)" >&2
     exit 1
 fi
+# The files hold secrets and are written 0640 (manager.conf has the plain AMI secret):
+# Asterisk reads them through its group; files deploy adds later take the directory's group.
+chown root:asterisk "$RENDERED" "$RENDERED"/*.conf
+chmod 0750 "$RENDERED"
+chmod 0640 "$RENDERED"/*.conf
 exec /usr/sbin/asterisk -f -U asterisk -G asterisk -vvv

@@ -70,7 +70,7 @@ def browser_config(tmp: Path) -> CallCenterConfig:
         "choices": {"2": {"queue": "billing"}},
     }
     base["web"] = {
-        "session_secret": "browser-test-secret",
+        "session_secret": "browser-test-secret-0123456789abcdefghijk",
         "supervisor_endpoint": SUPERVISOR_ENDPOINT,
         "sign_in_attempts_per_minute": 100,
     }

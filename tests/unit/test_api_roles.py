@@ -17,7 +17,7 @@ from callcenter.api import make_api_app
 from callcenter.auth.model import Role
 from callcenter.config import load_config
 from callcenter.db.engine import make_engine, upgrade
-from callcenter.db.users import UserStore
+from callcenter.db.users import SignInRefused, UserStore
 from callcenter.routing.service import AcdService
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "callcenter.yaml"
@@ -150,20 +150,58 @@ async def test_supervisors_and_admins_see_status_and_control_anyone(
     assert (reply.status, (await reply.json())["code"]) == (404, "agent-not-found")
 
 
-async def test_a_new_token_revokes_the_old_one_within_the_cache_time(
-    client: TestClient[Any, Any], users: UserStore, clock: FakeClock
+async def test_a_new_token_revokes_the_old_one_at_once(
+    client: TestClient[Any, Any], users: UserStore
 ) -> None:
     old = bearer(users.issue_token("sam"))
     assert (await client.get("/api/status", headers=old)).status == 200
     new = bearer(users.issue_token("sam"))
     assert (await client.get("/api/status", headers=new)).status == 200
-    # The old token's lookup is remembered for TTL seconds, no longer.
-    assert (await client.get("/api/status", headers=old)).status == 200
-    clock.now += TTL + 0.1
     reply = await client.get("/api/status", headers=old)
     assert reply.status == 401
     assert (await reply.json())["code"] == "unauthorized"
     assert (await client.get("/api/status", headers=new)).status == 200
+
+
+async def test_a_change_made_by_another_process_applies_within_the_cache_time(
+    client: TestClient[Any, Any], users: UserStore, clock: FakeClock
+) -> None:
+    """The CLI (or another worker) changes the database, not this process's cache."""
+    token = bearer(users.issue_token("sam"))
+    assert (await client.get("/api/status", headers=token)).status == 200
+    UserStore(users.engine).set_disabled("sam", True)  # as `callcenter users disable sam`
+    assert (await client.get("/api/status", headers=token)).status == 200
+    clock.now += TTL + 0.1
+    assert (await client.get("/api/status", headers=token)).status == 401
+
+
+async def test_lockout_disabling_and_revoking_stop_a_token_at_once(
+    client: TestClient[Any, Any], users: UserStore
+) -> None:
+    token = bearer(users.issue_token("ann"))
+
+    async def status_of_pause() -> int:
+        """200 while ann's token works (login first: only a logged-in agent pauses)."""
+        reply = await client.post("/api/agents/alice/login", headers=token)
+        if reply.status != 200:
+            return reply.status
+        reply = await client.post("/api/agents/alice/pause", headers=token, json={"reason": "x"})
+        await client.post("/api/agents/alice/logout", headers=bearer(SHARED))
+        return reply.status
+
+    assert await status_of_pause() == 200
+    for _ in range(users.lockout.max_failures):  # someone guesses ann's password
+        with pytest.raises(SignInRefused):
+            users.sign_in("ann", "not the password")
+    assert await status_of_pause() == 401
+    users.set_password("ann", PASSWORD)  # an admin unlocks her
+    assert await status_of_pause() == 200
+    users.set_disabled("ann", True)
+    assert await status_of_pause() == 401
+    users.set_disabled("ann", False)
+    assert await status_of_pause() == 200
+    users.revoke_token("ann")
+    assert await status_of_pause() == 401
 
 
 async def test_lookups_are_remembered_so_requests_do_not_hit_the_database(

@@ -46,6 +46,12 @@ def set_at(raw: dict[str, Any], where: tuple[Any, ...], value: Any) -> None:
     node[where[-1]] = value
 
 
+def replaced(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced once (which must be there: the example may change)."""
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
 def check(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """``callcenter config check`` on ``text``: exit status and stderr lines."""
     path = tmp_path / "cc.yaml"
@@ -90,6 +96,18 @@ def test_a_value_with_a_trailing_newline_is_refused(where: tuple[Any, ...]) -> N
     assert problem["path"].replace("[", ".").replace("]", "") == ".".join(map(str, where))
 
 
+def test_names_checked_by_hand_are_matched_whole(tmp_path: Path) -> None:
+    from callcenter.recording.policy import recording_name
+
+    with pytest.raises(ValueError, match="unusable recording name"):
+        recording_name("c1\n")
+    result = CliRunner().invoke(
+        main, ["cdr", "reconcile", "--table", "asterisk_cdr\n", "-c", str(tmp_path / "x.yaml")]
+    )
+    assert result.exit_code == 2
+    assert "is not a table name" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("where", "good"),
     [
@@ -98,7 +116,7 @@ def test_a_value_with_a_trailing_newline_is_refused(where: tuple[Any, ...]) -> N
         (("sip", "external_address"), "203.0.113.7"),
         (("api", "host"), "127.0.0.1"),
         (("api", "url"), "http://127.0.0.1:8080/"),
-        (("web", "session_secret"), "a-long-session-secret"),
+        (("web", "session_secret"), "Zq3-vT9_mR2xLp7Kw4Nc8Hb1Jd6Fs5Ga0Ye"),
     ],
 )
 def test_optional_values_with_a_trailing_newline_are_refused(
@@ -113,7 +131,7 @@ def test_optional_values_with_a_trailing_newline_are_refused(
 
 def test_an_ami_host_with_a_newline_no_longer_opens_ami_to_the_network(tmp_path: Path) -> None:
     # It used to pass and render manager.conf with bindaddr = 0.0.0.0 and the private networks.
-    text = EXAMPLE.read_text().replace("host: 127.0.0.1\n", 'host: "127.0.0.1\\n"\n', 1)
+    text = replaced(EXAMPLE.read_text(), "host: 127.0.0.1\n", 'host: "127.0.0.1\\n"\n')
     status, lines = check(tmp_path, text)
     assert status == 2
     assert lines == [
@@ -182,8 +200,10 @@ def test_two_asterisk_blocks_are_refused_with_the_line_of_each(tmp_path: Path) -
 
 
 def test_a_second_queue_of_the_same_id_is_refused(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text().replace(
-        "  support:\n    name: Support\n", "  sales:\n    name: Sales again\n", 1
+    text = replaced(
+        EXAMPLE.read_text(),
+        "  support:\n    name: Support\n",
+        "  sales:\n    name: Sales again\n",
     )
     status, lines = check(tmp_path, text)
     assert status == 2
@@ -192,12 +212,11 @@ def test_a_second_queue_of_the_same_id_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_duplicated_choice_digit_is_a_duplicate_not_unreachable_menus(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text().replace(
-        '        "2": {queue: sales, prompt: sound:transferring-to-sales}\n',
-        '        "2": {queue: sales, prompt: sound:transferring-to-sales}\n'
-        '        "1": {queue: billing}\n',
-        1,
+    text = EXAMPLE.read_text()
+    second = next(
+        line for line in text.splitlines() if line.startswith('        "2": {queue: sales')
     )
+    text = replaced(text, second + "\n", second + '\n        "1": {queue: billing}\n')
     status, lines = check(tmp_path, text)
     assert status == 2
     [line] = lines
@@ -214,11 +233,11 @@ def test_keys_that_mean_the_same_value_are_duplicates(tmp_path: Path) -> None:
 
 
 def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text().replace(
+    text = replaced(
+        EXAMPLE.read_text(),
         "queues:\n  sales:\n    name: Sales\n",
         "x-common: &common {ring_timeout: 15, wrapup_seconds: 10}\n"
         "queues:\n  sales:\n    <<: *common\n    name: Sales\n",
-        1,
     )
     path = tmp_path / "cc.yaml"
     path.write_text(text)
@@ -256,11 +275,11 @@ def test_an_alias_bomb_fails_at_once_with_one_line(tmp_path: Path) -> None:
 
 
 def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
-    text = EXAMPLE.read_text().replace(
+    text = replaced(
+        EXAMPLE.read_text(),
         "  - {id: bob,   name: Bob Chen,      endpoint: PJSIP/1002, skills: {sales: 6}}",
         "  - {id: bob,   name: Bob Chen,      endpoint: PJSIP/1002, skills: &bob {sales: 6}}\n"
         "  - {id: bobby, name: Bobby Chen,    endpoint: PJSIP/1009, skills: *bob}",
-        1,
     )
     path = tmp_path / "cc.yaml"
     path.write_text(text)

@@ -4,6 +4,7 @@ hostile values never reach a file."""
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,14 @@ def test_http_and_manager_follow_the_connection_settings(raw: dict[str, Any]) ->
     assert manager["general"]["bindaddr"] == ["127.0.0.1"]
     assert manager["callcenter"]["permit"] == ["127.0.0.1/32"]
     assert "command" in manager["callcenter"]["write"][0]
+
+
+def test_the_ami_user_cannot_run_system_commands(raw: dict[str, Any]) -> None:
+    """``system`` with ``originate`` lets whoever reads the secret originate to System()."""
+    manager = dict(parse_sections(render_files(build(raw))["manager.conf"], "manager.conf")[0])
+    write = manager["callcenter"]["write"][0].replace(" ", "").split(",")
+    assert "system" not in write
+    assert {"call", "agent", "command", "originate"} <= set(write)
 
 
 def test_a_trunk_with_a_realm_gets_an_md5_digest_and_registration(raw: dict[str, Any]) -> None:
@@ -254,6 +263,22 @@ def test_render_cli_writes_every_file(raw: dict[str, Any], tmp_path: Path) -> No
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == sorted(render.CORE_FILES)
+
+
+def test_render_cli_writes_files_nobody_else_can_read(raw: dict[str, Any], tmp_path: Path) -> None:
+    """manager.conf holds the plain AMI secret, cdr_pgsql.conf the database password."""
+    raw["database"] = {"url": "postgresql://cc:db-Secret-42@db/cc"}
+    path = tmp_path / "callcenter.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "etc"
+    out.mkdir()
+    (out / "manager.conf").write_text("old\n")
+    os.chmod(out / "manager.conf", 0o644)  # written by an older version, or a sample file
+    result = CliRunner().invoke(main, ["dialplan", "render", "-c", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert "cdr_pgsql.conf" in modes and "db-Secret-42" in (out / "cdr_pgsql.conf").read_text()
+    assert modes == {name: 0o640 for name in modes}
 
 
 def test_templates_are_found_through_the_package(raw: dict[str, Any]) -> None:

@@ -40,7 +40,10 @@ def config_for(tmp_path: Path, **overrides: Any) -> CallCenterConfig:
     raw = make_config(**overrides).model_dump(mode="json", exclude_none=True)
     raw["database"] = {"url": f"sqlite:///{tmp_path / 'cc.db'}"}
     raw["recordings"] = {"directory": str(tmp_path / "recordings")}
-    raw["web"] = {"session_secret": "unit-secret", "supervisor_endpoint": "PJSIP/2001"}
+    raw["web"] = {
+        "session_secret": "unit-secret-0123456789abcdefghijklmnopq",
+        "supervisor_endpoint": "PJSIP/2001",
+    }
     return CallCenterConfig.model_validate(raw)
 
 

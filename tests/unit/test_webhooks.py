@@ -59,7 +59,12 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 
 def sender(url: str, spool: Path, **kw: Any) -> WebhookSender:
-    target = WebhookSettings(url=url, secret=SECRET, events=["call_end", "recording_finished"])
+    target = WebhookSettings(
+        url=url,
+        secret=SECRET,
+        events=["call_end", "recording_finished"],
+        allow_private_network=True,  # the receiver is on loopback
+    )
     options: dict[str, Any] = {"backoff_initial": 0.01, "backoff_max": 0.05, **kw}
     return WebhookSender([target], spool, **options)
 
@@ -161,3 +166,67 @@ async def test_plugins_get_events_and_a_broken_one_harms_nobody(
     assert any("c9" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
     with pytest.raises(ValueError, match="unknown hook event"):
         hooks.emit("call_exploded", {"call_id": "c9"})
+
+
+async def test_redirects_are_not_followed(tmp_path: Path) -> None:
+    """A receiver answering 307 must not make us re-POST the signed body to where it points
+    (here an "admin" URL on loopback)."""
+    admin_hits: list[bytes] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect("/admin/run")
+
+    async def admin(request: web.Request) -> web.Response:
+        admin_hits.append(await request.read())
+        return web.Response(text="done")
+
+    app = web.Application()
+    app.router.add_post("/hook", redirect)
+    app.router.add_post("/admin/run", admin)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        webhooks = sender(f"http://127.0.0.1:{port}/hook", tmp_path / "wh")
+        await webhooks.start()
+        webhooks.emit("call_end", {"call_id": "c5"})
+        await webhooks.wait_delivered()
+        await webhooks.close()
+    finally:
+        await runner.cleanup()
+    assert admin_hits == []
+    assert webhooks.given_up == 1 and webhooks.delivered == 0
+
+
+def test_private_destinations_in_the_config_are_refused_unless_allowed() -> None:
+    for url in (
+        "http://127.0.0.1:9000/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:8080/",
+        "http://[::ffff:192.168.0.1]/",
+        "http://0.0.0.0/",
+    ):
+        with pytest.raises(ValueError, match="allow_private_network"):
+            WebhookSettings(url=url, secret=SECRET)
+        assert WebhookSettings(url=url, secret=SECRET, allow_private_network=True).url == url
+    assert WebhookSettings(url="https://hooks.example.com/x", secret=SECRET)
+    assert WebhookSettings(url="https://93.184.216.34/x", secret=SECRET)
+    with pytest.raises(ValueError, match="http"):
+        WebhookSettings(url="file:///etc/passwd", secret=SECRET)
+
+
+async def test_a_name_resolving_to_loopback_is_refused_at_delivery(
+    receiver: tuple[Receiver, str], tmp_path: Path
+) -> None:
+    rec, url = receiver
+    target = WebhookSettings(url=url.replace("127.0.0.1", "localhost"), secret=SECRET)
+    webhooks = WebhookSender([target], tmp_path / "wh", backoff_initial=0.01)
+    await webhooks.start()
+    webhooks.emit("call_end", {"call_id": "c6"})
+    await webhooks.wait_delivered()
+    await webhooks.close()
+    assert rec.headers == []  # never connected
+    assert webhooks.given_up == 1  # at once: no retries against a private address

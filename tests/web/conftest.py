@@ -29,6 +29,7 @@ from callcenter.web.security import SessionCodec, SignInRateLimit
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "callcenter.yaml"
 PASSWORD = "long enough secret"
+SESSION_SECRET = "web-test-session-secret-0123456789abcdefghijklmnop"
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Site:
     users: UserStore
     live: StaticCallCenter
     recordings: Path
+    deps: WebDeps
 
 
 def write_wav(path: Path, seconds: float = 0.5) -> None:
@@ -87,7 +89,7 @@ def write_wav(path: Path, seconds: float = 0.5) -> None:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     raw = yaml.safe_load(EXAMPLE.read_text())
     raw["web"] = {
-        "session_secret": "test-secret",
+        "session_secret": SESSION_SECRET,
         "sign_in_attempts_per_minute": 50,
         "supervisor_endpoint": "PJSIP/2001",
     }
@@ -95,7 +97,9 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     url = f"sqlite:///{tmp_path / 'web.db'}"
     upgrade(url)
     engine = make_engine(url)
-    users = UserStore(engine, LockoutPolicy(max_failures=3, lock_minutes=15))
+    users = UserStore(
+        engine, LockoutPolicy(max_failures=3, lock_minutes=15), totp_key=SESSION_SECRET
+    )
     users.add("alice", PASSWORD, Role.AGENT, agent_id="alice")
     users.add("bob", PASSWORD, Role.AGENT, agent_id="bob")
     users.add("quinn", PASSWORD, Role.QA)
@@ -140,21 +144,19 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         }
     )
     app = web.Application()
-    add_web_routes(
-        app,
-        WebDeps(
-            config=config,
-            users=users,
-            live=live,
-            recordings_dir=recordings,
-            codec=SessionCodec("test-secret", 3600),
-            rate_limit=SignInRateLimit(50),
-        ),
+    deps = WebDeps(
+        config=config,
+        users=users,
+        live=live,
+        recordings_dir=recordings,
+        codec=SessionCodec(SESSION_SECRET, 3600),
+        rate_limit=SignInRateLimit(50),
     )
+    add_web_routes(app, deps)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield Site(client, users, live, recordings)
+        yield Site(client, users, live, recordings, deps)
     finally:
         await client.close()
         engine.dispose()

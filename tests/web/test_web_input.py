@@ -82,3 +82,10 @@ async def test_the_crm_link_carries_the_caller_id_encoded(site: Site) -> None:
     await signed_in(site.client, "alice", "/agent")
     html = await (await site.client.get("/agent")).text()
     assert 'href="https://crm.example.com/search?phone=%2B1555%26admin%3D1%23x"' in html
+
+
+def test_the_config_allows_exactly_the_placeholders_the_pages_fill_in() -> None:
+    from callcenter.config import CRM_PLACEHOLDERS
+    from callcenter.web.links import CRM_PLACEHOLDERS as FILLED_IN
+
+    assert {f"{{{name}}}" for name in CRM_PLACEHOLDERS} == set(FILLED_IN)

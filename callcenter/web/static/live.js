@@ -70,4 +70,9 @@
     var data = JSON.parse(message.data);
     if (root.id === "agent") { agentUpdate(data); } else { wallboardUpdate(data); }
   };
+  // The session ended on the server (signed out elsewhere, password changed, user disabled).
+  source.addEventListener("signed-out", function () {
+    source.close();
+    window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+  });
 }());
