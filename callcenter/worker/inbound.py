@@ -288,7 +288,7 @@ async def _hang_up(session: CallSession) -> None:
 
 async def _play_to_end(session: CallSession, media: str, within: float = 30.0) -> None:
     """Play one prompt and wait for its end (or the caller leaving)."""
-    if session.caller_left:
+    if session.caller_left or not await session.answered():
         return
     playback = new_playback_id()
     try:
@@ -317,7 +317,7 @@ async def leave_voicemail(session: CallSession, box: str) -> None:
     """Greeting, then record the caller into ``voicemail-<box>-<call id>`` until they hang up,
     press # or ``VOICEMAIL_MAX_SECONDS`` pass."""
     await _play_to_end(session, VOICEMAIL_GREETING)
-    if session.caller_left:
+    if session.caller_left or not await session.answered():
         return
     name = f"voicemail-{box}-{session.call_id}"
     try:
@@ -434,7 +434,7 @@ def build_inbound(
     )
     worker.register_flow(flow)
     watch_endpoints(service, worker, recorder)
-    if service.reservations is not None:
-        # Queue entries are saved only with shared reservations: then callers can be resumed.
-        resume_waiting_callers(worker, service.reservations.engine, worker_id, config)
+    if service.engine is not None and service.journal is not None:
+        # Queue entries are saved only with a database: then callers can be resumed.
+        resume_waiting_callers(worker, service.engine, worker_id, config)
     return flow, service
