@@ -21,7 +21,8 @@ from sqlalchemy import Engine, text
 from callcenter.api import make_api_app
 from callcenter.config import load_config
 from callcenter.db.engine import make_engine, upgrade
-from callcenter.routing.reservations import AgentReservations
+from callcenter.routing.journal import RoutingJournal
+from callcenter.routing.leases import AgentLeases
 from callcenter.routing.service import AcdService
 from callcenter.routing.testing import make_config
 
@@ -221,23 +222,28 @@ async def test_the_openapi_document_lists_itself(client: TestClient[Any, Any]) -
     assert "200" in operation["responses"]
 
 
-# --- accepted means kept (the real reservations, on SQLite and on PostgreSQL) -----------------
+# --- accepted means kept (the real journal and leases, on SQLite and on PostgreSQL) -----------
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         url: str = request.getfixturevalue("pg_url")
     else:
         url = f"sqlite:///{tmp_path / 'callcenter.db'}"
     upgrade(url)
-    engine = make_engine(url)
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
 
 async def wait_for(condition: Any) -> None:
-    """Poll the database (nothing signals a row written by the service's thread)."""
+    """Poll the database (nothing signals a row the journal wrote from its thread)."""
     async with asyncio.timeout(15):
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
@@ -249,16 +255,6 @@ def agent_row(engine: Engine, agent_id: str) -> tuple[str, str | None]:
             text("SELECT state, pause_reason FROM agents WHERE agent_id = :a"), {"a": agent_id}
         ).one()
     return row[0], row[1]
-
-
-class CountingReservations(AgentReservations):
-    """The real reservations, counting how often the service reads the shared rows back."""
-
-    reads = 0
-
-    def agent_states(self) -> Any:
-        self.reads += 1
-        return super().agent_states()
 
 
 def pause_reasons_written(engine: Engine, agent_id: str) -> list[str | None]:
@@ -274,14 +270,31 @@ def pause_reasons_written(engine: Engine, agent_id: str) -> list[str | None]:
         )
 
 
+class CountingLeases(AgentLeases):
+    """The real leases, counting the rounds in which the service reads the shared rows back."""
+
+    rounds = 0
+
+    def sync(self, *args: Any, **kwargs: Any) -> Any:
+        self.rounds += 1
+        return super().sync(*args, **kwargs)
+
+
 async def test_pauses_answered_200_are_kept_and_refused_ones_leave_no_trace(
-    engine: Engine,
+    database_url: str, engine: Engine, tmp_path: Path
 ) -> None:
-    # It used to answer 200 to '\ud800' (and NUL, which PostgreSQL refuses), fail the write
+    # It used to answer 200 to '\\ud800' (and NUL, which PostgreSQL refuses), fail the write
     # and put the agent back to available a few seconds later.
-    config = load_config(EXAMPLE, env={})
-    reservations = CountingReservations(engine, "w1")
-    service = AcdService(config, reservations=reservations, sync_seconds=0.05)
+    journal = RoutingJournal(database_url, tmp_path / "spool", "w1")
+    leases = CountingLeases(engine, "w1")
+    service = AcdService(
+        load_config(EXAMPLE, env={}),
+        journal=journal,
+        leases=leases,
+        worker_id="w1",
+        sync_seconds=0.05,
+        alone_sync_seconds=0.05,
+    )
     await service.start()
     try:
         async with TestClient(TestServer(make_api_app(service, TOKEN))) as client:
@@ -293,7 +306,6 @@ async def test_pauses_answered_200_are_kept_and_refused_ones_leave_no_trace(
                 )
                 body = await expect_error(reply, 400, "invalid-request")
                 assert body["details"] == {"field": "reason"}
-            assert agent_row(engine, "femi") == ("available", None)
             reason = "Pause café ☕ " + "é" * 51  # 64 characters, 117 bytes in UTF-8
             reply = await client.post(
                 "/api/agents/femi/pause", headers=AUTH, json={"reason": reason}
@@ -301,11 +313,12 @@ async def test_pauses_answered_200_are_kept_and_refused_ones_leave_no_trace(
             assert reply.status == 200
             await wait_for(lambda: agent_row(engine, "femi") == ("paused", reason))
             assert pause_reasons_written(engine, "femi") == [reason]
-            # Ten read-backs of the shared rows later the pause still stands.
-            reads = reservations.reads
-            await wait_for(lambda: reservations.reads >= reads + 10)
+            # Ten rounds of reading the shared rows back later, the pause still stands.
+            rounds = leases.rounds
+            await wait_for(lambda: leases.rounds >= rounds + 10)
             assert agent_row(engine, "femi") == ("paused", reason)
             femi = service.agent_view("femi")
             assert (femi["state"], femi["reason"]) == ("paused", reason)
+            assert journal.stats.rejected == 0  # nothing was set aside as unwritable
     finally:
         await service.close()
