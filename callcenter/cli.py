@@ -26,8 +26,9 @@ EXIT_BAD_INPUT = 2
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
-    """Print one clear line (or the config problems) on stderr and exit."""
-    click.echo(f"error: {message}", err=True)
+    """Print one clear line per problem on stderr, each starting ``error:``, and exit."""
+    for line in message.splitlines() or [""]:
+        click.echo(f"error: {line}", err=True)
     sys.exit(status)
 
 

@@ -33,7 +33,7 @@ from callcenter.config import CallCenterConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_AGE = re.compile(r"^(\d+)([smhd])$")
+_AGE = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -41,7 +41,7 @@ def parse_when(value: str | None, tz: str, default: dt.datetime) -> dt.datetime:
     """An ISO date/datetime (local to ``tz`` when naive) or an age like ``7d``."""
     if value is None:
         return default
-    match = _AGE.match(value.strip())
+    match = _AGE.fullmatch(value.strip())
     if match:
         amount, unit = int(match.group(1)), _UNITS[match.group(2)]
         return dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: amount})
@@ -566,7 +566,7 @@ def cdr_reconcile(
     """Compare Asterisk's CDR rows (by linkedid) with our calls; exit 1 on differences."""
     from callcenter.cdr.reconcile import compare, load_asterisk_cdr, load_our_calls
 
-    if not re.match(r"^[a-z_][a-z0-9_]*$", table):
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):  # written into SQL: the whole name
         fail(f"--table: {table!r} is not a table name", EXIT_BAD_INPUT)
     cfg = load(config_path)
     start, end = _window(cfg, since, until)

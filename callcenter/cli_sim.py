@@ -29,8 +29,10 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _fail(message: str, status: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(status)
+    # Imported here: callcenter.cli imports this module to register its commands.
+    from callcenter.cli import fail
+
+    fail(message, status)
 
 
 @click.command("sim")

@@ -35,7 +35,8 @@ DEFAULT_LANGUAGE = "en"
 MediaUri = Annotated[
     str,
     StringConstraints(
-        pattern=r"^(sound|prompt|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$"
+        max_length=200,
+        pattern=r"^(sound|prompt|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$",
     ),
 ]
 """What a config may play: ``sound:vm-goodbye``, ``prompt:welcome``, ``digits:123``..."""
@@ -84,12 +85,12 @@ def prompt_sound_id(prompt_id: str) -> str:
     return f"{PROMPT_FOLDER}/{prompt_id}"
 
 
-_PROMPT_URI = re.compile(rf"^{PROMPT_SCHEME}:([a-z][a-z0-9_-]*)$")
+_PROMPT_URI = re.compile(rf"{PROMPT_SCHEME}:([a-z][a-z0-9_-]*)")
 
 
 def asterisk_media(uri: str) -> str:
     """A media URI as ARI takes it: ``prompt:welcome`` -> ``sound:callcenter/welcome``."""
-    match = _PROMPT_URI.match(uri)
+    match = _PROMPT_URI.fullmatch(uri)
     return f"sound:{prompt_sound_id(match.group(1))}" if match else uri
 
 

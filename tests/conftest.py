@@ -6,6 +6,7 @@
   its absence skips; under ``CI=true`` it fails.
 - ``espeak_ng``: Debian's espeak-ng (text prompts; `make test` installs it). Outside CI its
   absence skips; under ``CI=true`` it fails.
+- the ``callcenter`` Hypothesis profile: fuzz tests are reproducible.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
+
+# Fuzz tests (Hypothesis) run in every `make test`: the same examples on every run and every
+# machine (derandomize; no example database), no per-example deadline on a busy CI machine.
+# Each test sets its own small max_examples.
+settings.register_profile("callcenter", derandomize=True, database=None, deadline=None)
+settings.load_profile("callcenter")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_URL = os.environ.get("CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

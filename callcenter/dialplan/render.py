@@ -31,6 +31,7 @@ from callcenter.dialplan.contexts import (
     INBOUND_CONTEXT,
 )
 from callcenter.errors import ConfigError
+from callcenter.text import shown
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -44,9 +45,10 @@ FALLBACK_MESSAGE = "tt-allbusy&vm-goodbye"
 TRUNK = "trunk"
 # Chars of an endpoint's resource that a dialplan extension may hold literally ('-' is ignored
 # by Asterisk's extension matching, '.' and '_' make patterns).
-_DIALABLE = re.compile(r"^[A-Za-z0-9]+$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
-_DB_WORD = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
+# Matched with fullmatch: re.match with '$' would also accept a trailing newline.
+_DIALABLE = re.compile(r"[A-Za-z0-9]+")
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*")
+_DB_WORD = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
 # app_queue strategies for our routing strategies (the fallback cannot route on skill levels:
 # a queue's members are the agents who qualify for it).
@@ -132,8 +134,8 @@ def _fail(key: str, message: str) -> RenderError:
 
 
 def _host(value: str, key: str) -> str:
-    if not _HOSTNAME.match(value):
-        raise _fail(key, f"invalid host {value!r} (a host name or IP address)")
+    if not _HOSTNAME.fullmatch(value):
+        raise _fail(key, f"invalid host {shown(value)} (a host name or IPv4 address)")
     return value
 
 
@@ -165,7 +167,7 @@ def _agent_phones(config: CallCenterConfig, allow_insecure: bool) -> list[AgentP
                 name=agent.name,
                 resource=resource,
                 endpoint=agent.endpoint,
-                extension=resource if _DIALABLE.match(resource) else None,
+                extension=resource if _DIALABLE.fullmatch(resource) else None,
                 md5_cred=secrets.md5_cred(resource, realm, password),
             )
         )
@@ -276,8 +278,8 @@ def _database(config: CallCenterConfig, allow_insecure: bool) -> dict[str, Any] 
         "user": unquote(parts.username or "callcenter"),
     }
     for name, value in values.items():
-        if not _DB_WORD.match(value):
-            raise _fail(key, f"{name} {value!r} cannot be written into cdr_pgsql.conf")
+        if not _DB_WORD.fullmatch(value):
+            raise _fail(key, f"{name} {shown(value)} cannot be written into cdr_pgsql.conf")
     password = unquote(parts.password) if parts.password else None
     if password is not None:
         secrets.check_secret(password, key + " (password)", allow_insecure_defaults=allow_insecure)

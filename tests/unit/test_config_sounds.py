@@ -73,7 +73,7 @@ def test_a_prompt_is_text_or_a_file() -> None:
     assert found["prompts.both"] == "a prompt needs exactly one of text or file"
     assert found["prompts.neither"] == "a prompt needs exactly one of text or file"
     assert found["prompts.file-voice"] == "voice applies to text prompts only"
-    assert found["prompts.Bad Id"].startswith("invalid value 'Bad Id': a prompt id")
+    assert found["prompts.Bad Id"].startswith("invalid value 'Bad Id': expected lower-case letters")
 
 
 def test_the_defaults_are_core_sounds() -> None:

@@ -51,6 +51,7 @@ def test_recording_names_give_back_their_call_id() -> None:
     assert call_id_of(f"voicemail-sales-{CALL}") == CALL
     assert call_id_of("conf-rec") is None
     assert call_id_of(f"{CALL}x") is None
+    assert call_id_of(f"{CALL}\n") is None
 
 
 def test_an_adopted_leg_keeps_its_answer_time_and_the_talk_spans_the_restart() -> None:
