@@ -11,9 +11,10 @@ time-out whose commit did land) changes nothing:
 - ``voicemail_messages``: upsert on the recording's name of the facts only (duration, sound,
   caller...): who handled a message and their note are never overwritten by a replay.
 
-Legs, events, recordings and voicemail messages reference ``calls``: when a batch holds rows of a call whose
-``calls`` row is not in it (nor, maybe, in the database yet), a placeholder call row is inserted
-first (``ON CONFLICT DO NOTHING``, ``updated_at`` at the epoch so any real snapshot replaces it).
+Legs, events, recordings and voicemail messages reference ``calls``: when a batch holds rows of
+a call whose ``calls`` row is not in it (nor, maybe, in the database yet), a placeholder call
+row is inserted first (``ON CONFLICT DO NOTHING``, ``updated_at`` at the epoch so any real
+snapshot replaces it).
 
 Synchronous on purpose: the async ``CdrWriter`` runs it in a thread with a time-out.
 """

@@ -45,6 +45,8 @@ class DurableOutbox:
         self.max_attempts = max_attempts
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.attempts = 0
+        """Attempts made (each try of each delivery, whatever its outcome)."""
         self.delivered = 0
         self.given_up = 0
         self._pending: list[Record] = []
@@ -163,6 +165,7 @@ class DurableOutbox:
         for attempt in range(1, self.max_attempts + 1):
             async with self._semaphore:
                 outcome = await self.attempt(delivery)
+            self.attempts += 1
             if outcome == "ok":
                 self.delivered += 1
                 return

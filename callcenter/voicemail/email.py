@@ -31,12 +31,12 @@ from callcenter.hooks.outbox import DurableOutbox, Outcome
 
 log = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 
 def _plain(value: Any, default: str = "unknown") -> str:
     """A caller's number or name (from the SIP From header: anything) made safe for a mail
-    header: control characters (line ends) become spaces."""
+    header: control characters (line ends) and runs of spaces become one space."""
     text = _CONTROL.sub(" ", str(value or "")).strip()
     return text[:80] or default
 
