@@ -289,3 +289,7 @@ from callcenter import cli_cdr  # noqa: E402
 main.add_command(cli_cdr.report)
 main.add_command(cli_cdr.recordings)
 main.add_command(cli_cdr.cdr)
+
+from callcenter import cli_voicemail  # noqa: E402
+
+main.add_command(cli_voicemail.voicemail)

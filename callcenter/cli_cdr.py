@@ -229,6 +229,12 @@ def _filter_options(func: F) -> F:
             click.option("--caller", default=None, help="Caller number (or part of it)."),
             click.option("--disposition", default=None, help="answered, abandoned_queue..."),
             click.option("--min-duration", type=float, default=None, help="Seconds."),
+            click.option(
+                "--kind",
+                type=click.Choice(["call", "voicemail"]),
+                default=None,
+                help="Conversations or voicemail messages [default: both].",
+            ),
             click.option("--limit", type=int, default=1000, show_default=True),
         ]
     ):
@@ -252,6 +258,7 @@ def _find(
 
 LIST_COLUMNS = [
     "call_id",
+    "kind",
     "started_at",
     "duration_seconds",
     "agent_id",
@@ -361,22 +368,26 @@ def recordings_play(config_path: str | None, call_id: str) -> None:
     for rec in detail["recordings"]:
         if not rec["storage_url"]:
             fail(f"recording {rec['name']} was not fetched from Asterisk (it is still there)")
-        path = path_of(rec["storage_url"])
-        if not path.is_file():
-            fail(f"recording {rec['name']} is missing: {path}")
-        player = shutil.which("play") or shutil.which("aplay")
-        if player is None:
-            click.echo(
-                "no audio player found (install sox for 'play' or alsa-utils for 'aplay'); "
-                f"the file is {path}"
-            )
-            continue
-        click.echo(f"playing {path}")
-        limit = (rec["duration_seconds"] or 3600) + 10
-        try:
-            subprocess.run([player, str(path)], check=False, timeout=limit)
-        except subprocess.TimeoutExpired:
-            fail(f"{player} did not finish within {limit:.0f} s")
+        play_audio(rec["name"], path_of(rec["storage_url"]), rec["duration_seconds"])
+
+
+def play_audio(name: str, path: Path, seconds: float | None) -> None:
+    """Play a stored file with `play` (sox) or `aplay`, else say where it is."""
+    if not path.is_file():
+        fail(f"recording {name} is missing: {path}")
+    player = shutil.which("play") or shutil.which("aplay")
+    if player is None:
+        click.echo(
+            "no audio player found (install sox for 'play' or alsa-utils for 'aplay'); "
+            f"the file is {path}"
+        )
+        return
+    click.echo(f"playing {path}")
+    limit = (seconds or 3600) + 10
+    try:
+        subprocess.run([player, str(path)], check=False, timeout=limit)
+    except subprocess.TimeoutExpired:
+        fail(f"{player} did not finish within {limit:.0f} s")
 
 
 @recordings.command("export")

@@ -26,6 +26,8 @@ class RecordingFilter:
     caller: str | None = None
     disposition: str | None = None
     min_duration: float | None = None
+    kind: str | None = None
+    """``call`` or ``voicemail`` (None: both)."""
     limit: int = 1000
 
 
@@ -47,10 +49,13 @@ def list_recordings(engine: Engine, where: RecordingFilter) -> list[dict[str, An
         conditions.append(c.disposition == where.disposition)
     if where.min_duration is not None:
         conditions.append(r.duration_seconds >= where.min_duration)
+    if where.kind:
+        conditions.append(r.kind == where.kind)
     query = (
         select(
             r.call_id,
             r.name,
+            r.kind,
             r.started_at,
             r.duration_seconds,
             r.agent_id,

@@ -15,7 +15,7 @@ from callcenter.config import CallCenterConfig, Mailbox
 from callcenter.db.engine import make_engine, upgrade
 from callcenter.routing.testing import make_config
 from callcenter.voicemail.access import VoicemailAccess, serves_queue
-from callcenter.voicemail.messages import LeftMessage, StoredAudio, message_name, message_row
+from callcenter.voicemail.messages import StoredAudio, message_name
 from callcenter.voicemail.store import (
     AlreadyHandled,
     CallbackNotPossible,
@@ -28,6 +28,7 @@ from callcenter.voicemail.store import (
     pending_callbacks,
     request_callback,
 )
+from callcenter.voicemail.testing import message_records
 
 T0 = dt.datetime(2026, 12, 8, 19, 0, tzinfo=dt.UTC)
 
@@ -43,30 +44,9 @@ def config() -> CallCenterConfig:
 
 
 def batch(box: str, call_id: str, caller: str | None, at: dt.datetime, sound: float) -> list[Any]:
-    cfg = config()
     name = message_name(box, call_id)
-    left = LeftMessage(name, call_id, box, None, caller, "Dana", at)
     audio = StoredAudio(9.5, sound, "wav", 152_044, "ab" * 32, f"file:///rec/{name}.wav")
-    recording = {
-        "name": name,
-        "call_id": call_id,
-        "agent_id": None,
-        "queue_id": cfg.mailbox(box).queue,
-        "target": "channel",
-        "started_at": at,
-        "duration_seconds": 9.5,
-        "format": "wav",
-        "size_bytes": 152_044,
-        "storage_url": audio.storage_url,
-        "sha256": audio.sha256,
-        "expires_at": at + dt.timedelta(days=90),
-        "deleted_at": None,
-        "kind": "voicemail",
-    }
-    return [
-        {"table": "recordings", "row": recording},
-        {"table": "voicemail_messages", "row": message_row(left, cfg.mailbox(box), audio)},
-    ]
+    return message_records(config(), box, call_id, caller, at, audio)
 
 
 @pytest.fixture

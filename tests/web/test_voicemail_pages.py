@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from callcenter.auth.model import Role
 from callcenter.cdr.store import CdrStore
 from callcenter.db.models import Call, CallbackRequest, VoicemailMessage
-from callcenter.voicemail.messages import LeftMessage, StoredAudio, message_row
+from callcenter.voicemail.testing import message_records, stored_audio
 
 from .conftest import PASSWORD, Site, write_wav
 from .test_web_security import csrf_of, sign_in
@@ -30,46 +30,21 @@ def store_message(site: Site, name: str, box: str, call_id: str, caller: str) ->
     config = site.deps.config
     path = site.recordings / f"{name}.wav"
     write_wav(path, 2.0)
-    call = {
-        "call_id": call_id,
-        "caller_number": caller,
-        "started_at": LEFT_AT - dt.timedelta(seconds=40),
-        "updated_at": LEFT_AT,
-        "disposition": "voicemail",
-        "queue_id": config.mailbox(box).queue,
-    }
-    recording = {
-        "name": name,
-        "call_id": call_id,
-        "agent_id": None,
-        "queue_id": config.mailbox(box).queue,
-        "target": "channel",
-        "started_at": LEFT_AT,
-        "duration_seconds": 2.0,
-        "format": "wav",
-        "size_bytes": path.stat().st_size,
-        "storage_url": path.as_uri(),
-        "sha256": "0" * 64,
-        "expires_at": LEFT_AT + dt.timedelta(days=90),
-        "deleted_at": None,
-        "kind": "voicemail",
-    }
-    left = LeftMessage(name, call_id, box, None, caller, "Dana", LEFT_AT)
-    audio = StoredAudio(2.0, 2.0, "wav", path.stat().st_size, "0" * 64, path.as_uri())
+    with Session(site.users.engine) as session:
+        session.add(
+            Call(
+                call_id=call_id,
+                caller_number=caller,
+                started_at=LEFT_AT - dt.timedelta(seconds=40),
+                updated_at=LEFT_AT,
+                disposition="voicemail",
+                queue_id=config.mailbox(box).queue,
+            )
+        )
+        session.commit()
     store = CdrStore(str(site.users.engine.url))
     try:
-        with Session(site.users.engine) as session:
-            session.merge(Call(**{**call, "ivr_path": [], "digits": [], "variables": {}}))
-            session.commit()
-        store.write(
-            [
-                {"table": "recordings", "row": recording},
-                {
-                    "table": "voicemail_messages",
-                    "row": message_row(left, config.mailbox(box), audio),
-                },
-            ]
-        )
+        store.write(message_records(config, box, call_id, caller, LEFT_AT, stored_audio(path)))
     finally:
         store.dispose()
 

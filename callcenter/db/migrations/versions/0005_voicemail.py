@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-08
+Create Date: 2026-12-04
 
 Every recording already stored is a conversation: ``kind`` is ``call`` for them.
 """
