@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from callcenter.auth.model import Role
 from callcenter.cdr.store import CdrStore
@@ -153,3 +154,46 @@ def test_agents_open_the_boxes_of_their_queues_supervisors_all() -> None:
 
 def test_unknown_box_gets_defaults() -> None:
     assert config().mailbox("elsewhere") == Mailbox(name="elsewhere")
+
+
+def test_retention_follows_the_queue_recording_policy_and_purges_the_message(
+    tmp_path: Path,
+) -> None:
+    from callcenter.recording.retention import purge_expired
+    from callcenter.recording.storage import LocalStorage
+    from callcenter.sim import wav
+    from callcenter.voicemail.testing import stored_audio
+
+    raw = config().model_dump(mode="json", exclude_none=True)
+    raw["queues"]["billing"]["recording"] = {"record": "agent", "retention_days": 30}
+    cfg = CallCenterConfig.model_validate(raw)
+    url = f"sqlite:///{tmp_path / 'vm.db'}"
+    upgrade(url)
+    files = tmp_path / "rec"
+    store = CdrStore(url)
+    for box, call_id in (("billing", "c1"), ("sales", "c2")):
+        path = files / f"{message_name(box, call_id)}.wav"
+        wav.write_wav(path, 3.0)
+        store.write(message_records(cfg, box, call_id, "+1555", T0, stored_audio(path)))
+    store.dispose()
+    engine = make_engine(url)
+    try:
+        expiry = {r["mailbox"]: r["expires_at"] for r in list_messages(engine, MessageFilter())}
+        assert expiry == {
+            "billing": T0 + dt.timedelta(days=30),  # the billing queue's policy
+            "sales": T0 + dt.timedelta(days=90),  # the default policy
+        }
+        result = purge_expired(url, LocalStorage(files), now=T0 + dt.timedelta(days=31))
+        assert result.deleted == ["voicemail-billing-c1"]
+        assert [r["recording_name"] for r in list_messages(engine, MessageFilter())] == [
+            "voicemail-sales-c2"
+        ]
+        assert not (files / "voicemail-billing-c1.wav").exists()
+        with engine.connect() as conn:  # the message's row went with its recording's
+            assert conn.execute(text("select recording_name from voicemail_messages")).all() == [
+                ("voicemail-sales-c2",)
+            ]
+        with pytest.raises(MessageNotFound):
+            get_message(engine, "voicemail-billing-c1")
+    finally:
+        engine.dispose()
