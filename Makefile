@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test test-fast lint format bench clean
+.PHONY: install browser espeak demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,19 @@ browser:
 	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install Debian's chromium package to run the browser tests"; fi; }
 
+# `callcenter prompts build` speaks text prompts with Debian's espeak-ng (tests need it too).
+espeak:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "note: install Debian's espeak-ng package to build text prompts and run their tests"; fi; }
+
 demo: $(STAMP)
 	$(BIN)/callcenter demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser espeak
 	$(BIN)/pytest
 
 test-fast: $(STAMP)

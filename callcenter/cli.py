@@ -145,8 +145,9 @@ def url_option(func: F) -> F:
 @click.option("--revision", default="head", show_default=True)
 @maps_errors
 def db_upgrade(config_path: str | None, url: str | None, revision: str) -> None:
-    """Apply migrations up to REVISION (and encrypt TOTP secrets an older version stored in
-    plain text, when the config has web.session_secret)."""
+    """Apply migrations up to REVISION (on PostgreSQL this also creates the asterisk_cdr table
+    Asterisk's cdr_pgsql writes into: Asterisk 22 does not start without it; and encrypt TOTP
+    secrets an older version stored in plain text, when the config has web.session_secret)."""
     from callcenter.db.engine import current_revision, head_revision, make_engine, upgrade
     from callcenter.db.users import user_store
 
@@ -161,6 +162,8 @@ def db_upgrade(config_path: str | None, url: str | None, revision: str) -> None:
         if sealed:
             click.echo(f"encrypted {sealed} TOTP secret(s) stored in plain text")
     click.echo(f"database at revision {current_revision(database_url)}")
+    if revision == "head" and database_url.startswith("postgresql"):
+        click.echo("table asterisk_cdr ready for cdr_pgsql")
 
 
 @db.command("downgrade")
@@ -289,6 +292,14 @@ from callcenter import cli_cdr  # noqa: E402
 main.add_command(cli_cdr.report)
 main.add_command(cli_cdr.recordings)
 main.add_command(cli_cdr.cdr)
+
+from callcenter import cli_prompts  # noqa: E402
+
+main.add_command(cli_prompts.prompts)
+
+from callcenter.cli_doctor import doctor as _doctor_command  # noqa: E402
+
+main.add_command(_doctor_command)
 
 from callcenter import cli_voicemail  # noqa: E402
 

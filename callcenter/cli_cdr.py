@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import re
 import shutil
-import subprocess
 import sys
 import zoneinfo
 from collections.abc import Callable
@@ -360,6 +359,7 @@ def recordings_show(config_path: str | None, call_id: str, as_json: bool) -> Non
 @maps_errors
 def recordings_play(config_path: str | None, call_id: str) -> None:
     """Play a call's recording with `play` (sox) or `aplay`, else say where the file is."""
+    from callcenter.cli_prompts import play_locally
     from callcenter.recording.storage import path_of
 
     detail = _detail(load(config_path), call_id)
@@ -368,26 +368,10 @@ def recordings_play(config_path: str | None, call_id: str) -> None:
     for rec in detail["recordings"]:
         if not rec["storage_url"]:
             fail(f"recording {rec['name']} was not fetched from Asterisk (it is still there)")
-        play_audio(rec["name"], path_of(rec["storage_url"]), rec["duration_seconds"])
-
-
-def play_audio(name: str, path: Path, seconds: float | None) -> None:
-    """Play a stored file with `play` (sox) or `aplay`, else say where it is."""
-    if not path.is_file():
-        fail(f"recording {name} is missing: {path}")
-    player = shutil.which("play") or shutil.which("aplay")
-    if player is None:
-        click.echo(
-            "no audio player found (install sox for 'play' or alsa-utils for 'aplay'); "
-            f"the file is {path}"
-        )
-        return
-    click.echo(f"playing {path}")
-    limit = (seconds or 3600) + 10
-    try:
-        subprocess.run([player, str(path)], check=False, timeout=limit)
-    except subprocess.TimeoutExpired:
-        fail(f"{player} did not finish within {limit:.0f} s")
+        path = path_of(rec["storage_url"])
+        if not path.is_file():
+            fail(f"recording {rec['name']} is missing: {path}")
+        play_locally(path, rec["duration_seconds"])
 
 
 @recordings.command("export")
@@ -624,7 +608,7 @@ def cdr_reconcile(
 @maps_errors
 def cdr_init_asterisk_table(config_path: str | None) -> None:
     """Create the `asterisk_cdr` table Asterisk's cdr_pgsql writes into (PostgreSQL only)."""
-    from callcenter.cdr.reconcile import create_asterisk_cdr_table
+    from callcenter.db.asterisk_cdr import create_asterisk_cdr_table
 
     cfg = load(config_path)
     if not cfg.database.url.startswith("postgresql"):

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from callcenter.cli import config_option, echo_json, fail, json_option, load, maps_errors
-from callcenter.cli_cdr import _engine, _table, _time_options, parse_when, play_audio
+from callcenter.cli_cdr import _engine, _table, _time_options, parse_when
 from callcenter.config import CallCenterConfig
 
 voicemail: click.Group = click.Group(
@@ -108,6 +108,7 @@ def voicemail_list(
 @maps_errors
 def voicemail_play(config_path: str | None, message: str) -> None:
     """Play a message with `play` (sox) or `aplay`, else say where the file is."""
+    from callcenter.cli_prompts import play_locally
     from callcenter.recording.storage import path_of
     from callcenter.voicemail.store import find_message
 
@@ -117,7 +118,10 @@ def voicemail_play(config_path: str | None, message: str) -> None:
             f"message {found['recording_name']} is still in Asterisk: "
             "`callcenter recordings fetch` brings it"
         )
-    play_audio(found["recording_name"], path_of(found["storage_url"]), found["duration_seconds"])
+    path = path_of(found["storage_url"])
+    if not path.is_file():
+        fail(f"message {found['recording_name']} is missing: {path}")
+    play_locally(path, found["duration_seconds"])
 
 
 @voicemail.command("handle")

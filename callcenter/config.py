@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from callcenter.errors import ConfigError
+from callcenter.sounds import MediaUri, Prompt, sound_problems
 
 CONFIG_ENV_VAR = "CALLCENTER_CONFIG"
 DEFAULT_CONFIG_PATH = "callcenter.yaml"
@@ -58,14 +59,6 @@ DisplayName = Annotated[
 
 Endpoint = Annotated[str, StringConstraints(pattern=r"^PJSIP/[A-Za-z0-9_.-]{1,40}$")]
 """An agent's SIP endpoint as Asterisk names it, e.g. ``PJSIP/1001``."""
-
-MediaUri = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^(sound|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$"
-    ),
-]
-"""What ARI ``play`` takes: ``sound:vm-goodbye``, ``recording:name``, ``digits:123``..."""
 
 Digit = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
@@ -176,6 +169,8 @@ class AsteriskSettings(Strict):
     connect_retry_max_delay: float = Field(default=30.0, gt=0, le=600)
     config_dir: str = "/etc/asterisk"
     """Where `callcenter dialplan deploy` writes the rendered files."""
+    sounds_dir: str = "/var/lib/asterisk/sounds"
+    """Asterisk's sounds directory: deploy installs prompts in ``<language>/callcenter/``."""
 
 
 # --- storage ----------------------------------------------------------------------------------
@@ -562,7 +557,7 @@ class MenuNode(Strict):
     first_digit_timeout: float = Field(default=5.0, gt=0, le=60)
     inter_digit_timeout: float = Field(default=3.0, gt=0, le=30)
     retries: int = Field(default=3, ge=0, le=10)
-    invalid_prompt: MediaUri | None = "sound:option-is-invalid"
+    invalid_prompt: MediaUri | None = "sound:invalid"
     timeout_prompt: MediaUri | None = None
     on_exhausted: Goto | None = None
     """Where a caller goes when retries run out (defaults to the IVR's operator queue)."""
@@ -574,7 +569,7 @@ class MenuNode(Strict):
     # lookup
     lookup: Identifier | None = None
     input_variable: Identifier | None = None
-    say_as: Literal["digits", "number", "characters", "sound"] = "digits"
+    say_as: Literal["digits", "number", "characters", "sound", "prompt"] = "digits"
     result_prompts: list[MediaUri] = Field(default_factory=list)
     failure_prompt: MediaUri | None = None
     # business hours
@@ -662,6 +657,8 @@ class CallCenterConfig(Strict):
     queues: dict[Identifier, Queue] = Field(default_factory=dict)
     ivr: IvrSettings
     sip: SipSettings = SipSettings()
+    prompts: dict[Identifier, Prompt] = Field(default_factory=dict)
+    """Our own prompts (text or file), played as ``prompt:<id>``: see callcenter/sounds.py."""
     voicemail: dict[Identifier, Mailbox] = Field(default_factory=dict)
     """Voicemail boxes by id, named by ``voicemail:`` targets of queues and the IVR."""
     smtp: SmtpSettings | None = None
@@ -768,6 +765,8 @@ def _pattern_hint(loc: Sequence[str | int]) -> str:
         "realm": "a host name or IPv4 address",
         "external_address": "a host name or IPv4 address",
     }
+    if loc and loc[0] == "prompts":
+        hints["prompts"] = "a prompt id: lower-case letters, digits, '_' and '-'"
     for part in reversed(loc):
         if isinstance(part, str) and part in hints:
             return hints[part]
@@ -839,6 +838,9 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
                     )
 
     problems.extend(_ivr_problems(config, skills, hours))
+    problems.extend(
+        Problem(path, message) for path, message in sound_problems(config, config.prompts)
+    )
     problems.extend(_voicemail_problems(config))
     return problems
 

@@ -4,11 +4,14 @@
   auth). Outside CI a missing server skips the test; under ``CI=true`` it fails.
 - ``shared_asterisk``: the Asterisk 22 reference material in ``../shared/asterisk``. Outside CI
   its absence skips; under ``CI=true`` it fails.
+- ``espeak_ng``: Debian's espeak-ng (text prompts; `make test` installs it). Outside CI its
+  absence skips; under ``CI=true`` it fails.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,3 +68,13 @@ def shared_asterisk() -> Path:
     if not (SHARED_ASTERISK / "ari-api-docs-22").is_dir():
         _unavailable(f"Asterisk reference material not found at {SHARED_ASTERISK}")
     return SHARED_ASTERISK
+
+
+@pytest.fixture(scope="session")
+def espeak_ng() -> str:
+    """Path of espeak-ng, which speaks our text prompts."""
+    path = shutil.which("espeak-ng")
+    if path is None:
+        _unavailable("espeak-ng is not installed (Debian package espeak-ng; `make espeak`)")
+    assert path is not None
+    return path

@@ -54,6 +54,7 @@ from callcenter.asterisk.events import (
 )
 from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId, RecordingName
 from callcenter.errors import AsteriskError, AsteriskUnavailable
+from callcenter.sounds import asterisk_media
 
 log = logging.getLogger(__name__)
 
@@ -927,7 +928,10 @@ class AriClient:
 
 
 def _media(media: Sequence[str] | str) -> str:
-    return media if isinstance(media, str) else ",".join(media)
+    """ARI's ``media`` list (comma-separated, as Asterisk splits it), our ``prompt:<id>`` URIs
+    turned into the ``sound:callcenter/<id>`` files that deploy installs."""
+    items = media.split(",") if isinstance(media, str) else media
+    return ",".join(asterisk_media(item) for item in items)
 
 
 def _args(args: Sequence[str] | str | None) -> str | None:

@@ -78,9 +78,22 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
+    """Migrate the database at ``url`` up to ``revision``.
+
+    At head on PostgreSQL it also makes sure cdr_pgsql's ``asterisk_cdr`` table is there
+    (migration 0005 creates it; this puts it back if someone dropped it since): Asterisk 22
+    aborts at start without it.
+    """
     try:
         command.upgrade(alembic_config(url), revision)
+        if revision == "head" and url.startswith("postgresql"):
+            from callcenter.db.asterisk_cdr import create_asterisk_cdr_table
+
+            engine = make_engine(url)
+            try:
+                create_asterisk_cdr_table(engine)
+            finally:
+                engine.dispose()
     except OperationalError as exc:
         reason = " ".join(str(exc.orig).split())
         raise DatabaseError(f"cannot reach the database: {reason}", url=_safe(url)) from exc

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.sim import ari_docs, ari_models
+from callcenter.sim import ari_docs, ari_models, sounds
 from callcenter.sim.ari_spec import OPERATIONS, Operation, Param
 from callcenter.sim.pbx import PbxError, SimulatedAsterisk
 
@@ -516,7 +516,25 @@ def _applications_filter(pbx: SimulatedAsterisk, p: Params) -> Reply:
     return _ok(ari_models.application_json(app))
 
 
+def _sounds_list(pbx: SimulatedAsterisk, p: Params) -> Reply:
+    try:
+        return _ok(sounds.list_sounds_json(pbx, p.get("lang"), p.get("format")))
+    except sounds.SoundNotFound as exc:
+        raise PbxError(404, exc.message) from exc
+
+
+def _sounds_get(pbx: SimulatedAsterisk, p: Params) -> Reply:
+    # Asterisk decodes each path segment after splitting (res_ari.c ast_ari_invoke), so
+    # GET /sounds/callcenter%2Fwelcome asks for the sound "callcenter/welcome".
+    try:
+        return _ok(sounds.sound_json(pbx, p["soundId"]))
+    except sounds.SoundNotFound as exc:
+        raise PbxError(404, exc.message) from exc
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
+    ("sounds", "list"): _sounds_list,
+    ("sounds", "get"): _sounds_get,
     ("asterisk", "getInfo"): _asterisk_info,
     ("asterisk", "ping"): _asterisk_ping,
     ("endpoints", "list"): _endpoints_list,

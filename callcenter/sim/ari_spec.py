@@ -65,6 +65,7 @@ RESOURCES: tuple[tuple[str, str], ...] = (
     ("channels", "Channel resources"),
     ("bridges", "Bridge resources"),
     ("recordings", "Recording resources"),
+    ("sounds", "Sound resources"),
     ("playbacks", "Playback control resources"),
     ("deviceStates", "Device state resources"),
     ("events", "WebSocket resource"),
@@ -72,6 +73,22 @@ RESOURCES: tuple[tuple[str, str], ...] = (
 )
 
 OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "sounds",
+        "GET",
+        "/sounds",
+        "list",
+        "List[Sound]",
+        (Param("lang", "query", "string"), Param("format", "query", "string")),
+    ),
+    Operation(
+        "sounds",
+        "GET",
+        "/sounds/{soundId}",
+        "get",
+        "Sound",
+        (Param("soundId", "path", "string", required=True),),
+    ),
     Operation(
         "asterisk",
         "GET",
@@ -955,6 +972,20 @@ MODELS: dict[str, Model] = {
             "video_source_id": Prop("string"),
             "creationtime": Prop("Date", required=True),
             "bridgevars": Prop("object"),
+        },
+    ),
+    "FormatLangPair": Model(
+        "FormatLangPair",
+        "sounds",
+        {"language": Prop("string", required=True), "format": Prop("string", required=True)},
+    ),
+    "Sound": Model(
+        "Sound",
+        "sounds",
+        {
+            "id": Prop("string", required=True),
+            "text": Prop("string"),
+            "formats": Prop("List[FormatLangPair]", required=True),
         },
     ),
     "Playback": Model(

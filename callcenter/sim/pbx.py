@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from callcenter.sim import ari_models, wav
+from callcenter.sounds import core_sounds
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,9 @@ HANGUP_REASONS: dict[str, int] = {
 # Cause Asterisk reports on the ChannelHangupRequest raised by an ARI hangup or a dial time-out.
 APP_HANGUP_REQUEST_CAUSE = 32
 
-# Sounds that exist on a stock Asterisk with the core sound package, with their length in
-# seconds. Anything else fails like a missing file (201, PlaybackStarted, PlaybackFinished
-# "failed"), as the capture shows for sound:no-such-sound-file.
+# Lengths in seconds of some of the core sounds a stock Asterisk 22 has (every core sound
+# exists: callcenter/sounds.py). Anything else fails like a missing file (201, PlaybackStarted,
+# PlaybackFinished "failed"), as the capture shows for sound:no-such-sound-file.
 STANDARD_SOUNDS: dict[str, float] = {
     "hello-world": 1.4,
     "beep": 0.42,
@@ -544,6 +545,10 @@ class Dialplan:
     def lookup(self, context: str, exten: str) -> DialplanRoute | None:
         """The route for an extension, or None (Asterisk then hangs up with cause 1)."""
         return self._routes.get((context, exten))
+
+    def routes(self) -> list[DialplanRoute]:
+        """Every route, for ``dialplan show`` over AMI."""
+        return list(self._routes.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1014,7 +1019,14 @@ class SimulatedAsterisk:
         self.recordings_dir = recordings_dir or Path(
             os.environ.get("CALLCENTER_SIM_RECORDINGS", "/tmp/callcenter-sim-recordings")
         )
-        self.sounds: dict[str, float] = {**STANDARD_SOUNDS, **(sounds or {})}
+        # Every core sound of Asterisk 22 exists (2 s unless STANDARD_SOUNDS knows better).
+        self.sounds: dict[str, float] = {
+            **dict.fromkeys(core_sounds(), DEFAULT_SOUND_SECONDS),
+            **STANDARD_SOUNDS,
+            **(sounds or {}),
+        }
+        self.sound_languages: dict[str, tuple[str, ...]] = {}
+        """Languages of a sound's files when not only ``en`` (GET /sounds, sim/sounds.py)."""
         self.startup_time = _now()
         self.last_reload_time = self.startup_time
         self.dialplan = Dialplan()
@@ -1106,9 +1118,13 @@ class SimulatedAsterisk:
 
     # -- sounds -------------------------------------------------------------------------------
 
-    def add_sound(self, name: str, seconds: float = DEFAULT_SOUND_SECONDS) -> None:
+    def add_sound(
+        self, name: str, seconds: float = DEFAULT_SOUND_SECONDS, *, language: str = "en"
+    ) -> None:
         """Make ``sound:name`` exist (e.g. the project's IVR prompts), ``seconds`` long."""
         self.sounds[name] = seconds
+        if language != "en":
+            self.sound_languages[name] = (language,)
 
     def media_duration(self, media_uri: str) -> float | None:
         """Simulated length of a media URI, or None when Asterisk could not play it."""

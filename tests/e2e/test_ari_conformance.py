@@ -33,6 +33,7 @@ RESOURCES = (
     "channels",
     "bridges",
     "recordings",
+    "sounds",
     "playbacks",
     "deviceStates",
     "events",
@@ -219,6 +220,10 @@ async def test_every_event_and_rest_body_of_a_rich_scenario_conforms(
         await ari.rest("GET", "/asterisk/ping")
         await ari.rest("GET", "/endpoints")
         await ari.rest("GET", "/endpoints/PJSIP/agent1")
+        await ari.rest("GET", "/sounds/hello-world")
+        await ari.rest("GET", "/sounds/digits%2F1")  # a folder: one encoded path segment
+        await ari.rest("GET", "/sounds/no-such-sound")
+        await ari.rest("GET", "/sounds", {"lang": "en", "format": "gsm"})
         call = sim.pbx.place_inbound_call("100", "+15550001", "Caller 1")
         cid = (await events.expect("StasisStart"))["channel"]["id"]
         await ari.rest("POST", f"/channels/{cid}/ring")
