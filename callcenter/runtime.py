@@ -2,9 +2,9 @@
 
 ``CallCenterRuntime`` assembles, in order: the database (migrated), the CDR writer (replaying
 its spool), hooks, the worker (ARI + AMI), the ACD service with its shared reservations, the
-recorder, the inbound flow (IVR, queue, agent), and the HTTP API with the web pages. ``close``
-takes them down in the reverse order, after the worker has drained its calls, so the last
-CDRs are written before the writer closes.
+recorder, voicemail (messages' rows, webhooks and e-mail), the inbound flow (IVR, queue,
+agent), and the HTTP API with the web pages. ``close`` takes them down in the reverse order,
+after the worker has drained its calls, so the last CDRs are written before the writer closes.
 
 Only the URLs and credentials in the config differ between the simulated PBX and a real
 Asterisk 22.
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from callcenter.ivr.lookups import LookupRegistry
     from callcenter.recording.recorder import Recorder
     from callcenter.routing.service import AcdService
+    from callcenter.voicemail.service import VoicemailService
     from callcenter.worker.app import Worker
     from callcenter.worker.inbound import InboundCallFlow
 
@@ -90,6 +91,7 @@ class CallCenterRuntime:
         self.worker: Worker | None = None
         self.service: AcdService | None = None
         self.recorder: Recorder | None = None
+        self.voicemail: VoicemailService | None = None
         self.flow: InboundCallFlow | None = None
         self.lookups: LookupRegistry | None = None
         self.api_url: str | None = None
@@ -111,6 +113,7 @@ class CallCenterRuntime:
         from callcenter.recording.recorder import Recorder
         from callcenter.routing.reservations import AgentReservations
         from callcenter.routing.service import AcdService
+        from callcenter.voicemail.service import VoicemailService
         from callcenter.worker.app import Worker, WorkerSettings
         from callcenter.worker.inbound import build_inbound, ivr_runner
 
@@ -151,6 +154,10 @@ class CallCenterRuntime:
         self.recorder = Recorder.from_config(
             config, self.worker.ari, cdr=self.cdr, hooks=self.hooks
         )
+        self.voicemail = VoicemailService.from_config(
+            config, cdr=self.cdr, hooks=self.hooks, worker_id=self.worker_id
+        )
+        await self.voicemail.start()
         self.flow, _ = build_inbound(
             config,
             self.worker,
@@ -159,6 +166,7 @@ class CallCenterRuntime:
             cdr=cdr_sink,
             worker_id=self.worker_id,
             recorder=self.recorder,
+            voicemail=self.voicemail,
         )
         if options.clock is not None:
             self.flow.clock = options.clock  # queue opening hours read the same wall clock
@@ -257,6 +265,8 @@ class CallCenterRuntime:
             await self.service.close()
         if self.recorder is not None:
             await self.recorder.close()
+        if self.voicemail is not None:
+            await self.voicemail.close()
         if self.hooks is not None:
             await self.hooks.close()
         if self.cdr is not None:

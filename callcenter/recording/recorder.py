@@ -12,6 +12,14 @@ Usage by the inbound flow (one ``Recorder`` per worker)::
     info = await recorder.wait_stored(name, within=10)    # optional
     await recorder.close()
 
+Finishing is keyed by the recording's name, never by a live call: Asterisk can send
+RecordingFinished after the call's channels are gone (a channel recording's after the caller's
+StasisEnd and ChannelDestroyed, a bridge recording's after both legs'). The recorder hears every
+event itself (``on_event`` as a worker listener) and stores any recording it was told to
+expect: ``track`` for one started elsewhere (a voicemail message), with an optional follow-up
+(:class:`RecordingFollowUp`) that adds its own rows before the flush and announces the
+recording once they are durable.
+
 Names: ``<call id>`` (then ``<call id>-2``...), recorded with ``ifExists=fail`` so a name can
 never overwrite another call's audio; Asterisk answers 409 when a name is taken (e.g. a second
 agent leg of the same call) and we take the next suffix.
@@ -73,6 +81,22 @@ class HookSink(Protocol):
     def emit(self, event: str, payload: Mapping[str, Any]) -> None: ...
 
 
+class RecordingFollowUp(Protocol):
+    """What else happens when one recording is stored (a voicemail message becomes one)."""
+
+    kind: str
+    """The recording's ``kind`` in its row (``voicemail``)."""
+
+    def stored(self, recording: Mapping[str, Any], audio: bytes | None) -> None:
+        """Its ``recordings`` row was submitted (``audio`` None: not fetched, still in
+        Asterisk); submit more rows here: the recorder's flush makes them durable too."""
+        ...
+
+    def announce(self) -> None:
+        """The rows are durable (and Asterisk's copy deleted): tell people."""
+        ...
+
+
 @dataclass
 class ActiveRecording:
     name: RecordingName
@@ -86,6 +110,9 @@ class ActiveRecording:
     paused: bool = False
     finished_at: float | None = None
     """``time.monotonic()`` when it was stored or given up."""
+    finishing: bool = False
+    """Its RecordingFinished/Failed arrived (Asterisk may send one twice)."""
+    follow_up: RecordingFollowUp | None = None
     stored: asyncio.Future[StoredRecordingInfo | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -107,6 +134,7 @@ class StoredRecordingInfo:
     storage_url: str
     sha256: str
     expires_at: dt.datetime
+    kind: str = "call"
 
     def row(self) -> dict[str, Any]:
         return {
@@ -123,6 +151,7 @@ class StoredRecordingInfo:
             "sha256": self.sha256,
             "expires_at": self.expires_at,
             "deleted_at": None,
+            "kind": self.kind,
         }
 
 
@@ -224,6 +253,46 @@ class Recorder:
         log.info("call %s: recording %s started (%s)", call_id, started, active.target)
         return started
 
+    def track(
+        self,
+        name: RecordingName | str,
+        call_id: str,
+        *,
+        target: str,
+        policy: RecordingPolicy,
+        started_at: dt.datetime | None = None,
+        agent_id: str | None = None,
+        queue_id: str | None = None,
+        follow_up: RecordingFollowUp | None = None,
+    ) -> ActiveRecording:
+        """Expect this recording's end: when its RecordingFinished arrives (however late, after
+        its call is gone) the file is fetched and stored. For recordings this recorder did not
+        start itself (a voicemail message)."""
+        existing = self._by_name.get(name)
+        if existing is not None:
+            return existing
+        active = ActiveRecording(
+            RecordingName(name),
+            call_id,
+            target,
+            policy,
+            started_at or dt.datetime.now(dt.UTC),
+            agent_id,
+            queue_id,
+            follow_up=follow_up,
+        )
+        self._by_name[active.name] = active
+        self._by_call.setdefault(call_id, []).append(active)
+        return active
+
+    def give_up(self, name: str) -> None:
+        """A tracked recording that never started (Asterisk refused it): expect nothing."""
+        active = self._by_name.get(name)
+        if active is not None and not active.stored.done():
+            active.finishing = True
+            active.finished_at = time.monotonic()
+            active.stored.set_result(None)
+
     async def pause(self, call_id: str) -> list[str]:
         """Pause the call's live recordings (e.g. while a card number is read out)."""
         return await self._each_live(call_id, "pause")
@@ -256,13 +325,19 @@ class Recorder:
     # --- finishing ---------------------------------------------------------------------------
 
     def on_event(self, event: AriEvent) -> bool:
-        """Feed ARI events here; True if it was one of our recordings finishing (never awaits)."""
-        if isinstance(event, RecordingFinished | RecordingFailed) and event.name in self._by_name:
+        """Feed ARI events here (every one: a worker listener); True if it was one of our
+        recordings finishing. Never awaits; a second RecordingFinished of one name is ignored."""
+        if not isinstance(event, RecordingFinished | RecordingFailed):
+            return False
+        active = self._by_name.get(event.name)
+        if active is None:
+            return False
+        if not active.finishing:
+            active.finishing = True
             task = asyncio.create_task(self._finish(event), name=f"recording-{event.name}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            return True
-        return False
+        return True
 
     async def on_recording_finished(self, event: RecordingFinished) -> StoredRecordingInfo | None:
         """Fetch, store, record and delete a finished recording (awaitable form of on_event);
@@ -270,6 +345,9 @@ class Recorder:
         active = self._by_name.get(event.name)
         if active is None:
             return None
+        if active.finishing:
+            return await asyncio.shield(active.stored)
+        active.finishing = True
         await self._finish(event)
         return active.stored.result() if active.stored.done() else None
 
@@ -346,8 +424,15 @@ class Recorder:
             )
             # Still record that it exists (no storage URL yet): `recordings verify` lists it
             # as not fetched, and the audio stays in Asterisk under its name.
+            row = self._unfetched_row(active, event)
             if self.cdr is not None:
-                self.cdr.submit_recording(self._unfetched_row(active, event))
+                self.cdr.submit_recording(row)
+            if active.follow_up is not None:
+                active.follow_up.stored(row, None)
+                if self.cdr is not None:
+                    with contextlib.suppress(CallCenterError):
+                        await self.cdr.flush()
+                active.follow_up.announce()
             if not active.stored.done():
                 active.stored.set_result(None)
 
@@ -367,6 +452,7 @@ class Recorder:
             "sha256": None,
             "expires_at": expires_at(active.started_at, active.policy),
             "deleted_at": None,
+            "kind": active.follow_up.kind if active.follow_up else "call",
         }
 
     async def _store(
@@ -379,6 +465,10 @@ class Recorder:
         stored: StoredFile = await asyncio.to_thread(
             self.storage.store, active.name, audio_format, data, active.started_at
         )
+        # Read back what is on disk before Asterisk's copy may go.
+        check = await asyncio.to_thread(self.storage.verify, stored.url, stored.sha256)
+        if check != "ok":
+            raise RecordingError(f"stored copy of {active.name} is {check}", name=active.name)
         duration = wav_duration(data) if audio_format == "wav" else None
         if duration is None and event.duration is not None:
             duration = float(event.duration)
@@ -395,9 +485,13 @@ class Recorder:
             storage_url=stored.url,
             sha256=stored.sha256,
             expires_at=expires_at(active.started_at, active.policy),
+            kind=active.follow_up.kind if active.follow_up else "call",
         )
         if self.cdr is not None:
             self.cdr.submit_recording(info.row())
+        if active.follow_up is not None:
+            active.follow_up.stored(info.row(), data)
+        if self.cdr is not None:
             # Asterisk's copy goes only once the row is acknowledged (committed or spooled):
             # a crash in between leaves a duplicate, never a file nobody can find.
             await self.cdr.flush()
@@ -408,6 +502,8 @@ class Recorder:
             payload = info.row()
             payload.pop("deleted_at")
             self.hooks.emit("recording_finished", payload)
+        if active.follow_up is not None:
+            active.follow_up.announce()
         log.info(
             "call %s: recording %s stored at %s (%d bytes, sha256 %s)",
             active.call_id,

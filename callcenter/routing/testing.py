@@ -182,6 +182,7 @@ async def start_acd_worker(
     cdr: Any = None,
     login: Iterable[str] | None = None,
     recorder: Any = None,
+    voicemail: Any = None,
 ) -> tuple[Worker, InboundCallFlow]:
     """A worker for ``app`` on the simulated ARI, with the inbound flow and a started
     ``service``; logs in ``login`` (default: every agent). Stop both when done."""
@@ -212,6 +213,7 @@ async def start_acd_worker(
         cdr=cdr,
         worker_id=service.worker_id,
         recorder=recorder,
+        voicemail=voicemail,
     )
     await service.start()
     try:
@@ -242,7 +244,10 @@ async def running_center(
     service: AcdService | None = None,
     cdr: Any = None,
     record_calls: bool = False,
+    voicemail: Any = None,
 ) -> AsyncIterator[CenterUnderTest]:
+    """``record_calls``: a recorder from the config stores recordings (and, with
+    ``voicemail``, a ``VoicemailService``, voicemail messages)."""
     pbx = SimulatedAsterisk(speed=SPEED, recordings_dir=tmp_path)
     for exten in extensions:
         pbx.dialplan.route(exten, Stasis(APP))
@@ -263,6 +268,7 @@ async def running_center(
             login=login,
             app=APP,
             recorder="from-config" if record_calls else None,
+            voicemail=voicemail,
         )
     except BaseException:
         await server.close()

@@ -7,7 +7,9 @@ The worker runs it for every new caller. It
    :class:`~callcenter.cdr.queries.WaitingCall` it left, and the caller goes back to its
    queue at its old place, see :func:`resume_waiting_callers`);
 2. for a queue request, runs :class:`~callcenter.routing.driver.QueueCall` (wait, ring, talk),
-   following overflows to other queues; voicemail, callback and hang-up targets end here;
+   following overflows to other queues; voicemail, callback and hang-up targets end here (a
+   voicemail message is recorded here and stored by the recorder whenever Asterisk says it
+   finished, see :mod:`callcenter.voicemail`);
 3. keeps a :class:`~callcenter.cdr.record.CallRecordBuilder` up to date and hands it to the CDR
    writer when the call is over (``cdr.submit``; the writer batches and spools).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,7 +43,7 @@ from callcenter.call.session import CallEnded, CallSession
 from callcenter.cdr.queries import WaitingCall, waiting_call
 from callcenter.cdr.record import CallRecordBuilder
 from callcenter.clock import Clock, SystemClock
-from callcenter.config import CallCenterConfig, OverflowTarget, SkillRequirement
+from callcenter.config import CallCenterConfig, Mailbox, OverflowTarget, SkillRequirement
 from callcenter.hours import is_open
 from callcenter.ivr.driver import run_ivr
 from callcenter.ivr.lookups import LookupRegistry
@@ -54,12 +57,14 @@ from callcenter.ivr.machine import (
 )
 from callcenter.routing.driver import QueueCall, QueueResult
 from callcenter.routing.service import AcdService
+from callcenter.voicemail.messages import LeftMessage, message_name
 from callcenter.worker.app import ResumedCall
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from callcenter.recording.recorder import Recorder
+    from callcenter.voicemail.service import VoicemailService
     from callcenter.worker.app import Worker
 
 log = logging.getLogger("callcenter.call")
@@ -67,8 +72,8 @@ log = logging.getLogger("callcenter.call")
 IvrRunner = Callable[[CallSession], Awaitable[IvrOutcome]]
 
 CALLBACK_CONFIRMATION = "sound:queue-thankyou"
-VOICEMAIL_GREETING = "sound:vm-intro"
-VOICEMAIL_MAX_SECONDS = 120
+VOICEMAIL_GREETING = Mailbox.model_fields["greeting"].default
+"""A box's greeting unless it names its own."""
 MAX_OVERFLOW_HOPS = 5
 """Overflow chains longer than this end (a loop of queues would keep a caller for ever)."""
 
@@ -93,6 +98,9 @@ class InboundCallFlow:
     """Wall clock for queue opening hours."""
     lookups: LookupRegistry | None = None
     """The IVR's lookups when the flow builds its own IVR runner (closed by ``close``)."""
+    voicemail: VoicemailService | None = None
+    """Turns a message the recorder stored into a ``voicemail_messages`` row, a webhook and
+    e-mails (without it, or without a recorder, messages stay in Asterisk's spool)."""
 
     def __post_init__(self) -> None:
         if self.ivr is None:
@@ -161,7 +169,7 @@ class InboundCallFlow:
             await _hang_up(session)
             return None, "system"
         if isinstance(outcome, Voicemail):
-            await leave_voicemail(session, outcome.box)
+            await self._leave_voicemail(session, record, outcome.box, None)
             return "voicemail", None
         if isinstance(outcome, Transfer):
             record.transferred(outcome.extension)
@@ -209,6 +217,7 @@ class InboundCallFlow:
                     continue
                 return await self._queue_ended(
                     session,
+                    record,
                     QueueResult("overflowed", queue_id, 0.0, target=closed, priority=priority),
                 )
             result = await QueueCall(
@@ -226,7 +235,7 @@ class InboundCallFlow:
             if result.outcome == "overflowed" and result.target and result.target.queue:
                 queue_id, priority = result.target.queue, result.priority
                 continue
-            return await self._queue_ended(session, result)
+            return await self._queue_ended(session, record, result)
         await _hang_up(session)
         return "overflowed", "system"
 
@@ -240,8 +249,69 @@ class InboundCallFlow:
             return None
         return queue.closed
 
+    async def _leave_voicemail(
+        self,
+        session: CallSession,
+        record: CallRecordBuilder,
+        box_id: str,
+        queue_id: str | None,
+    ) -> None:
+        """The box's greeting, then record the caller into ``voicemail-<box>-<call id>``
+        until they hang up, press #, stay silent ``max_silence_seconds`` or talk
+        ``max_seconds``. The recorder stores the message when Asterisk reports it finished,
+        however late (after the caller's StasisEnd): the call does not wait for that."""
+        box = self.config.mailbox(box_id)
+        await _play_to_end(session, box.greeting)
+        if session.caller_left:
+            return
+        caller = session.caller
+        left = LeftMessage(
+            name=message_name(box_id, session.call_id),
+            call_id=session.call_id,
+            box_id=box_id,
+            queue_id=queue_id,
+            caller_number=caller.caller_number or None,
+            caller_name=caller.caller_name or None,
+            left_at=dt.datetime.now(dt.UTC),
+        )
+        if self.recorder is not None:
+            # Tracked before the request: its RecordingFinished may come at any moment after.
+            self.recorder.track(
+                left.name,
+                session.call_id,
+                target="channel",
+                policy=self.config.mailbox_recording(box_id).model_copy(update={"format": "wav"}),
+                started_at=left.left_at,
+                queue_id=box.queue or queue_id,
+                follow_up=self.voicemail.follow_up(left) if self.voicemail else None,
+            )
+        try:
+            await session.ari.record_channel(
+                session.caller_channel_id,
+                left.name,
+                "wav",
+                beep=True,
+                max_duration_seconds=box.max_seconds,
+                max_silence_seconds=box.max_silence_seconds or None,
+                terminate_on="#",
+            )
+        except AriRequestError as exc:
+            session.log.warning("call=%s voicemail recording failed: %s", session.call_id, exc)
+            if self.recorder is not None:
+                self.recorder.give_up(left.name)
+            await _hang_up(session)
+            return
+        record.recording_started(left.name, left.left_at)
+        while True:
+            event = await session.next_event(box.max_seconds + 10)
+            if event is None or _caller_gone(session, event):
+                break
+            if isinstance(event, RecordingFinished | RecordingFailed) and event.name == left.name:
+                break
+        await _hang_up(session)
+
     async def _queue_ended(
-        self, session: CallSession, result: QueueResult
+        self, session: CallSession, record: CallRecordBuilder, result: QueueResult
     ) -> tuple[str | None, str | None]:
         if result.outcome == "answered":
             return "answered", result.ended_by
@@ -252,7 +322,7 @@ class InboundCallFlow:
             return "callback", "system"
         target = result.target or OverflowTarget(hangup=True)
         if target.voicemail:
-            await leave_voicemail(session, target.voicemail)
+            await self._leave_voicemail(session, record, target.voicemail, result.queue_id)
             return "voicemail", None
         if target.callback:
             await _say_and_hang_up(session, target.prompt or CALLBACK_CONFIRMATION)
@@ -313,35 +383,6 @@ def _caller_gone(session: CallSession, event: InboxItem) -> bool:
     return isinstance(event, StasisEnd) and event.channel.id == session.caller_channel_id
 
 
-async def leave_voicemail(session: CallSession, box: str) -> None:
-    """Greeting, then record the caller into ``voicemail-<box>-<call id>`` until they hang up,
-    press # or ``VOICEMAIL_MAX_SECONDS`` pass."""
-    await _play_to_end(session, VOICEMAIL_GREETING)
-    if session.caller_left:
-        return
-    name = f"voicemail-{box}-{session.call_id}"
-    try:
-        await session.ari.record_channel(
-            session.caller_channel_id,
-            name,
-            "wav",
-            beep=True,
-            max_duration_seconds=VOICEMAIL_MAX_SECONDS,
-            terminate_on="#",
-        )
-    except AriRequestError as exc:
-        session.log.warning("call=%s voicemail recording failed: %s", session.call_id, exc)
-        await _hang_up(session)
-        return
-    while True:
-        event = await session.next_event(VOICEMAIL_MAX_SECONDS + 10)
-        if event is None or _caller_gone(session, event):
-            break
-        if isinstance(event, RecordingFinished | RecordingFailed) and event.name == name:
-            break
-    await _hang_up(session)
-
-
 # --- wiring into a worker ---------------------------------------------------------------------
 
 
@@ -368,6 +409,10 @@ def ivr_runner(
         )
 
     return run
+
+
+def _to_recorder(recorder: Recorder, event: AriEvent) -> None:
+    recorder.on_event(event)
 
 
 def watch_endpoints(service: AcdService, worker: Worker, recorder: Recorder | None = None) -> None:
@@ -425,14 +470,25 @@ def build_inbound(
     cdr: CdrSink | None = None,
     recorder: Recorder | None = None,
     worker_id: str = "worker",
+    voicemail: VoicemailService | None = None,
 ) -> tuple[InboundCallFlow, AcdService]:
     """The inbound flow as the worker's default flow, with its ACD service (start it; close
     the flow at shutdown)."""
     service = service or AcdService(config, worker_id=worker_id)
     flow = InboundCallFlow(
-        config, service, ivr=ivr, cdr=cdr, worker_id=worker_id, recorder=recorder
+        config,
+        service,
+        ivr=ivr,
+        cdr=cdr,
+        worker_id=worker_id,
+        recorder=recorder,
+        voicemail=voicemail,
     )
     worker.register_flow(flow)
+    if recorder is not None:
+        # Every event, before any call sees it: a RecordingFinished can come after its call's
+        # channels are gone, or while the call that made it is ending (a voicemail's).
+        worker.add_event_listener(functools.partial(_to_recorder, recorder))
     watch_endpoints(service, worker, recorder)
     if service.reservations is not None:
         # Queue entries are saved only with shared reservations: then callers can be resumed.

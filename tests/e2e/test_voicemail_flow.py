@@ -1,0 +1,252 @@
+"""Voicemail end to end through the simulated Asterisk: a caller reaches a closed queue,
+leaves a message and hangs up; the message's RecordingFinished comes after the caller's
+StasisEnd (as on Asterisk 22); the recorder stores it anyway (checksummed, linked to the call,
+deleted from Asterisk), the message gets its row, and the signed ``voicemail`` webhook fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+
+from callcenter.asterisk.events import AriEvent, RecordingFinished, StasisEnd
+from callcenter.cdr.queries import RecordingFilter, list_recordings
+from callcenter.cdr.writer import CdrWriter
+from callcenter.config import CallCenterConfig, WebhookSettings
+from callcenter.db.engine import make_engine, upgrade
+from callcenter.db.models import Call
+from callcenter.hooks import Hooks
+from callcenter.hooks.webhooks import WebhookSender, verify_signature
+from callcenter.recording.storage import sha256_of
+from callcenter.routing.testing import CenterUnderTest, make_config, running_center
+from callcenter.sim.pbx import SimCall
+from callcenter.voicemail.service import VoicemailService
+from callcenter.voicemail.store import MessageFilter, list_messages
+
+SECRET = "voicemail-hook-secret"
+CALLER = "+15550107"
+
+
+@dataclass
+class Receiver:
+    received: list[dict[str, Any]] = field(default_factory=list)
+    bad_signatures: int = 0
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verify_signature(
+            SECRET,
+            request.headers["X-Callcenter-Timestamp"],
+            body,
+            request.headers["X-Callcenter-Signature"],
+        ):
+            self.bad_signatures += 1
+            return web.Response(status=401)
+        self.received.append(json.loads(body))
+        self.arrived.set()
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", rec.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield rec, f"http://127.0.0.1:{port}/hook"
+    finally:
+        await runner.cleanup()
+
+
+def closed_billing(tmp_path: Path, **box: Any) -> CallCenterConfig:
+    """Billing is closed (no opening hours) and sends callers to its voicemail box."""
+    queues = make_config().model_dump(mode="json", exclude_none=True)["queues"]
+    queues["billing"].update(hours="never", closed={"voicemail": "billing"})
+    return make_config(
+        queues=queues,
+        business_hours={"never": {"weekly": {}}},
+        voicemail={"billing": {"name": "Billing voicemail", "queue": "billing", **box}},
+        recordings={"directory": str(tmp_path / "recordings")},
+    )
+
+
+@dataclass
+class Rig:
+    center: CenterUnderTest
+    config: CallCenterConfig
+    url: str
+    writer: CdrWriter
+    seen: list[tuple[str, str]]
+    """(event type, channel id or recording name) of every ARI event the worker got."""
+
+    def messages(self) -> list[dict[str, Any]]:
+        engine = make_engine(self.url)
+        try:
+            return list_messages(engine, MessageFilter())
+        finally:
+            engine.dispose()
+
+    async def wait_for_message(self, within: float = 10.0) -> dict[str, Any]:
+        async with asyncio.timeout(within):
+            while True:
+                await self.writer.flush()
+                found = self.messages()
+                if found:
+                    return found[0]
+                await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def rig(
+    tmp_path: Path, receiver: tuple[Receiver, str], request: pytest.FixtureRequest
+) -> AsyncIterator[Rig]:
+    box = getattr(request, "param", {})
+    config = closed_billing(tmp_path, **box)
+    url = f"sqlite:///{tmp_path / 'cc.db'}"
+    upgrade(url)
+    writer = CdrWriter(url, tmp_path / "spool", flush_interval_ms=10)
+    await writer.start()
+    webhook = WebhookSettings(
+        url=receiver[1], secret=SECRET, events=["voicemail"], allow_private_network=True
+    )
+    hooks = Hooks(WebhookSender([webhook], tmp_path / "webhooks", backoff_initial=0.05))
+    await hooks.start()
+    voicemail = VoicemailService(config, cdr=writer, hooks=hooks)
+    try:
+        async with running_center(
+            config,
+            tmp_path / "asterisk",
+            login=["bill1"],
+            cdr=writer,
+            record_calls=True,
+            voicemail=voicemail,
+        ) as center:
+            seen: list[tuple[str, str]] = []
+
+            def note(event: AriEvent) -> None:
+                if isinstance(event, RecordingFinished):
+                    seen.append(("RecordingFinished", str(event.name)))
+                elif isinstance(event, StasisEnd):
+                    seen.append(("StasisEnd", str(event.channel.id)))
+
+            center.worker.add_event_listener(note)
+            yield Rig(center, config, url, writer, seen)
+            await center.settle()
+    finally:
+        await hooks.close()
+        await writer.close()
+
+
+def stored_file(message: dict[str, Any]) -> Path:
+    """The message's file, there and matching its checksum."""
+    path = Path(message["storage_url"].removeprefix("file://"))
+    assert path.is_file() and sha256_of(path) == message["sha256"]
+    return path
+
+
+async def leave_message(center: CenterUnderTest, talk_seconds: float | None) -> SimCall:
+    """Call, choose billing (closed), hear the greeting, say something (or nothing)."""
+    caller = center.pbx.place_inbound_call("100", CALLER, caller_name="Dana")
+    await caller.wait_for("playback_started", timeout=5)
+    caller.send_dtmf("1")
+    await caller.wait_for(
+        "playback_started", timeout=5, predicate=lambda e: e.detail == "sound:vm-intro"
+    )
+    caller.fall_silent()
+    await center.wait_until(lambda: bool(center.pbx.live_recordings))
+    if talk_seconds:
+        caller.speak(talk_seconds)
+        await asyncio.sleep(talk_seconds / center.pbx.speed + 0.05)
+    return caller
+
+
+async def test_message_in_a_closed_queue_is_stored_listed_and_announced(
+    rig: Rig, receiver: tuple[Receiver, str]
+) -> None:
+    center = rig.center
+    caller = await leave_message(center, talk_seconds=6.0)
+    call_id = next(iter(center.worker.sessions))
+    name = f"voicemail-billing-{call_id}"
+    caller.hangup()
+    message = await rig.wait_for_message()
+
+    # RecordingFinished came after the caller's StasisEnd; the message was stored anyway.
+    order = [kind for kind, what in rig.seen if what in {caller.channel_id, name}]
+    assert order == ["StasisEnd", "RecordingFinished"]
+
+    assert message["recording_name"] == name
+    assert message["call_id"] == call_id
+    assert message["mailbox"] == "billing" and message["queue_id"] == "billing"
+    assert message["caller_number"] == CALLER and message["caller_name"] == "Dana"
+    assert message["status"] == "new" and message["empty"] is False
+    assert message["sound_seconds"] == pytest.approx(6.0, abs=0.5)
+    assert message["duration_seconds"] >= message["sound_seconds"]
+
+    # Stored like a recording: the file, its checksum, linked to the call, gone from Asterisk.
+    path = stored_file(message)
+    assert path.is_relative_to(Path(rig.config.recordings.directory).resolve())  # noqa: ASYNC240
+    assert name not in [n for n, _ in center.pbx.stored_recordings()]
+    engine = make_engine(rig.url)
+    try:
+        [recording] = list_recordings(engine, RecordingFilter(kind="voicemail"))
+        assert recording["name"] == name and recording["kind"] == "voicemail"
+        assert list_recordings(engine, RecordingFilter(kind="call")) == []
+        with engine.connect() as conn:
+            call = conn.execute(sa.select(Call).where(Call.call_id == call_id)).one()
+    finally:
+        engine.dispose()
+    assert call.disposition == "voicemail" and call.recording_name == name
+    assert message["expires_at"] > message["left_at"]
+
+    # The signed webhook.
+    rec, _ = receiver
+    await asyncio.wait_for(rec.arrived.wait(), 10)
+    [hook] = rec.received
+    assert rec.bad_signatures == 0
+    assert hook["event"] == "voicemail"
+    data = hook["data"]
+    assert (data["call_id"], data["message"], data["mailbox"]) == (call_id, name, "billing")
+    assert data["mailbox_name"] == "Billing voicemail"
+    assert data["caller_number"] == CALLER and data["empty"] is False
+    assert data["sha256"] == message["sha256"] and data["fetched"] is True
+    await center.settle()
+    assert center.pbx.channels == {} and center.pbx.bridges == {}
+
+
+async def test_a_silent_message_is_kept_but_marked_empty(rig: Rig) -> None:
+    caller = await leave_message(rig.center, talk_seconds=None)
+    await asyncio.sleep(1.0 / rig.center.pbx.speed)
+    caller.hangup()
+    message = await rig.wait_for_message()
+    assert message["empty"] is True
+    assert message["sound_seconds"] == 0.0
+    stored_file(message)
+
+
+@pytest.mark.parametrize("rig", [{"max_silence_seconds": 3, "notify": []}], indirect=True)
+async def test_silence_ends_the_message_and_the_call(
+    rig: Rig, receiver: tuple[Receiver, str]
+) -> None:
+    caller = await leave_message(rig.center, talk_seconds=2.5)
+    # The caller stays on the line, silent: after 3 s of silence Asterisk ends the recording
+    # and the worker hangs up.
+    await caller.wait_for("hangup", timeout=5)
+    message = await rig.wait_for_message()
+    assert message["sound_seconds"] == pytest.approx(2.5, abs=0.5)
+    assert message["empty"] is False  # 2.5 s of sound: more than the 2 s minimum
+    await asyncio.sleep(0.2)
+    assert receiver[0].received == []  # notify: [] (no webhook for this box)
