@@ -513,6 +513,16 @@ def recordings_fetch(config_path: str | None, as_json: bool) -> None:
             await ari.close()
 
     result = asyncio.run(fetch())
+    if result.fetched:
+        from callcenter.voicemail.store import measure_fetched
+
+        # Voicemail messages fetched late get their sound measured now.
+        engine = _engine(cfg)
+        try:
+            minimum = {box_id: box.min_sound_seconds for box_id, box in cfg.voicemail.items()}
+            measure_fetched(engine, result.fetched, minimum)
+        finally:
+            engine.dispose()
     if as_json:
         echo_json(result.__dict__)
     else:

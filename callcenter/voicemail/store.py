@@ -195,6 +195,40 @@ def request_callback(
     return {"id": int(new_id[0]) if new_id else None, **row}
 
 
+def measure_fetched(engine: Engine, names: list[str], min_sound_of: dict[str, float]) -> list[str]:
+    """Measure the sound of messages whose audio was fetched late (``recordings fetch``):
+    their rows get ``sound_seconds`` and ``empty`` (``min_sound_of``: box -> minimum).
+    Returns the messages measured."""
+    from callcenter.recording.storage import StorageError, path_of
+    from callcenter.voicemail.sound import is_empty, sound_seconds
+
+    m = MESSAGES.c
+    measured: list[str] = []
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(m.recording_name, m.mailbox, RECORDINGS.c.storage_url, RECORDINGS.c.format)
+            .join(RECORDINGS, RECORDINGS.c.name == m.recording_name)
+            .where(and_(m.recording_name.in_(names), m.sound_seconds.is_(None)))
+        ).all()
+        for row in rows:
+            if not row.storage_url:
+                continue
+            try:
+                sound = sound_seconds(path_of(row.storage_url).read_bytes(), row.format)
+            except (StorageError, OSError, ValueError):
+                continue
+            conn.execute(
+                update(MESSAGES)
+                .where(m.recording_name == row.recording_name)
+                .values(
+                    sound_seconds=sound,
+                    empty=is_empty(sound, min_sound_of.get(row.mailbox, 0.0)),
+                )
+            )
+            measured.append(row.recording_name)
+    return measured
+
+
 def pending_callbacks(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
     """Pending call backs, oldest first: what the outbound dialer takes."""
     query = (

@@ -15,17 +15,20 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from aiohttp import web
+from click.testing import CliRunner
 
 from callcenter.asterisk.events import AriEvent, RecordingFinished, StasisEnd
 from callcenter.cdr.queries import RecordingFilter, list_recordings
 from callcenter.cdr.writer import CdrWriter
+from callcenter.cli import main
 from callcenter.config import CallCenterConfig, WebhookSettings
 from callcenter.db.engine import make_engine, upgrade
 from callcenter.db.models import Call
 from callcenter.hooks import Hooks
 from callcenter.hooks.webhooks import WebhookSender, verify_signature
-from callcenter.recording.storage import sha256_of
+from callcenter.recording.storage import LocalStorage, sha256_of
 from callcenter.routing.testing import CenterUnderTest, make_config, running_center
 from callcenter.sim.pbx import SimCall
 from callcenter.voicemail.service import VoicemailService
@@ -183,6 +186,9 @@ async def test_message_in_a_closed_queue_is_stored_listed_and_announced(
     name = f"voicemail-billing-{call_id}"
     caller.hangup()
     message = await rig.wait_for_message()
+    recorder = center.flow.recorder
+    assert recorder is not None
+    assert await recorder.wait_stored(name, within=10) is not None  # and Asterisk's copy gone
 
     # RecordingFinished came after the caller's StasisEnd; the message was stored anyway.
     order = [kind for kind, what in rig.seen if what in {caller.channel_id, name}]
@@ -250,3 +256,42 @@ async def test_silence_ends_the_message_and_the_call(
     assert message["empty"] is False  # 2.5 s of sound: more than the 2 s minimum
     await asyncio.sleep(0.2)
     assert receiver[0].received == []  # notify: [] (no webhook for this box)
+
+
+@pytest.mark.parametrize("rig", [{"min_sound_seconds": 3}], indirect=True)
+async def test_a_message_not_fetched_at_first_is_fetched_and_measured_later(
+    rig: Rig, receiver: tuple[Receiver, str], tmp_path: Path
+) -> None:
+    """The recordings directory cannot be written when the message ends: the message is
+    still listed and announced (audio left in Asterisk); ``recordings fetch`` brings the audio
+    later and measures its sound."""
+    recorder = rig.center.flow.recorder
+    assert recorder is not None
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    recorder.storage = LocalStorage(blocked / "recordings")
+    caller = await leave_message(rig.center, talk_seconds=4.0)
+    caller.hangup()
+    message = await rig.wait_for_message()
+    name = message["recording_name"]
+    assert message["storage_url"] is None and message["sound_seconds"] is None
+    assert message["empty"] is False  # unknown is not empty
+    assert name in [n for n, _ in rig.center.pbx.stored_recordings()]  # still in Asterisk
+    rec, _ = receiver
+    await asyncio.wait_for(rec.arrived.wait(), 10)
+    assert rec.received[0]["data"]["fetched"] is False
+
+    config = tmp_path / "callcenter.yaml"
+    raw = rig.config.model_dump(mode="json", exclude_none=True)
+    raw["asterisk"]["ari"]["url"] = rig.center.server.url
+    raw["database"] = {"url": rig.url}
+    config.write_text(yaml.safe_dump(raw))
+    args = ["recordings", "fetch", "-c", str(config), "--json"]
+    result = await asyncio.to_thread(CliRunner().invoke, main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["fetched"] == [name]
+    [message] = rig.messages()
+    assert message["sound_seconds"] == pytest.approx(4.0, abs=0.5)
+    assert message["empty"] is False
+    stored_file(message)
+    assert name not in [n for n, _ in rig.center.pbx.stored_recordings()]
