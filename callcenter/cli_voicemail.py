@@ -161,7 +161,7 @@ def voicemail_callback(
 
     cfg = load(config_path)
     name = _with_engine(cfg, find_message, message)["recording_name"]
-    request = _with_engine(cfg, request_callback, name, _who(by), dt.datetime.now(dt.UTC), note)
+    request = _with_engine(cfg, request_callback, name, _who(by), note, dt.datetime.now(dt.UTC))
     if as_json:
         echo_json(request)
     else:

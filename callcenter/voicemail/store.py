@@ -164,7 +164,7 @@ def mark_handled(
 
 
 def request_callback(
-    engine: Engine, name: str, by: str, now: dt.datetime, note: str | None = None
+    engine: Engine, name: str, by: str, note: str | None, now: dt.datetime
 ) -> dict[str, Any]:
     """Ask the outbound dialer to call the message's caller back: a ``pending``
     ``callback_requests`` row. Refused when the caller's number is unknown or a call back of

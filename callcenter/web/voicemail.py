@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -40,6 +41,9 @@ from callcenter.web.app import (
     require,
     session_of,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 may_see_voicemail = require(Permission.QUEUE_VOICEMAIL, Permission.ALL_VOICEMAIL)
 STATUS_CHOICES = ("new", "handled", "all")
@@ -126,49 +130,37 @@ async def message_audio(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _note(request: web.Request) -> str | None:
+Action = Callable[["Engine", str, str, str | None, dt.datetime], object]
+
+
+async def _act(request: web.Request, action: Action, refused: str, done: str) -> web.Response:
+    """Do ``action`` (mark handled, ask for a call back) on the message with the form's note,
+    as the signed-in user; back to the message page, or 409 with why it was refused."""
+    message, _ = await _message_for(request)
     form = await request.post()
-    return str(form.get("note", "")) or None
-
-
-def _conflict(request: web.Request, exc: ConflictError, title: str) -> web.Response:
-    return render(request, "forbidden.html", status=409, reason=exc.message, title=title)
+    name = message["recording_name"]
+    try:
+        await asyncio.to_thread(
+            action,
+            deps_of(request).users.engine,
+            name,
+            session_of(request).username,
+            str(form.get("note", "")) or None,
+            dt.datetime.now(dt.UTC),
+        )
+    except ConflictError as exc:
+        return render(request, "forbidden.html", status=409, reason=exc.message, title=refused)
+    raise web.HTTPFound(f"/voicemail/{name}?done={done}")
 
 
 @may_see_voicemail
 async def handle_submit(request: web.Request) -> web.StreamResponse:
-    message, _ = await _message_for(request)
-    note = await _note(request)
-    try:
-        await asyncio.to_thread(
-            mark_handled,
-            deps_of(request).users.engine,
-            message["recording_name"],
-            session_of(request).username,
-            note,
-            dt.datetime.now(dt.UTC),
-        )
-    except ConflictError as exc:
-        return _conflict(request, exc, "Already handled")
-    raise web.HTTPFound(f"/voicemail/{message['recording_name']}?done=handled")
+    return await _act(request, mark_handled, "Already handled", "handled")
 
 
 @may_see_voicemail
 async def callback_submit(request: web.Request) -> web.StreamResponse:
-    message, _ = await _message_for(request)
-    note = await _note(request)
-    try:
-        await asyncio.to_thread(
-            request_callback,
-            deps_of(request).users.engine,
-            message["recording_name"],
-            session_of(request).username,
-            dt.datetime.now(dt.UTC),
-            note,
-        )
-    except ConflictError as exc:
-        return _conflict(request, exc, "No call back")
-    raise web.HTTPFound(f"/voicemail/{message['recording_name']}?done=callback")
+    return await _act(request, request_callback, "No call back", "callback")
 
 
 def add_voicemail_routes(app: web.Application) -> None:

@@ -10,11 +10,9 @@ Screenshots go to test-output/screenshots/.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -31,12 +29,13 @@ from callcenter.db.engine import make_engine, upgrade
 from callcenter.db.models import CallbackRequest, VoicemailMessage
 from callcenter.db.users import UserStore
 from callcenter.hooks import Hooks
-from callcenter.hooks.webhooks import WebhookSender, verify_signature
+from callcenter.hooks.testing import WebhookReceiver, webhook_receiver
+from callcenter.hooks.webhooks import WebhookSender
 from callcenter.routing.testing import CenterUnderTest, running_center
 from callcenter.voicemail.service import VoicemailService
 from callcenter.web.serve import build_web
 
-from .conftest import PASSWORD, SCREENSHOTS, browser_config, signed_in
+from .conftest import PASSWORD, SCREENSHOTS, browser_config, play_audio, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -50,28 +49,13 @@ USERS = {
 
 
 @dataclass
-class Hooked:
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        headers = request.headers
-        if not verify_signature(
-            SECRET, headers["X-Callcenter-Timestamp"], body, headers["X-Callcenter-Signature"]
-        ):
-            return web.Response(status=401)
-        self.received.append(json.loads(body))
-        return web.Response(status=204)
-
-
-@dataclass
 class VoicemailStack:
     center: CenterUnderTest
     config: CallCenterConfig
     engine: Engine
     writer: CdrWriter
     base_url: str
-    hooked: Hooked
+    hooks_received: WebhookReceiver
 
 
 def closed_billing_config(tmp: Path) -> CallCenterConfig:
@@ -86,7 +70,15 @@ def closed_billing_config(tmp: Path) -> CallCenterConfig:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def vm_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[VoicemailStack]:
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    async with webhook_receiver(SECRET) as found:
+        yield found
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def vm_stack(
+    tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
+) -> AsyncIterator[VoicemailStack]:
     tmp = tmp_path_factory.mktemp("voicemail-browser")
     config = closed_billing_config(tmp)
     upgrade(config.database.url)
@@ -94,15 +86,8 @@ async def vm_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Vo
     users = UserStore(engine)
     for username, (role, agent_id) in USERS.items():
         users.add(username, PASSWORD, role, agent_id=agent_id)
-    hooked = Hooked()
-    receiver = web.Application()
-    receiver.router.add_post("/hook", hooked.handle)
-    receiver_runner, receiver_port = await serve_api(receiver, "127.0.0.1", 0)
     webhook = WebhookSettings(
-        url=f"http://127.0.0.1:{receiver_port}/hook",
-        secret=SECRET,
-        events=["voicemail"],
-        allow_private_network=True,
+        url=receiver.url, secret=SECRET, events=["voicemail"], allow_private_network=True
     )
     hooks = Hooks(WebhookSender([webhook], tmp / "webhooks", backoff_initial=0.05))
     await hooks.start()
@@ -122,14 +107,14 @@ async def vm_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Vo
             app = make_api_app(center.service, "browser-voicemail-token")
             build_web(app, config, center.service, center.worker, center.worker.ari, engine)
             runner, port = await serve_api(app, "127.0.0.1", 0)
-            yield VoicemailStack(center, config, engine, writer, f"http://127.0.0.1:{port}", hooked)
+            base_url = f"http://127.0.0.1:{port}"
+            yield VoicemailStack(center, config, engine, writer, base_url, receiver)
             await center.settle()
     finally:
         if runner is not None:
             await runner.cleanup()
         await hooks.close()
         await writer.close()
-        await receiver_runner.cleanup()
         engine.dispose()
 
 
@@ -162,11 +147,8 @@ async def test_agent_of_the_queue_plays_and_handles_a_message(
     stored = await wait_for_message(vm_stack)
     name = stored.recording_name
     assert (stored.mailbox, stored.caller_number, stored.empty) == ("billing", CALLER, False)
-    async with asyncio.timeout(10):
-        while not vm_stack.hooked.received:  # noqa: ASYNC110 (a list filled by the receiver)
-            await asyncio.sleep(0.02)
-    assert vm_stack.hooked.received[0]["event"] == "voicemail"
-    assert vm_stack.hooked.received[0]["data"]["message"] == name
+    [hook] = await vm_stack.hooks_received.wait_for(1)
+    assert (hook["event"], hook["data"]["message"]) == ("voicemail", name)
 
     # An agent of billing: the inbox, the message, the player.
     async with signed_in(browser, vm_stack, "bill") as agent:  # type: ignore[arg-type]
@@ -178,27 +160,7 @@ async def test_agent_of_the_queue_plays_and_handles_a_message(
             await row.locator("a").click()
         assert await agent.text_content("#vm-caller") == CALLER
         assert await agent.text_content("#vm-box") == "Billing voicemail"
-        audio = await agent.evaluate(
-            """async () => {
-                const audio = document.getElementById("vm-audio");
-                if (audio.readyState < 1) {
-                    await new Promise((ok, fail) => {
-                        audio.addEventListener("loadedmetadata", ok, {once: true});
-                        audio.addEventListener("error", fail, {once: true});
-                        audio.load();
-                    });
-                }
-                audio.muted = true;  // autoplay without a user gesture is allowed when muted
-                await audio.play();
-                await new Promise((ok) => {
-                    const check = () => audio.currentTime > 0 ? ok() : setTimeout(check, 20);
-                    check();
-                });
-                audio.pause();
-                return {duration: audio.duration, error: audio.error && audio.error.code,
-                        played: audio.currentTime};
-            }"""
-        )
+        audio = await play_audio(agent, "vm-audio")
         assert audio["error"] is None and audio["played"] > 0
         assert audio["duration"] == pytest.approx(stored.duration_seconds, abs=0.1)
         await agent.screenshot(path=str(SCREENSHOTS / "voicemail-message.png"), full_page=True)

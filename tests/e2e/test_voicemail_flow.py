@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
-from aiohttp import web
 from click.testing import CliRunner
 
 from callcenter.asterisk.events import AriEvent, RecordingFinished, StasisEnd
@@ -27,7 +26,8 @@ from callcenter.config import CallCenterConfig, WebhookSettings
 from callcenter.db.engine import make_engine, upgrade
 from callcenter.db.models import Call
 from callcenter.hooks import Hooks
-from callcenter.hooks.webhooks import WebhookSender, verify_signature
+from callcenter.hooks.testing import WebhookReceiver, webhook_receiver
+from callcenter.hooks.webhooks import WebhookSender
 from callcenter.recording.storage import LocalStorage, sha256_of
 from callcenter.routing.testing import CenterUnderTest, make_config, running_center
 from callcenter.sim.pbx import SimCall
@@ -38,41 +38,10 @@ SECRET = "voicemail-hook-secret"
 CALLER = "+15550107"
 
 
-@dataclass
-class Receiver:
-    received: list[dict[str, Any]] = field(default_factory=list)
-    bad_signatures: int = 0
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if not verify_signature(
-            SECRET,
-            request.headers["X-Callcenter-Timestamp"],
-            body,
-            request.headers["X-Callcenter-Signature"],
-        ):
-            self.bad_signatures += 1
-            return web.Response(status=401)
-        self.received.append(json.loads(body))
-        self.arrived.set()
-        return web.Response(status=204)
-
-
 @pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield rec, f"http://127.0.0.1:{port}/hook"
-    finally:
-        await runner.cleanup()
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    async with webhook_receiver(SECRET) as found:
+        yield found
 
 
 def closed_billing(tmp_path: Path, **box: Any) -> CallCenterConfig:
@@ -115,7 +84,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(
-    tmp_path: Path, receiver: tuple[Receiver, str], request: pytest.FixtureRequest
+    tmp_path: Path, receiver: WebhookReceiver, request: pytest.FixtureRequest
 ) -> AsyncIterator[Rig]:
     box = getattr(request, "param", {})
     config = closed_billing(tmp_path, **box)
@@ -124,7 +93,7 @@ async def rig(
     writer = CdrWriter(url, tmp_path / "spool", flush_interval_ms=10)
     await writer.start()
     webhook = WebhookSettings(
-        url=receiver[1], secret=SECRET, events=["voicemail"], allow_private_network=True
+        url=receiver.url, secret=SECRET, events=["voicemail"], allow_private_network=True
     )
     hooks = Hooks(WebhookSender([webhook], tmp_path / "webhooks", backoff_initial=0.05))
     await hooks.start()
@@ -178,7 +147,7 @@ async def leave_message(center: CenterUnderTest, talk_seconds: float | None) -> 
 
 
 async def test_message_in_a_closed_queue_is_stored_listed_and_announced(
-    rig: Rig, receiver: tuple[Receiver, str]
+    rig: Rig, receiver: WebhookReceiver
 ) -> None:
     center = rig.center
     caller = await leave_message(center, talk_seconds=6.0)
@@ -219,10 +188,8 @@ async def test_message_in_a_closed_queue_is_stored_listed_and_announced(
     assert message["expires_at"] > message["left_at"]
 
     # The signed webhook.
-    rec, _ = receiver
-    await asyncio.wait_for(rec.arrived.wait(), 10)
-    [hook] = rec.received
-    assert rec.bad_signatures == 0
+    [hook] = await receiver.wait_for(1)
+    assert receiver.bad_signatures == 0
     assert hook["event"] == "voicemail"
     data = hook["data"]
     assert (data["call_id"], data["message"], data["mailbox"]) == (call_id, name, "billing")
@@ -244,9 +211,7 @@ async def test_a_silent_message_is_kept_but_marked_empty(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize("rig", [{"max_silence_seconds": 3, "notify": []}], indirect=True)
-async def test_silence_ends_the_message_and_the_call(
-    rig: Rig, receiver: tuple[Receiver, str]
-) -> None:
+async def test_silence_ends_the_message_and_the_call(rig: Rig, receiver: WebhookReceiver) -> None:
     caller = await leave_message(rig.center, talk_seconds=2.5)
     # The caller stays on the line, silent: after 3 s of silence Asterisk ends the recording
     # and the worker hangs up.
@@ -255,12 +220,12 @@ async def test_silence_ends_the_message_and_the_call(
     assert message["sound_seconds"] == pytest.approx(2.5, abs=0.5)
     assert message["empty"] is False  # 2.5 s of sound: more than the 2 s minimum
     await asyncio.sleep(0.2)
-    assert receiver[0].received == []  # notify: [] (no webhook for this box)
+    assert receiver.received == []  # notify: [] (no webhook for this box)
 
 
 @pytest.mark.parametrize("rig", [{"min_sound_seconds": 3}], indirect=True)
 async def test_a_message_not_fetched_at_first_is_fetched_and_measured_later(
-    rig: Rig, receiver: tuple[Receiver, str], tmp_path: Path
+    rig: Rig, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     """The recordings directory cannot be written when the message ends: the message is
     still listed and announced (audio left in Asterisk); ``recordings fetch`` brings the audio
@@ -277,9 +242,8 @@ async def test_a_message_not_fetched_at_first_is_fetched_and_measured_later(
     assert message["storage_url"] is None and message["sound_seconds"] is None
     assert message["empty"] is False  # unknown is not empty
     assert name in [n for n, _ in rig.center.pbx.stored_recordings()]  # still in Asterisk
-    rec, _ = receiver
-    await asyncio.wait_for(rec.arrived.wait(), 10)
-    assert rec.received[0]["data"]["fetched"] is False
+    [hook] = await receiver.wait_for(1)
+    assert hook["data"]["fetched"] is False
 
     config = tmp_path / "callcenter.yaml"
     raw = rig.config.model_dump(mode="json", exclude_none=True)

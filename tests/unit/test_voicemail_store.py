@@ -116,7 +116,7 @@ def test_handled_once_with_a_note_and_a_replay_keeps_it(store: Any) -> None:
 
 def test_call_back_is_a_pending_request_for_the_dialer(store: Any) -> None:
     _, engine = store
-    request = request_callback(engine, "voicemail-billing-c1", "bill", T0, note="before 5pm")
+    request = request_callback(engine, "voicemail-billing-c1", "bill", "before 5pm", T0)
     assert request["number"] == "+15550001"
     assert request["queue_id"] == "billing" and request["call_id"] == "c1"
     assert request["source"] == "voicemail" and request["status"] == "pending"
@@ -124,9 +124,9 @@ def test_call_back_is_a_pending_request_for_the_dialer(store: Any) -> None:
     assert pending["id"] == request["id"] and pending["voicemail"] == "voicemail-billing-c1"
     assert get_message(engine, "voicemail-billing-c1")["callbacks"][0]["requested_by"] == "bill"
     with pytest.raises(CallbackNotPossible, match="already pending"):
-        request_callback(engine, "voicemail-billing-c1", "sara", T0)
+        request_callback(engine, "voicemail-billing-c1", "sara", None, T0)
     with pytest.raises(CallbackNotPossible, match="no caller number"):
-        request_callback(engine, "voicemail-night-c3", "sara", T0)
+        request_callback(engine, "voicemail-night-c3", "sara", None, T0)
 
 
 def test_find_by_name_or_call_id(store: Any) -> None:
