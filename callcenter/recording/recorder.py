@@ -87,9 +87,10 @@ class RecordingFollowUp(Protocol):
     kind: str
     """The recording's ``kind`` in its row (``voicemail``)."""
 
-    def stored(self, recording: Mapping[str, Any], audio: bytes | None) -> None:
+    async def stored(self, recording: Mapping[str, Any], audio: bytes | None) -> None:
         """Its ``recordings`` row was submitted (``audio`` None: not fetched, still in
-        Asterisk); submit more rows here: the recorder's flush makes them durable too."""
+        Asterisk); submit more rows here: the recorder's flush makes them durable too. Long
+        work goes to a thread: this runs on the event loop."""
         ...
 
     def announce(self) -> None:
@@ -428,7 +429,7 @@ class Recorder:
             if self.cdr is not None:
                 self.cdr.submit_recording(row)
             if active.follow_up is not None:
-                active.follow_up.stored(row, None)
+                await active.follow_up.stored(row, None)
                 if self.cdr is not None:
                     with contextlib.suppress(CallCenterError):
                         await self.cdr.flush()
@@ -490,7 +491,7 @@ class Recorder:
         if self.cdr is not None:
             self.cdr.submit_recording(info.row())
         if active.follow_up is not None:
-            active.follow_up.stored(info.row(), data)
+            await active.follow_up.stored(info.row(), data)
         if self.cdr is not None:
             # Asterisk's copy goes only once the row is acknowledged (committed or spooled):
             # a crash in between leaves a duplicate, never a file nobody can find.
