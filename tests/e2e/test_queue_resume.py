@@ -9,6 +9,7 @@ caller waits: Asterisk (simulated) keeps the caller in the app. The second is a
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 import socket
 import sqlite3
@@ -206,7 +207,6 @@ async def test_a_waiting_caller_keeps_call_place_and_record_across_a_restart(sit
         await until(lambda: any(e.kind == "moh_started" for e in caller.history[heard_before:]))
         await runtime.service.login("sale1")
         await caller.wait_for("bridged", timeout=10)
-        connected_at = time.time()
         caller.hangup()
         await until(lambda: not runtime.worker.sessions)  # type: ignore[union-attr]
     finally:
@@ -214,16 +214,18 @@ async def test_a_waiting_caller_keeps_call_place_and_record_across_a_restart(sit
 
     rows = query(
         site.db_file,
-        "select call_id, disposition, agent_id, wait_seconds, ivr_path, digits, queue_id"
-        " from calls",
+        "select call_id, disposition, agent_id, wait_seconds, ivr_path, digits, queue_id,"
+        " answered_at from calls",
     )
     assert len(rows) == 1
-    row_call, disposition, agent, wait_seconds, ivr_path, digits, queue = rows[0]
+    row_call, disposition, agent, wait_seconds, ivr_path, digits, queue, answered = rows[0]
     assert (row_call, disposition, agent, queue) == (call_id, "answered", "sale1", "sales")
     assert yaml.safe_load(ivr_path) == ["main", "more"]  # the IVR before the restart
     assert yaml.safe_load(digits) == ["3", "4"]
-    # The wait counts from the first entry, before the restart.
-    assert wait_seconds > connected_at - restarted_at
+    # The wait counts from the first entry, before the restart: longer than from the restart to
+    # the answer (the worker's own answer time, not when this test noticed the bridge).
+    answered_at = dt.datetime.fromisoformat(str(answered)).replace(tzinfo=dt.UTC).timestamp()
+    assert wait_seconds > answered_at - restarted_at
     entries = query(site.db_file, "select call_id, outcome, agent_id from queue_entries")
     assert entries == [(call_id, "answered", "sale1")]
     events = query(
