@@ -265,8 +265,8 @@ def run_command(
 
 
 async def _run_worker(config: Any, settings: Any, flow: str, speed: float) -> int:
-    """The worker: for the inbound flow the whole runtime (ACD with shared reservations, IVR,
-    CDRs, recordings, hooks, API and web pages); for ``hello`` the bare worker."""
+    """The worker: for the inbound flow the whole runtime (ACD with its journal and agent
+    leases, IVR, CDRs, recordings, hooks, API and web pages); for ``hello`` the bare worker."""
     from callcenter.worker.app import Worker
 
     if flow == "inbound":

@@ -1,7 +1,7 @@
 """A whole running call center in one object: what ``callcenter run`` and the demo start.
 
 ``CallCenterRuntime`` assembles, in order: the database (migrated), the CDR writer (replaying
-its spool), hooks, the worker (ARI + AMI), the ACD service with its shared reservations, the
+its spool), hooks, the worker (ARI + AMI), the ACD service (journal, agent leases), the
 recorder, voicemail (messages' rows, webhooks and e-mail), the inbound flow (IVR, queue,
 agent), and the HTTP API with the web pages. ``close`` takes them down in the reverse order,
 after the worker has drained its calls, so the last CDRs are written before the writer closes.
@@ -41,9 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESERVATION_LEASE_SECONDS = 30.0
-"""How long an agent reservation survives its worker: a crashed worker's agents come back
-after this."""
+AGENT_LEASE_SECONDS = 30.0
+"""How long a worker's ownership of its agents survives it: a crashed worker's agents go to
+the other workers after this (see docs/acd.md)."""
 
 TAKEOVER_WAIT_SECONDS = 30.0
 """How long the CDR recovery waits for the worker to take over the calls still in Asterisk
@@ -56,7 +56,7 @@ class RuntimeOptions:
     """The simulated PBX's speed factor; 1 against a real Asterisk."""
     clock: Clock | None = None
     worker_id: str | None = None
-    """Names this worker in reservations, spools and CDRs [default: host name + ARI app]."""
+    """Names this worker in agent leases, spools and CDRs [default: host name + ARI app]."""
     http_host: str = "127.0.0.1"
     http_port: int | None = 8081
     """/healthz and /metrics (0 = any free port, None = not served)."""
@@ -111,7 +111,8 @@ class CallCenterRuntime:
         from callcenter.hooks.cdr_events import CdrWithHooks
         from callcenter.ivr.lookups import LookupRegistry
         from callcenter.recording.recorder import Recorder
-        from callcenter.routing.reservations import AgentReservations
+        from callcenter.routing.journal import RoutingJournal
+        from callcenter.routing.leases import AgentLeases
         from callcenter.routing.service import AcdService
         from callcenter.voicemail.service import VoicemailService
         from callcenter.worker.app import Worker, WorkerSettings
@@ -139,15 +140,14 @@ class CallCenterRuntime:
         # resume is finished as failed. With the database away it is tried again in the
         # background.
         self._recovery = asyncio.create_task(self._recover_in_progress(), name="cdr-recovery")
-        reservations = AgentReservations(
-            self.engine, self.worker_id, lease_seconds=RESERVATION_LEASE_SECONDS
-        )
-        await asyncio.to_thread(reservations.sync_agents, config)
+        # Routing decides in memory; agents' states and queue entries are written behind
+        # (journal), and the agents shared with other workers are owned under leases.
         self.service = AcdService(
             config,
             clock=options.clock,
             speed=options.speed,
-            reservations=reservations,
+            journal=RoutingJournal.from_config(config, self.worker_id),
+            leases=AgentLeases(self.engine, self.worker_id, lease_seconds=AGENT_LEASE_SECONDS),
             worker_id=self.worker_id,
         )
         self.lookups = LookupRegistry.from_config(config.ivr.lookups)

@@ -29,12 +29,10 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Connection,
-    Engine,
     Table,
     and_,
     case,
     column,
-    create_engine,
     select,
     text,
     update,
@@ -43,7 +41,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.cdr.spool import Record
-from callcenter.db.engine import make_engine
+from callcenter.db.engine import bounded_engine
 from callcenter.db.models import Call, CallEvent, CallLeg, Recording, VoicemailMessage
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
@@ -73,24 +71,8 @@ _CALL_DEFAULTS.update(
 )
 
 
-def cdr_engine(url: str, *, timeout: float = 5.0) -> Engine:
-    """An engine whose connects and statements give up after ``timeout`` seconds."""
-    if url.startswith("postgresql"):
-        return create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_size=4,
-            connect_args={
-                "connect_timeout": max(1, int(timeout)),
-                "options": f"-c statement_timeout={int(timeout * 1000)}",
-                # A cut network path otherwise leaves a socket waiting for hours.
-                "keepalives": 1,
-                "keepalives_idle": 5,
-                "keepalives_interval": 2,
-                "keepalives_count": 2,
-            },
-        )
-    return make_engine(url, connect_timeout=timeout)
+cdr_engine = bounded_engine
+"""An engine whose connects and statements give up after ``timeout`` seconds."""
 
 
 def leg_rank(row: dict[str, Any]) -> int:

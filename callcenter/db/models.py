@@ -233,9 +233,19 @@ class AgentRow(Base):
     """logged_out, available, reserved, ringing, on_call, wrapup, paused."""
     pause_reason: Mapped[str | None] = mapped_column(String(64))
     state_since: Mapped[dt.datetime]
-    reserved_by: Mapped[str | None] = mapped_column(String(64))
-    reserved_until: Mapped[dt.datetime | None]
-    reserved_call_id: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    """The worker that may ring this agent (``owner_until``: its lease, renewed in the
+    background); see ``routing/leases.py``."""
+    owner_until: Mapped[dt.datetime | None]
+    wanted_by: Mapped[str | None] = mapped_column(String(64))
+    """Another worker whose callers need this agent: the owner hands them over when idle."""
+    wanted_at: Mapped[dt.datetime | None]
+    control_state: Mapped[str | None] = mapped_column(String(16))
+    """The last login/logout/pause/unpause asked for (through any worker's API or the CLI):
+    available, paused or logged_out; the owner applies it."""
+    control_reason: Mapped[str | None] = mapped_column(String(64))
+    control_at: Mapped[dt.datetime | None]
+    control_by: Mapped[str | None] = mapped_column(String(64))
     calls_today: Mapped[int] = mapped_column(default=0)
     last_call_ended_at: Mapped[dt.datetime | None]
     no_answer_count: Mapped[int] = mapped_column(default=0)
@@ -251,6 +261,8 @@ class AgentStateChange(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     call_id: Mapped[str | None] = mapped_column(String(32))
     worker_id: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(48), unique=True)
+    """Written once per change by the routing journal (a replayed spool inserts nothing)."""
 
 
 class QueueEntry(Base):

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from callcenter.asterisk.ari import AriNotFound, AriRequestError
+from callcenter.asterisk.ari import AriRequestError
 from callcenter.asterisk.events import (
     ChannelDtmfReceived,
     ChannelHangupRequest,
@@ -161,7 +161,7 @@ class IvrDriver:
 
     async def run(self) -> IvrOutcome:
         """Run the IVR to its end; the session's context is filled on the way."""
-        log.info("call=%s ivr starts at %s", self.session.call_id, self.entry_menu)
+        log.debug("call=%s ivr starts at %s", self.session.call_id, self.entry_menu)
         try:
             if not await self._answer():
                 self._internal.append(HungUp())
@@ -183,18 +183,15 @@ class IvrDriver:
         outcome = self.machine.outcome
         assert outcome is not None
         self._record_outcome(outcome)
-        log.info("call=%s ivr done: %s", self.session.call_id, describe_outcome(outcome))
+        log.debug("call=%s ivr done: %s", self.session.call_id, describe_outcome(outcome))
         return outcome
 
     # --- events in ---------------------------------------------------------------------------
 
     async def _answer(self) -> bool:
-        if self.session.caller.state == "Up":
-            return True
-        try:
-            await self.ari.answer(self.channel)
-        except AriNotFound:
-            return False  # gone before we answered; its StasisEnd follows
+        # Not awaited here: a caller whose first node sends them straight to a queue has the
+        # agent's phone ringing while Asterisk answers; prompts await the answer (_play).
+        self.session.answer_soon()
         return True
 
     async def _next_event(self) -> InboxItem | None:
@@ -273,6 +270,7 @@ class IvrDriver:
         self._playbacks[playback] = prompt_id
         self._prompt_playback[prompt_id] = playback
         try:
+            await self.session.answered()  # False: gone; the play's 404 says so below
             await self.ari.play(self.channel, list(media), playback_id=playback)
         except AriRequestError as exc:
             # The channel is gone (its StasisEnd follows) or Asterisk refused: do not wait for
@@ -327,6 +325,7 @@ class IvrDriver:
 
     async def _record(self, decision: StartRecording) -> None:
         try:
+            await self.session.answered()
             await self.ari.record_channel(
                 self.channel,
                 decision.name,

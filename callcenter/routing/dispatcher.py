@@ -365,6 +365,19 @@ class Dispatcher:
                         heapq.heappush(heap, (best.key, best.call_id))
         return assignments
 
+    def wanted_elsewhere(self) -> set[str]:
+        """Agents held elsewhere (another worker owns them) who could take a caller waiting
+        here: the ones worth asking their owner for."""
+        wanted: set[str] = set()
+        for agent_id, agent in self._agents.items():
+            if (
+                agent.state is AgentState.RESERVED
+                and agent.reason == ELSEWHERE_REASON
+                and self._best_caller_for(agent_id) is not None
+            ):
+                wanted.add(agent_id)
+        return wanted
+
     def preference_order(self, call_id: str) -> list[str]:
         """Every available agent who qualifies for the caller, best first (for a worker that
         must try the next agent when another worker reserved the first)."""

@@ -65,6 +65,9 @@ STASIS_START_TIMEOUT = 5.0
 
 DIAL_CONFLICT_RETRIES = 3
 
+MUSIC_AFTER_RINGING = 1.0
+"""PBX seconds an agent rung at once may take to answer before the caller hears music."""
+
 BROKEN_BRIDGE_PATIENCE = 5.0
 """Real seconds we wait for a hang-up after bridging failed because one side had left."""
 
@@ -174,6 +177,8 @@ class QueueCall:
             estimated_wait=self._estimated_wait,
         )
         self._entered = time.monotonic()
+        self._media_started = False
+        self._media_due = 0.0
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -201,7 +206,13 @@ class QueueCall:
         )
 
     def _log(self, message: str, *args: object) -> None:
+        """Something out of the ordinary (a failed ring, an overflow): INFO."""
         log.info("call=%s queue=%s " + message, self.call_id, self.queue_id, *args)
+
+    def _debug(self, message: str, *args: object) -> None:
+        """A step every call takes: DEBUG (at INFO a call logs at most a few lines)."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call=%s queue=%s " + message, self.call_id, self.queue_id, *args)
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -224,11 +235,19 @@ class QueueCall:
         )
         if self.record is not None:
             self.record.queue_entered(self.queue_id, at=self.entered_at, priority=self.priority)
-            if self.cdr is not None:
-                self.cdr.submit(self.record)
-        self._log("joined at position %d (priority %d)", position, self.priority)
+        self._debug("joined at position %d (priority %d)", position, self.priority)
         try:
-            await self.wait.begin()
+            offer = self.service.take_early_offer(self.call_id)
+            if offer is not None:
+                # An agent was free: their phone rings first (app_queue rings within ~3 ms).
+                # Music only if they take more than a moment to answer: a caller connected
+                # at once never hears it (and Asterisk is spared starting and stopping it).
+                self._media_due = time.monotonic() + self.service.real_seconds(MUSIC_AFTER_RINGING)
+                await self._ring(offer.agent_ids)
+            if self.record is not None and self.cdr is not None:
+                self.cdr.submit(self.record)  # bookkeeping: after the ring, not before it
+            if offer is None:
+                await self._start_media()
             return await self._wait_loop()
         finally:
             await self._clean_up()
@@ -246,11 +265,28 @@ class QueueCall:
         )
         if self.record is not None:
             self.record.event("requeued", queue=self.queue_id)
+        self._media_started = True
+        offer = self.service.take_early_offer(self.call_id)
+        if offer is not None:
+            await self._ring(offer.agent_ids)  # another agent was free: ring at once
         await self.wait.start_music()
-        self.wait.resume_announcements()
+        if not self.legs:
+            self.wait.resume_announcements()
+
+    async def _start_media(self) -> None:
+        """The wait's entry prompt or music (once), and its announcements unless a leg rings."""
+        if self._media_started:
+            return
+        self._media_started = True
+        await self.session.answered()
+        await self.wait.begin()
+        if self.legs:
+            self.wait.hold_announcements()
 
     async def _wait_loop(self) -> QueueResult:
         while True:
+            if not self._media_started and (not self.legs or time.monotonic() >= self._media_due):
+                await self._start_media()
             timeout = self._next_timeout()
             event = await self.session.next_event(timeout)
             if event is None:
@@ -263,6 +299,8 @@ class QueueCall:
     def _next_timeout(self) -> float | None:
         candidates = [t for t in (self.wait.due_in(),) if t is not None]
         now = time.monotonic()
+        if not self._media_started:
+            candidates.append(max(0.0, self._media_due - now))
         for leg in self.legs.values():
             if not leg.in_stasis:
                 candidates.append(max(0.0, leg.created_at + STASIS_START_TIMEOUT - now))
@@ -320,7 +358,7 @@ class QueueCall:
     def _caller_left(self) -> QueueResult:
         # The queue forgets the caller in _clean_up, after the agent legs are hung up, so
         # the freed agents are not offered a new call while their phone still rings.
-        self._log("caller hung up after %.1fs", self._waited())
+        self._debug("caller hung up after %.1fs", self._waited())
         if self.record is not None:
             self.record.queue_left("abandoned")
         return self._result("abandoned", ended_by="caller")
@@ -372,7 +410,7 @@ class QueueCall:
                 continue
             if self.record is not None:
                 leg.cdr_leg = self.record.leg_ringing(agent_id, agent.endpoint, leg.channel_id)
-            self._log("agent=%s leg %s created", agent_id, leg.channel_id)
+            self._debug("agent=%s leg %s created", agent_id, leg.channel_id)
         if not self.legs:
             self.wait.resume_announcements()
 
@@ -467,7 +505,7 @@ class QueueCall:
             await self._hang_up_leg(other)
             if self.record is not None and other.cdr_leg is not None:
                 self.record.leg_ended(other.cdr_leg, "cancelled")
-        self._log("agent=%s answered after %.1fs", leg.agent_id, self._waited())
+        self._debug("agent=%s answered after %.1fs", leg.agent_id, self._waited())
         if self.record is not None:
             self.record.queue_left("answered")
             if leg.cdr_leg is not None:
@@ -484,6 +522,7 @@ class QueueCall:
         (Asterisk answers 400 "Channel not found"): their StasisEnd is on its way."""
         # Music must stop before the bridge, or the caller hears it over the agent.
         await self.wait.stop()
+        await self.session.answered()
         self.session.watch_bridge(talk.bridge)
         self.bridges_made.append(talk.bridge)
         try:
@@ -547,7 +586,8 @@ class QueueCall:
                 ):
                     if isinstance(event, ChannelHangupRequest | ChannelDestroyed) and event.cause:
                         leg.hangup_cause = event.cause
-                    leg.ended = isinstance(event, StasisEnd | ChannelDestroyed)
+                    # The agent's side is hanging up already: Asterisk ends the leg itself.
+                    leg.ended = True
                     break
         finally:
             talk_seconds = (time.monotonic() - talk.answered_at) * self.service.speed
@@ -560,7 +600,7 @@ class QueueCall:
             if self.record is not None and leg.cdr_leg is not None:
                 self.record.leg_ended(leg.cdr_leg, None, cause=leg.hangup_cause)
             self.service.call_finished(leg.agent_id)
-            self._log(
+            self._debug(
                 "agent=%s call ended by the %s after %.1fs", leg.agent_id, ended_by, talk_seconds
             )
         if requeue:

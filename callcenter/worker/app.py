@@ -428,14 +428,18 @@ class Worker:
         )
         self.metrics.calls_started.inc()
         self.metrics.calls_active.inc()
-        task = asyncio.create_task(self._run_call(session, flow), name=f"call-{session.call_id}")
+        # The flow's task starts now, beside its supervisor: one loop turn to the call's first
+        # request, not two (the first ring of a queued caller waits for it).
+        flow_task = asyncio.create_task(flow.run(session), name=f"flow-{session.call_id}")
+        task = asyncio.create_task(
+            self._run_call(session, flow_task), name=f"call-{session.call_id}"
+        )
         self._call_tasks.add(task)
         task.add_done_callback(self._call_tasks.discard)
         return session
 
-    async def _run_call(self, session: CallSession, flow: CallFlow) -> None:
+    async def _run_call(self, session: CallSession, flow_task: asyncio.Task[None]) -> None:
         outcome = "completed"
-        flow_task = asyncio.create_task(flow.run(session), name=f"flow-{session.call_id}")
         try:
             # The flow ends by itself; if it is still busy end_grace s after the caller left,
             # it is cancelled (a flow must not outlive its call).

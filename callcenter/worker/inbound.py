@@ -262,7 +262,7 @@ class InboundCallFlow:
         however late (after the caller's StasisEnd): the call does not wait for that."""
         box = self.config.mailbox(box_id)
         await _play_to_end(session, box.greeting)
-        if session.caller_left:
+        if session.caller_left or not await session.answered():
             return
         caller = session.caller
         left = LeftMessage(
@@ -358,7 +358,7 @@ async def _hang_up(session: CallSession) -> None:
 
 async def _play_to_end(session: CallSession, media: str, within: float = 30.0) -> None:
     """Play one prompt and wait for its end (or the caller leaving)."""
-    if session.caller_left:
+    if session.caller_left or not await session.answered():
         return
     playback = new_playback_id()
     try:
@@ -490,7 +490,7 @@ def build_inbound(
         # channels are gone, or while the call that made it is ending (a voicemail's).
         worker.add_event_listener(functools.partial(_to_recorder, recorder))
     watch_endpoints(service, worker, recorder)
-    if service.reservations is not None:
-        # Queue entries are saved only with shared reservations: then callers can be resumed.
-        resume_waiting_callers(worker, service.reservations.engine, worker_id, config)
+    if service.engine is not None and service.journal is not None:
+        # Queue entries are saved only with a database: then callers can be resumed.
+        resume_waiting_callers(worker, service.engine, worker_id, config)
     return flow, service

@@ -15,13 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
 from callcenter.cli import main
-from callcenter.db.engine import (
-    current_revision,
-    downgrade,
-    head_revision,
-    make_engine,
-    upgrade,
-)
+from callcenter.db.engine import current_revision, downgrade, head_revision, make_engine, upgrade
 
 pytestmark = pytest.mark.pg
 
