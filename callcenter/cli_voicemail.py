@@ -35,9 +35,16 @@ LIST_COLUMNS = [
 
 
 def _with_engine(cfg: CallCenterConfig, job: Any, *args: Any) -> Any:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     engine = _engine(cfg)
     try:
         return job(engine, *args)
+    except (OperationalError, ProgrammingError) as exc:
+        fail(
+            f"cannot read the database ({str(exc.orig).strip()}): is it up, and migrated "
+            "(callcenter db upgrade)?"
+        )
     finally:
         engine.dispose()
 

@@ -132,3 +132,14 @@ def test_recordings_list_tells_kinds_apart(setup: Path) -> None:
     messages = as_json(run(setup, "recordings", "list", "--json", "--kind", "voicemail"))
     assert len(messages) == 2
     assert run(setup, "recordings", "list", "--kind", "fax").exit_code == 2
+
+
+def test_a_database_never_migrated_is_one_clear_line(tmp_path: Path) -> None:
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw["database"] = {"url": f"sqlite:///{tmp_path / 'empty.db'}"}
+    config = tmp_path / "callcenter.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = run(config, "voicemail", "list")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: cannot read the database (no such table")
+    assert "callcenter db upgrade" in result.output
