@@ -301,3 +301,7 @@ main.add_command(cli_prompts.prompts)
 from callcenter.cli_doctor import doctor as _doctor_command  # noqa: E402
 
 main.add_command(_doctor_command)
+
+from callcenter import cli_voicemail  # noqa: E402
+
+main.add_command(cli_voicemail.voicemail)

@@ -228,6 +228,12 @@ def _filter_options(func: F) -> F:
             click.option("--caller", default=None, help="Caller number (or part of it)."),
             click.option("--disposition", default=None, help="answered, abandoned_queue..."),
             click.option("--min-duration", type=float, default=None, help="Seconds."),
+            click.option(
+                "--kind",
+                type=click.Choice(["call", "voicemail"]),
+                default=None,
+                help="Conversations or voicemail messages [default: both].",
+            ),
             click.option("--limit", type=int, default=1000, show_default=True),
         ]
     ):
@@ -251,6 +257,7 @@ def _find(
 
 LIST_COLUMNS = [
     "call_id",
+    "kind",
     "started_at",
     "duration_seconds",
     "agent_id",
@@ -506,6 +513,16 @@ def recordings_fetch(config_path: str | None, as_json: bool) -> None:
             await ari.close()
 
     result = asyncio.run(fetch())
+    if result.fetched:
+        from callcenter.voicemail.store import measure_fetched
+
+        # Voicemail messages fetched late get their sound measured now.
+        engine = _engine(cfg)
+        try:
+            minimum = {box_id: box.min_sound_seconds for box_id, box in cfg.voicemail.items()}
+            measure_fetched(engine, result.fetched, minimum)
+        finally:
+            engine.dispose()
     if as_json:
         echo_json(result.__dict__)
     else:

@@ -142,7 +142,9 @@ class RecordingSettings(Strict):
     default: RecordingPolicy = RecordingPolicy()
 
 
-HookEvent = Literal["call_start", "queue_entry", "agent_connect", "recording_finished", "call_end"]
+HookEvent = Literal[
+    "call_start", "queue_entry", "agent_connect", "recording_finished", "call_end", "voicemail"
+]
 
 
 _HTTP_URL_HOST = re.compile(r"https?://([^\s/@]*@)?(\[[^\]]+\]|[^\s/:@?#]+)(:\d+)?([/?#]\S*)?")
@@ -242,6 +244,79 @@ class WebSettings(Strict):
     qa_form: list[QaCriterion] = Field(default_factory=lambda: list(DEFAULT_QA_FORM))
     supervisor_endpoint: Endpoint | None = None
     """Where listen/whisper/barge rings when the supervisor user has no agent endpoint."""
+
+
+# --- voicemail --------------------------------------------------------------------------------
+
+EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"
+EmailAddress = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)]
+"""An e-mail address: ``local@domain.tld``, no display name, nothing that could break a mail
+header (no spaces, commas, angle brackets or line ends)."""
+
+NOTIFY_WEBHOOK = "webhook"
+
+
+def _notify_target(value: str) -> str:
+    if value != NOTIFY_WEBHOOK and not re.match(EMAIL_PATTERN, value):
+        raise ValueError(f"{value!r} is neither 'webhook' nor an e-mail address")
+    return value
+
+
+NotifyTarget = Annotated[str, AfterValidator(_notify_target)]
+"""``webhook`` (the signed ``voicemail`` webhook) or an e-mail address (through ``smtp``)."""
+
+
+class Mailbox(Strict):
+    """A voicemail box: where callers leave messages, and who hears of them."""
+
+    name: DisplayName
+    queue: Identifier | None = None
+    """The queue whose agents see and handle the box's messages (supervisors see every box);
+    its recording policy decides how long the messages are kept."""
+    notify: list[NotifyTarget] = Field(default_factory=lambda: [NOTIFY_WEBHOOK])
+    """``webhook`` and/or e-mail addresses told of each new message."""
+    greeting: MediaUri = "sound:vm-intro"
+    """Played before the beep (Asterisk's core sound: "leave your message after the tone...")."""
+    max_seconds: int = Field(default=120, ge=5, le=3600)
+    max_silence_seconds: int = Field(default=10, ge=0, le=300)
+    """Asterisk ends the message after this much silence (ARI ``maxSilenceSeconds``; 0: never)."""
+    min_sound_seconds: float = Field(default=2.0, ge=0, le=60)
+    """A message with less sound than this is kept but marked empty (a caller who hung up at
+    the beep)."""
+
+
+class SmtpSettings(Strict):
+    """The mail server voicemail notifications go through."""
+
+    host: Hostname
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (a local relay)."""
+    username: str | None = None
+    password: Secret | None = None
+    from_address: EmailAddress
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    attach_audio: bool = True
+    """Attach the message's audio (up to ``max_attachment_kb``; larger ones are linked)."""
+    max_attachment_kb: int = Field(default=5_000, ge=1, le=50_000)
+    inbox_url: str | None = None
+    """Where the web pages are, as people reach them (``https://cc.example.com/``): each mail
+    links to the message in the inbox."""
+
+    @field_validator("inbox_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _credentials_together(self) -> SmtpSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        return self
 
 
 # --- time -------------------------------------------------------------------------------------
@@ -532,6 +607,10 @@ class CallCenterConfig(Strict):
     sip: SipSettings = SipSettings()
     prompts: dict[Identifier, Prompt] = Field(default_factory=dict)
     """Our own prompts (text or file), played as ``prompt:<id>``: see callcenter/sounds.py."""
+    voicemail: dict[Identifier, Mailbox] = Field(default_factory=dict)
+    """Voicemail boxes by id, named by ``voicemail:`` targets of queues and the IVR."""
+    smtp: SmtpSettings | None = None
+    """The mail server for voicemail e-mails (needed when a box notifies an address)."""
 
     def agent(self, agent_id: str) -> Agent:
         for agent in self.agents:
@@ -542,6 +621,19 @@ class CallCenterConfig(Strict):
     def queue_recording(self, queue_id: str) -> RecordingPolicy:
         """The recording policy that applies to calls answered in this queue."""
         return self.queues[queue_id].recording or self.recordings.default
+
+    def mailbox(self, box_id: str) -> Mailbox:
+        """The voicemail box ``box_id``; a box a loaded config does not name (only possible in
+        a config built without ``load_config``'s checks) gets the defaults."""
+        return self.voicemail.get(box_id) or Mailbox(name=box_id)
+
+    def mailbox_recording(self, box_id: str) -> RecordingPolicy:
+        """The recording policy a box's messages follow (its queue's, else the default):
+        their retention."""
+        queue = self.mailbox(box_id).queue
+        if queue is not None and queue in self.queues:
+            return self.queue_recording(queue)
+        return self.recordings.default
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -689,6 +781,8 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
         if queue.hours and queue.closed is None:
             problems.append(Problem(f"{base}.closed", "hours needs closed (where callers go)"))
         for name, target in (("overflow", queue.overflow), ("closed", queue.closed)):
+            if target and target.voicemail and target.voicemail not in config.voicemail:
+                problems.append(_unknown_mailbox(f"{base}.{name}.voicemail", target.voicemail))
             if target and target.queue:
                 if target.queue not in config.queues:
                     problems.append(
@@ -704,6 +798,27 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
     problems.extend(
         Problem(path, message) for path, message in sound_problems(config, config.prompts)
     )
+    problems.extend(_voicemail_problems(config))
+    return problems
+
+
+def _unknown_mailbox(path: str, box_id: str) -> Problem:
+    return Problem(path, f"unknown voicemail box {box_id!r} (add it under voicemail:)")
+
+
+def _voicemail_problems(config: CallCenterConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    for box_id, box in config.voicemail.items():
+        base = f"voicemail.{box_id}"
+        if box.queue is not None and box.queue not in config.queues:
+            problems.append(Problem(f"{base}.queue", f"unknown queue {box.queue!r}"))
+        seen: set[str] = set()
+        for i, target in enumerate(box.notify):
+            if target in seen:
+                problems.append(Problem(f"{base}.notify[{i}]", f"{target!r} is listed twice"))
+            seen.add(target)
+            if target != NOTIFY_WEBHOOK and config.smtp is None:
+                problems.append(Problem(f"{base}.notify[{i}]", "e-mail needs the smtp: settings"))
     return problems
 
 
@@ -806,6 +921,8 @@ def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -
             if goto.queue and goto.queue not in config.queues:
                 problems.append(Problem(f"{path}.queue", f"unknown queue {goto.queue!r}"))
             problems.extend(_repeated_skills(goto.extra_skills, f"{path}.extra_skills"))
+            if goto.voicemail and goto.voicemail not in config.voicemail:
+                problems.append(_unknown_mailbox(f"{path}.voicemail", goto.voicemail))
             for k, req in enumerate(goto.extra_skills):
                 if req.skill not in skills:
                     problems.append(

@@ -2,9 +2,9 @@
 
 ``CallCenterRuntime`` assembles, in order: the database (migrated), the CDR writer (replaying
 its spool), hooks, the worker (ARI + AMI), the ACD service (journal, agent leases), the
-recorder, the inbound flow (IVR, queue, agent), and the HTTP API with the web pages. ``close``
-takes them down in the reverse order, after the worker has drained its calls, so the last
-CDRs are written before the writer closes.
+recorder, voicemail (messages' rows, webhooks and e-mail), the inbound flow (IVR, queue,
+agent), and the HTTP API with the web pages. ``close`` takes them down in the reverse order,
+after the worker has drained its calls, so the last CDRs are written before the writer closes.
 
 Only the URLs and credentials in the config differ between the simulated PBX and a real
 Asterisk 22.
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from callcenter.ivr.lookups import LookupRegistry
     from callcenter.recording.recorder import Recorder
     from callcenter.routing.service import AcdService
+    from callcenter.voicemail.service import VoicemailService
     from callcenter.worker.app import Worker
     from callcenter.worker.inbound import InboundCallFlow
 
@@ -90,6 +91,7 @@ class CallCenterRuntime:
         self.worker: Worker | None = None
         self.service: AcdService | None = None
         self.recorder: Recorder | None = None
+        self.voicemail: VoicemailService | None = None
         self.flow: InboundCallFlow | None = None
         self.lookups: LookupRegistry | None = None
         self.api_url: str | None = None
@@ -113,6 +115,7 @@ class CallCenterRuntime:
         from callcenter.routing.journal import RoutingJournal
         from callcenter.routing.leases import AgentLeases
         from callcenter.routing.service import AcdService
+        from callcenter.voicemail.service import VoicemailService
         from callcenter.worker.app import Worker, WorkerSettings
         from callcenter.worker.inbound import build_inbound, ivr_runner
 
@@ -152,6 +155,10 @@ class CallCenterRuntime:
         self.recorder = Recorder.from_config(
             config, self.worker.ari, cdr=self.cdr, hooks=self.hooks
         )
+        self.voicemail = VoicemailService.from_config(
+            config, cdr=self.cdr, hooks=self.hooks, worker_id=self.worker_id
+        )
+        await self.voicemail.start()
         self.flow, _ = build_inbound(
             config,
             self.worker,
@@ -160,6 +167,7 @@ class CallCenterRuntime:
             cdr=cdr_sink,
             worker_id=self.worker_id,
             recorder=self.recorder,
+            voicemail=self.voicemail,
         )
         if options.clock is not None:
             self.flow.clock = options.clock  # queue opening hours read the same wall clock
@@ -249,7 +257,12 @@ class CallCenterRuntime:
             try:
                 await self.worker.ari.wait_connected()
                 result = await adopt_stored_recordings(
-                    self.worker.ari, self.recorder, self.engine, self.worker_id, self.config
+                    self.worker.ari,
+                    self.recorder,
+                    self.engine,
+                    self.worker_id,
+                    self.config,
+                    follow_up_for=self.voicemail.adopted if self.voicemail else None,
                 )
                 if result.fetched or result.failed:
                     log.info(
@@ -290,6 +303,8 @@ class CallCenterRuntime:
             await self.service.close()
         if self.recorder is not None:
             await self.recorder.close()
+        if self.voicemail is not None:
+            await self.voicemail.close()
         if self.hooks is not None:
             await self.hooks.close()
         if self.cdr is not None:

@@ -27,6 +27,8 @@ class RecordingFilter:
     caller: str | None = None
     disposition: str | None = None
     min_duration: float | None = None
+    kind: str | None = None
+    """``call`` or ``voicemail`` (None: both)."""
     limit: int = 1000
 
 
@@ -48,10 +50,13 @@ def list_recordings(engine: Engine, where: RecordingFilter) -> list[dict[str, An
         conditions.append(c.disposition == where.disposition)
     if where.min_duration is not None:
         conditions.append(r.duration_seconds >= where.min_duration)
+    if where.kind:
+        conditions.append(r.kind == where.kind)
     query = (
         select(
             r.call_id,
             r.name,
+            r.kind,
             r.started_at,
             r.duration_seconds,
             r.agent_id,
@@ -208,7 +213,14 @@ def calls_of_worker(
         return {}
     c = CALLS.c
     query = select(
-        c.call_id, c.agent_id, c.queue_id, c.started_at, c.answered_at, c.recording_name
+        c.call_id,
+        c.agent_id,
+        c.queue_id,
+        c.started_at,
+        c.answered_at,
+        c.recording_name,
+        c.caller_number,
+        c.caller_name,
     ).where(c.worker_id == worker_id, c.call_id.in_(wanted))
     with engine.connect() as conn:
         return {row.call_id: dict(row._mapping) for row in conn.execute(query)}

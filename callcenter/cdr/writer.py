@@ -7,6 +7,7 @@ Usage (one per worker process)::
     await writer.recover_in_progress("w1", live_call_ids=...)   # after a crash, see below
     writer.submit(record)                   # a CallRecordBuilder: its changed rows; never awaits
     writer.submit_call(row) / submit_leg(row) / submit_event(row) / submit_recording(row)
+    writer.submit_voicemail(row)            # a voicemail message (after its recording row)
     await writer.flush()                    # returns once everything submitted is acknowledged
     await writer.close()
 
@@ -95,6 +96,9 @@ class CdrWriter(WriteBehind):
 
     def submit_recording(self, row: dict[str, Any]) -> None:
         self.add({"table": "recordings", "row": row})
+
+    def submit_voicemail(self, row: dict[str, Any]) -> None:
+        self.add({"table": "voicemail_messages", "row": row})
 
     async def flush(self) -> None:
         """Wait until every row submitted so far is committed or fsync'd to the spool."""

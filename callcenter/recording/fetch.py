@@ -15,8 +15,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from callcenter.asterisk.ari import AriNotFound, AriRequestError
 from callcenter.asterisk.ids import RecordingName
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from callcenter.asterisk.ari import AriClient
-    from callcenter.config import CallCenterConfig
-    from callcenter.recording.recorder import Recorder
+    from callcenter.config import CallCenterConfig, RecordingPolicy
+    from callcenter.recording.recorder import Recorder, RecordingFollowUp
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +83,25 @@ async def fetch_pending(ari: AriClient, storage: LocalStorage, database_url: str
     return result
 
 
+AdoptedFollowUp = Callable[
+    [str, Mapping[str, Any]], "tuple[RecordingFollowUp, RecordingPolicy] | None"
+]
+"""For a recording name and its call's row: the follow-up and policy of a recording that is
+more than a conversation (a voicemail message), or None."""
+
+
 async def adopt_stored_recordings(
     ari: AriClient,
     recorder: Recorder,
     engine: Engine,
     worker_id: str,
     config: CallCenterConfig,
+    follow_up_for: AdoptedFollowUp | None = None,
 ) -> FetchResult:
     """Fetch every recording in Asterisk's spool that belongs to a call of ``worker_id`` and
     has no stored file yet. Live ones (a recording still running: the call was adopted, or
-    another worker's) are left to whoever hears their RecordingFinished."""
+    another worker's) are left to whoever hears their RecordingFinished. ``follow_up_for``
+    names the ones that are voicemail messages (they get their message row and notices)."""
     result = FetchResult()
     stored = await ari.list_stored_recordings()
     ours = {rec.name: call_id for rec in stored if (call_id := call_id_of(rec.name))}
@@ -117,14 +127,17 @@ async def adopt_stored_recordings(
             call["call_id"],
             name,
         )
+        special = follow_up_for(name, call) if follow_up_for is not None else None
         info = await recorder.store_finished(
             name,
             call["call_id"],
             audio_format=recording.format,
-            policy=policy_for_queue(config, call["queue_id"]),
+            policy=special[1] if special else policy_for_queue(config, call["queue_id"]),
             started_at=call["answered_at"] or call["started_at"],
             agent_id=call["agent_id"],
             queue_id=call["queue_id"],
+            target="channel" if special else "bridge",
+            follow_up=special[0] if special else None,
         )
         (result.fetched if info is not None else result.failed).append(name)
     return result

@@ -18,6 +18,9 @@ RecordingFinished of a bridge recording comes after both legs have left and been
 recorder hears every event itself (``on_event`` as a worker listener) and stores any recording
 it was told to expect: ``track`` for one started elsewhere (a call a restarted worker adopted,
 a voicemail), ``store_finished`` for one already over (found in Asterisk's spool at start-up).
+A tracked recording may carry a follow-up (:class:`RecordingFollowUp`, a voicemail
+message) that adds its own rows before the flush and announces the recording once they are
+durable.
 
 Names: ``<call id>`` (then ``<call id>-2``...), recorded with ``ifExists=fail`` so a name can
 never overwrite another call's audio; Asterisk answers 409 when a name is taken (e.g. a second
@@ -80,6 +83,23 @@ class HookSink(Protocol):
     def emit(self, event: str, payload: Mapping[str, Any]) -> None: ...
 
 
+class RecordingFollowUp(Protocol):
+    """What else happens when one recording is stored (a voicemail message becomes one)."""
+
+    kind: str
+    """The recording's ``kind`` in its row (``voicemail``)."""
+
+    async def stored(self, recording: Mapping[str, Any], audio: bytes | None) -> None:
+        """Its ``recordings`` row was submitted (``audio`` None: not fetched, still in
+        Asterisk); submit more rows here: the recorder's flush makes them durable too. Long
+        work goes to a thread: this runs on the event loop."""
+        ...
+
+    def announce(self) -> None:
+        """The rows are durable (and Asterisk's copy deleted): tell people."""
+        ...
+
+
 @dataclass
 class ActiveRecording:
     name: RecordingName
@@ -95,6 +115,7 @@ class ActiveRecording:
     """``time.monotonic()`` when it was stored or given up."""
     finishing: bool = False
     """Its RecordingFinished/Failed arrived (Asterisk may send one twice)."""
+    follow_up: RecordingFollowUp | None = None
     stored: asyncio.Future[StoredRecordingInfo | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -116,6 +137,7 @@ class StoredRecordingInfo:
     storage_url: str
     sha256: str
     expires_at: dt.datetime
+    kind: str = "call"
 
     def row(self) -> dict[str, Any]:
         return {
@@ -132,6 +154,7 @@ class StoredRecordingInfo:
             "sha256": self.sha256,
             "expires_at": self.expires_at,
             "deleted_at": None,
+            "kind": self.kind,
         }
 
 
@@ -240,6 +263,7 @@ class Recorder:
         started_at: dt.datetime | None = None,
         agent_id: str | None = None,
         queue_id: str | None = None,
+        follow_up: RecordingFollowUp | None = None,
     ) -> ActiveRecording:
         """Expect this recording's end: when its RecordingFinished arrives (however late, after
         its call is gone) the file is fetched and stored. For recordings this worker did not
@@ -255,10 +279,19 @@ class Recorder:
             started_at or dt.datetime.now(dt.UTC),
             agent_id,
             queue_id,
+            follow_up=follow_up,
         )
         self._by_name[active.name] = active
         self._by_call.setdefault(call_id, []).append(active)
         return active
+
+    def give_up(self, name: str) -> None:
+        """A tracked recording that never started (Asterisk refused it): expect nothing."""
+        active = self._by_name.get(name)
+        if active is not None and not active.stored.done():
+            active.finishing = True
+            active.finished_at = time.monotonic()
+            active.stored.set_result(None)
 
     async def store_finished(
         self,
@@ -271,6 +304,7 @@ class Recorder:
         agent_id: str | None = None,
         queue_id: str | None = None,
         target: str = "bridge",
+        follow_up: RecordingFollowUp | None = None,
     ) -> StoredRecordingInfo | None:
         """Fetch and store a recording that finished while nobody listened (found in
         Asterisk's spool at start-up); None if it could not be fetched (a row without file
@@ -283,6 +317,7 @@ class Recorder:
             started_at=started_at,
             agent_id=agent_id,
             queue_id=queue_id,
+            follow_up=follow_up,
         )
         if active.finishing:
             return await asyncio.shield(active.stored)
@@ -431,8 +466,15 @@ class Recorder:
             )
             # Still record that it exists (no storage URL yet): `recordings verify` lists it
             # as not fetched, and the audio stays in Asterisk under its name.
+            row = self._unfetched_row(active, audio_format, duration)
             if self.cdr is not None:
-                self.cdr.submit_recording(self._unfetched_row(active, audio_format, duration))
+                self.cdr.submit_recording(row)
+            if active.follow_up is not None:
+                await active.follow_up.stored(row, None)
+                if self.cdr is not None:
+                    with contextlib.suppress(CallCenterError):
+                        await self.cdr.flush()
+                active.follow_up.announce()
             if not active.stored.done():
                 active.stored.set_result(None)
 
@@ -454,6 +496,7 @@ class Recorder:
             "sha256": None,
             "expires_at": expires_at(active.started_at, active.policy),
             "deleted_at": None,
+            "kind": active.follow_up.kind if active.follow_up else "call",
         }
 
     async def _store(
@@ -465,6 +508,10 @@ class Recorder:
         stored: StoredFile = await asyncio.to_thread(
             self.storage.store, active.name, audio_format, data, active.started_at
         )
+        # Read back what is on disk before Asterisk's copy may go.
+        check = await asyncio.to_thread(self.storage.verify, stored.url, stored.sha256)
+        if check != "ok":
+            raise RecordingError(f"stored copy of {active.name} is {check}", name=active.name)
         duration = wav_duration(data) if audio_format == "wav" else None
         if duration is None and event_duration is not None:
             duration = float(event_duration)
@@ -481,9 +528,13 @@ class Recorder:
             storage_url=stored.url,
             sha256=stored.sha256,
             expires_at=expires_at(active.started_at, active.policy),
+            kind=active.follow_up.kind if active.follow_up else "call",
         )
         if self.cdr is not None:
             self.cdr.submit_recording(info.row())
+        if active.follow_up is not None:
+            await active.follow_up.stored(info.row(), data)
+        if self.cdr is not None:
             # Asterisk's copy goes only once the row is acknowledged (committed or spooled):
             # a crash in between leaves a duplicate, never a file nobody can find.
             await self.cdr.flush()
@@ -494,6 +545,8 @@ class Recorder:
             payload = info.row()
             payload.pop("deleted_at")
             self.hooks.emit("recording_finished", payload)
+        if active.follow_up is not None:
+            active.follow_up.announce()
         log.info(
             "call %s: recording %s stored at %s (%d bytes, sha256 %s)",
             active.call_id,

@@ -193,6 +193,7 @@ async def start_acd_worker(
     login: Iterable[str] | None = None,
     recorder: Any = None,
     request_timeout: float = 2.0,
+    voicemail: Any = None,
 ) -> tuple[Worker, InboundCallFlow]:
     """A worker for ``app`` on the simulated ARI, with the inbound flow and a started
     ``service``; logs in ``login`` (default: every agent). Stop both when done. A draining
@@ -226,6 +227,7 @@ async def start_acd_worker(
         cdr=cdr,
         worker_id=service.worker_id,
         recorder=recorder,
+        voicemail=voicemail,
     )
     await service.start()
     try:
@@ -257,7 +259,10 @@ async def running_center(
     cdr: Any = None,
     record_calls: bool = False,
     request_timeout: float = 2.0,
+    voicemail: Any = None,
 ) -> AsyncIterator[CenterUnderTest]:
+    """``record_calls``: a recorder from the config stores recordings (and, with
+    ``voicemail``, a ``VoicemailService``, voicemail messages)."""
     pbx = SimulatedAsterisk(speed=SPEED, recordings_dir=tmp_path)
     for exten in extensions:
         pbx.dialplan.route(exten, Stasis(APP))
@@ -279,6 +284,7 @@ async def running_center(
             app=APP,
             recorder="from-config" if record_calls else None,
             request_timeout=request_timeout,
+            voicemail=voicemail,
         )
     except BaseException:
         await server.close()

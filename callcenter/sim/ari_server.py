@@ -225,6 +225,7 @@ def _record_on(pbx: SimulatedAsterisk, target_uri: str, p: Params) -> Reply:
         max_duration=p.get("maxDurationSeconds", 0),
         if_exists=p.get("ifExists", "fail"),
         terminate_on=p.get("terminateOn", "none"),
+        max_silence=p.get("maxSilenceSeconds", 0),
     )
     return Reply(201, body)
 

@@ -61,6 +61,7 @@ recordings measure simulated seconds, so a 3 s recording at speed 20 takes 0.15 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -74,6 +75,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from callcenter.sim import ari_models, wav
+from callcenter.sim.voice import Voice
 from callcenter.sounds import core_sounds
 
 log = logging.getLogger(__name__)
@@ -724,6 +726,14 @@ class SimCall:
         """Answer a ringing agent phone (for EndpointBehaviour.manual())."""
         self._pbx.answer_dialled(self.channel_id)
 
+    def speak(self, seconds: float) -> None:
+        """Talk for ``seconds`` (simulated) from now, then fall silent (see ``sim.voice``)."""
+        self._pbx.set_voice(self.channel_id, talk_seconds=seconds)
+
+    def fall_silent(self) -> None:
+        """Stop talking (a phone starts out talking for ever)."""
+        self._pbx.set_voice(self.channel_id, talk_seconds=None)
+
     async def next_event(self, timeout: float = 5.0) -> CallEvent:  # noqa: ASYNC109
         """The next thing this phone noticed."""
         return await asyncio.wait_for(self._events.get(), timeout)
@@ -841,6 +851,8 @@ class Channel:
         self.snoop_target: str | None = None
         self.snoop_ids: list[str] = []
         self.timers: set[asyncio.TimerHandle] = set()
+        self.voice = Voice()
+        """When the far end talks (``SimCall.speak``): what a recording of it holds."""
 
     @property
     def is_pjsip(self) -> bool:
@@ -946,6 +958,9 @@ class LiveRecording:
         max_duration: int,
         terminate_on: str,
         if_exists: str,
+        max_silence: int = 0,
+        app: str | None = None,
+        voice: Voice | None = None,
     ) -> None:
         self._pbx = pbx
         self.name = name
@@ -954,6 +969,15 @@ class LiveRecording:
         self.state = "queued"
         self.cause = ""
         self.max_duration = max_duration
+        self.max_silence = max_silence
+        self.app = app
+        """The app that asked for it: recording events go to it (``stasis_app_control_publish``)
+        even once its channel is gone."""
+        self.voice = voice
+        """A channel recording's far end (what it hears); None for a bridge."""
+        self.talking_seconds: float | None = None
+        """Simulated seconds of talking, once stopped (``maxSilenceSeconds`` set)."""
+        self.silence_timer: asyncio.TimerHandle | None = None
         self.terminate_on = terminate_on
         self.if_exists = if_exists
         self.started_at: float = 0.0
@@ -2045,6 +2069,12 @@ class SimulatedAsterisk:
             self._publish_channel("ChannelHangupRequest", channel, **request)
         if channel.id in self._queue_calls or channel.id in self._queue_member_calls:
             self._queue_channel_ending(channel, cause)
+        # A channel recording ends with its channel, but its RecordingFinished is published
+        # by the recording's own thread once the file is closed: it can reach the app after
+        # the channel's StasisEnd and ChannelDestroyed (as a bridge recording's does).
+        for recording in self._recording_targets.pop(f"channel:{channel.id}", []):
+            recording.stopped_at = self.loop_time()
+            self._later(0.0, functools.partial(self._finish_recording, recording))
         self._stop_target_media(f"channel:{channel.id}")
         if channel.bridge is not None:
             self._leave_bridge(channel)
@@ -2925,13 +2955,19 @@ class SimulatedAsterisk:
         max_duration: int,
         if_exists: str,
         terminate_on: str,
+        max_silence: int = 0,
     ) -> Json:
         """POST .../record on a channel or bridge: a LiveRecording (state queued)."""
         kind, _, target_id = target_uri.partition(":")
+        voice: Voice | None = None
         if kind == "channel":
-            self._stasis_channel(target_id)
+            channel = self._stasis_channel(target_id)
+            app, voice = channel.stasis_app, channel.voice
         else:
-            self.get_bridge(target_id)
+            bridge = self.get_bridge(target_id)
+            app = next((a.name for a in self.apps.values() if bridge.id in a.bridge_ids), None)
+        if max_silence < 0:
+            raise PbxError(400, "maxSilenceSeconds must be non-negative")
         _check_recording_name(name)
         if max_duration < 0:
             raise PbxError(400, "maxDurationSeconds must be non-negative")
@@ -2953,6 +2989,9 @@ class SimulatedAsterisk:
             max_duration=max_duration,
             terminate_on=terminate_on,
             if_exists=if_exists,
+            max_silence=max_silence,
+            app=app,
+            voice=voice,
         )
         self.live_recordings[name] = recording
         self._recording_targets.setdefault(target_uri, []).append(recording)
@@ -2975,6 +3014,7 @@ class SimulatedAsterisk:
             {"recording": ari_models.live_recording_json(recording, **options)},
             channels=channels,
             bridges=bridges,
+            apps=(recording.app,) if recording.app else (),
         )
 
     def _start_recording(self, recording: LiveRecording) -> None:
@@ -2990,11 +3030,53 @@ class SimulatedAsterisk:
             recording.timer = self._later(
                 recording.max_duration, lambda: self.stop_recording(recording.name)
             )
+        self._watch_silence(recording)
+
+    def set_voice(self, channel_id: str, *, talk_seconds: float | None) -> None:
+        """The far end of a channel talks for ``talk_seconds`` from now (None: falls silent);
+        recordings of the channel started with ``maxSilenceSeconds`` watch the silence."""
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.gone:
+            return
+        now = self.loop_time()
+        if talk_seconds is None:
+            channel.voice.fall_silent(now)
+        else:
+            channel.voice.speak(now, talk_seconds / self.speed)
+        for recording in self._recording_targets.get(f"channel:{channel.id}", []):
+            self._watch_silence(recording)
+
+    def _watch_silence(self, recording: LiveRecording) -> None:
+        """As app.c's silence detection: a channel recording with ``maxSilenceSeconds`` ends
+        once its far end has been silent that long."""
+        if recording.silence_timer is not None:
+            recording.silence_timer.cancel()
+            recording.silence_timer = None
+        voice = recording.voice
+        if voice is None or recording.max_silence <= 0 or recording.state != "recording":
+            return
+        now = self.loop_time()
+        quiet_from = voice.next_silence(now)
+        if quiet_from is None:
+            return  # talking for ever
+        since = voice.silent_since(quiet_from)
+        start = max(recording.started_at, since if since is not None else quiet_from)
+        due = start + recording.max_silence / self.speed
+        if due <= now:
+            self.stop_recording(recording.name)
+            return
+        recording.silence_timer = asyncio.get_running_loop().call_later(
+            due - now, lambda: self._watch_silence(recording)
+        )
 
     def _recorded_bridge(self, recording: LiveRecording) -> Bridge | None:
         kind, _, target_id = recording.target_uri.partition(":")
         bridge = self.bridges.get(target_id) if kind == "bridge" else None
         return bridge if bridge is not None and bridge.bridge_type == "mixing" else None
+
+    def _finish_recording(self, recording: LiveRecording) -> None:
+        if self.live_recordings.get(recording.name) is recording:
+            self.stop_recording(recording.name)
 
     def get_live_recording(self, name: str) -> LiveRecording:
         recording = self.live_recordings.get(name)
@@ -3008,9 +3090,13 @@ class SimulatedAsterisk:
         if recording.timer is not None:
             recording.timer.cancel()
             recording.timer = None
+        if recording.silence_timer is not None:
+            recording.silence_timer.cancel()
+            recording.silence_timer = None
         if recording.started_at == 0.0:
             recording.started_at = self.loop_time()
-        recording.stopped_at = self.loop_time()
+        if recording.stopped_at is None:  # (set already when its channel hung up)
+            recording.stopped_at = self.loop_time()
         if recording.paused_since is not None:
             recording.paused_total += recording.stopped_at - recording.paused_since
             recording.paused_since = None
@@ -3035,13 +3121,29 @@ class SimulatedAsterisk:
         seconds = recording.duration_seconds()
         path = self.recordings_dir / f"{recording.name}.{recording.format}"
         silent = recording.muted
-        if recording.format == "wav":
+        segments = self._voice_segments(recording)
+        if segments is not None:
+            recording.talking_seconds = sum(s for s, quiet in segments if not quiet)
+        if segments is not None and recording.format == "wav" and recording.if_exists != "append":
+            wav.write_wav_segments(path, segments)
+        elif recording.format == "wav":
             if recording.if_exists == "append" and path.is_file():
                 wav.append_wav(path, seconds, silent=silent)
             else:
                 wav.write_wav(path, seconds, silent=silent)
         else:
             wav.write_raw(path, seconds, RECORDING_FORMATS[recording.format])
+
+    def _voice_segments(self, recording: LiveRecording) -> list[tuple[float, bool]] | None:
+        """(simulated seconds, silent) of what a channel recording heard; None for a bridge,
+        a paused or muted recording (written as before: tone, or silence when muted)."""
+        if recording.voice is None or recording.paused_total or recording.muted:
+            return None
+        stop = recording.stopped_at if recording.stopped_at is not None else self.loop_time()
+        return [
+            (seconds * self.speed, silent)
+            for seconds, silent in recording.voice.segments(recording.started_at, stop)
+        ]
 
     def pause_recording(self, name: str, paused: bool) -> None:
         recording = self.get_live_recording(name)

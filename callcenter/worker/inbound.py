@@ -9,7 +9,9 @@ The worker runs it for every new caller. It
    :class:`~callcenter.routing.adoption.AdoptedTalk` of a conversation still going on, which
    the queue driver carries to its end);
 2. for a queue request, runs :class:`~callcenter.routing.driver.QueueCall` (wait, ring, talk),
-   following overflows to other queues; voicemail, callback and hang-up targets end here;
+   following overflows to other queues; voicemail, callback and hang-up targets end here (a
+   voicemail message is recorded here and stored by the recorder whenever Asterisk says it
+   finished, see :mod:`callcenter.voicemail`);
 3. keeps a :class:`~callcenter.cdr.record.CallRecordBuilder` up to date and hands it to the CDR
    writer when the call is over (``cdr.submit``; the writer batches and spools).
 
@@ -40,7 +42,7 @@ from callcenter.call.session import CallEnded, CallSession
 from callcenter.cdr.queries import WaitingCall, stored_call, waiting_call
 from callcenter.cdr.record import CallRecordBuilder
 from callcenter.clock import Clock, SystemClock
-from callcenter.config import CallCenterConfig, OverflowTarget, SkillRequirement
+from callcenter.config import CallCenterConfig, Mailbox, OverflowTarget, SkillRequirement
 from callcenter.hours import is_open
 from callcenter.ivr.driver import run_ivr
 from callcenter.ivr.lookups import LookupRegistry
@@ -57,12 +59,14 @@ from callcenter.routing.adoption import AdoptedTalk, live_recording_of, parse_ta
 from callcenter.routing.driver import AGENT_LEG_ARG, QueueCall, QueueResult
 from callcenter.routing.endpoints import AgentPhones
 from callcenter.routing.service import AcdService
+from callcenter.voicemail.messages import LeftMessage, message_name, voicemail_policy
 from callcenter.worker.app import OrphanCaller, ResumedCall
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from callcenter.recording.recorder import Recorder
+    from callcenter.voicemail.service import VoicemailService
     from callcenter.worker.app import Worker
 
 log = logging.getLogger("callcenter.call")
@@ -70,8 +74,8 @@ log = logging.getLogger("callcenter.call")
 IvrRunner = Callable[[CallSession], Awaitable[IvrOutcome]]
 
 CALLBACK_CONFIRMATION = "sound:queue-thankyou"
-VOICEMAIL_GREETING = "sound:vm-intro"
-VOICEMAIL_MAX_SECONDS = 120
+VOICEMAIL_GREETING = Mailbox.model_fields["greeting"].default
+"""A box's greeting unless it names its own."""
 MAX_OVERFLOW_HOPS = 5
 """Overflow chains longer than this end (a loop of queues would keep a caller for ever)."""
 
@@ -99,6 +103,9 @@ class InboundCallFlow:
     phones: AgentPhones | None = None
     """The agents' phones as Asterisk sees them (set by ``build_inbound``; closed by
     ``close``)."""
+    voicemail: VoicemailService | None = None
+    """Turns a message the recorder stored into a ``voicemail_messages`` row, a webhook and
+    e-mails (without it, or without a recorder, messages stay in Asterisk's spool)."""
 
     def __post_init__(self) -> None:
         if self.ivr is None:
@@ -165,7 +172,7 @@ class InboundCallFlow:
             await _hang_up(session)
             return None, "system"
         if isinstance(outcome, Voicemail):
-            await leave_voicemail(session, outcome.box)
+            await self._leave_voicemail(session, record, outcome.box, None)
             return "voicemail", None
         if isinstance(outcome, Transfer):
             record.transferred(outcome.extension)
@@ -260,7 +267,7 @@ class InboundCallFlow:
             recorder=self.recorder,
             cdr=self.cdr,
         ).carry_on_talk(talk)
-        return await self._queue_ended(session, result)
+        return await self._queue_ended(session, record, result)
 
     async def _queue(
         self,
@@ -282,6 +289,7 @@ class InboundCallFlow:
                     continue
                 return await self._queue_ended(
                     session,
+                    record,
                     QueueResult("overflowed", queue_id, 0.0, target=closed, priority=priority),
                 )
             result = await QueueCall(
@@ -299,7 +307,7 @@ class InboundCallFlow:
             if result.outcome == "overflowed" and result.target and result.target.queue:
                 queue_id, priority = result.target.queue, result.priority
                 continue
-            return await self._queue_ended(session, result)
+            return await self._queue_ended(session, record, result)
         await _hang_up(session)
         return "overflowed", "system"
 
@@ -313,8 +321,69 @@ class InboundCallFlow:
             return None
         return queue.closed
 
+    async def _leave_voicemail(
+        self,
+        session: CallSession,
+        record: CallRecordBuilder,
+        box_id: str,
+        queue_id: str | None,
+    ) -> None:
+        """The box's greeting, then record the caller into ``voicemail-<box>-<call id>``
+        until they hang up, press #, stay silent ``max_silence_seconds`` or talk
+        ``max_seconds``. The recorder stores the message when Asterisk reports it finished,
+        however late (after the caller's StasisEnd): the call does not wait for that."""
+        box = self.config.mailbox(box_id)
+        await _play_to_end(session, box.greeting)
+        if session.caller_left or not await session.answered():
+            return
+        caller = session.caller
+        left = LeftMessage(
+            name=message_name(box_id, session.call_id),
+            call_id=session.call_id,
+            box_id=box_id,
+            queue_id=queue_id,
+            caller_number=caller.caller_number or None,
+            caller_name=caller.caller_name or None,
+            left_at=dt.datetime.now(dt.UTC),
+        )
+        if self.recorder is not None:
+            # Tracked before the request: its RecordingFinished may come at any moment after.
+            self.recorder.track(
+                left.name,
+                session.call_id,
+                target="channel",
+                policy=voicemail_policy(self.config, box_id),
+                started_at=left.left_at,
+                queue_id=box.queue or queue_id,
+                follow_up=self.voicemail.follow_up(left) if self.voicemail else None,
+            )
+        try:
+            await session.ari.record_channel(
+                session.caller_channel_id,
+                left.name,
+                "wav",
+                beep=True,
+                max_duration_seconds=box.max_seconds,
+                max_silence_seconds=box.max_silence_seconds or None,
+                terminate_on="#",
+            )
+        except AriRequestError as exc:
+            session.log.warning("call=%s voicemail recording failed: %s", session.call_id, exc)
+            if self.recorder is not None:
+                self.recorder.give_up(left.name)
+            await _hang_up(session)
+            return
+        record.recording_started(left.name, left.left_at)
+        while True:
+            event = await session.next_event(box.max_seconds + 10)
+            if event is None or _caller_gone(session, event):
+                break
+            if isinstance(event, RecordingFinished | RecordingFailed) and event.name == left.name:
+                break
+        await _hang_up(session)
+
     async def _queue_ended(
-        self, session: CallSession, result: QueueResult
+        self, session: CallSession, record: CallRecordBuilder, result: QueueResult
     ) -> tuple[str | None, str | None]:
         if result.outcome == "answered":
             return "answered", result.ended_by
@@ -325,7 +394,7 @@ class InboundCallFlow:
             return "callback", "system"
         target = result.target or OverflowTarget(hangup=True)
         if target.voicemail:
-            await leave_voicemail(session, target.voicemail)
+            await self._leave_voicemail(session, record, target.voicemail, result.queue_id)
             return "voicemail", None
         if target.callback:
             await _say_and_hang_up(session, target.prompt or CALLBACK_CONFIRMATION)
@@ -389,35 +458,6 @@ async def _say_and_hang_up(session: CallSession, media: str | None) -> None:
 
 def _caller_gone(session: CallSession, event: InboxItem) -> bool:
     return isinstance(event, StasisEnd) and event.channel.id == session.caller_channel_id
-
-
-async def leave_voicemail(session: CallSession, box: str) -> None:
-    """Greeting, then record the caller into ``voicemail-<box>-<call id>`` until they hang up,
-    press # or ``VOICEMAIL_MAX_SECONDS`` pass."""
-    await _play_to_end(session, VOICEMAIL_GREETING)
-    if session.caller_left or not await session.answered():
-        return
-    name = f"voicemail-{box}-{session.call_id}"
-    try:
-        await session.ari.record_channel(
-            session.caller_channel_id,
-            name,
-            "wav",
-            beep=True,
-            max_duration_seconds=VOICEMAIL_MAX_SECONDS,
-            terminate_on="#",
-        )
-    except AriRequestError as exc:
-        session.log.warning("call=%s voicemail recording failed: %s", session.call_id, exc)
-        await _hang_up(session)
-        return
-    while True:
-        event = await session.next_event(VOICEMAIL_MAX_SECONDS + 10)
-        if event is None or _caller_gone(session, event):
-            break
-        if isinstance(event, RecordingFinished | RecordingFailed) and event.name == name:
-            break
-    await _hang_up(session)
 
 
 # --- wiring into a worker ---------------------------------------------------------------------
@@ -538,12 +578,19 @@ def build_inbound(
     cdr: CdrSink | None = None,
     recorder: Recorder | None = None,
     worker_id: str = "worker",
+    voicemail: VoicemailService | None = None,
 ) -> tuple[InboundCallFlow, AcdService]:
     """The inbound flow as the worker's default flow, with its ACD service (start it; close
     the flow at shutdown)."""
     service = service or AcdService(config, worker_id=worker_id)
     flow = InboundCallFlow(
-        config, service, ivr=ivr, cdr=cdr, worker_id=worker_id, recorder=recorder
+        config,
+        service,
+        ivr=ivr,
+        cdr=cdr,
+        worker_id=worker_id,
+        recorder=recorder,
+        voicemail=voicemail,
     )
     worker.register_flow(flow)
     if recorder is not None:
