@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test test-fast lint format bench clean
+.PHONY: install browser espeak demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,30 +14,36 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The browser tests drive Debian's chromium with Playwright (no browser download). Installing it
-# is tried only where nothing can stop or prompt: as root, or through sudo that needs no
-# password, with apt-get. Anywhere else one line says so and the browser tests skip (outside
-# CI; under CI=true they fail). Another Chromium: make test CHROMIUM=/path/to/chromium.
+# `make test` installs what some tests need from Debian, but only where nothing can stop or
+# prompt: as root, or through sudo that needs no password, with apt-get. Anywhere else one line
+# says so and those tests skip (outside CI; under CI=true they fail).
+# $(call apt_install,PACKAGE,WHAT FOLLOWS) (no commas in the arguments: they split them).
+apt_install = if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "note: no apt-get to install $(1): $(2)"; \
+	  elif [ "$$(id -u)" = 0 ]; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
+	      || echo "note: apt-get install $(1) failed: $(2)"; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    { sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } \
+	      || echo "note: sudo apt-get install $(1) failed: $(2)"; \
+	  else echo "note: $(1) is missing (sudo apt-get install $(1)): $(2)"; fi
+
+# The browser tests drive Debian's chromium with Playwright (no browser download); another
+# Chromium: make test CHROMIUM=/path/to/chromium.
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
-NO_BROWSER = echo "note: $(CHROMIUM) is missing ($(1)): the browser tests will be skipped"
 
 browser:
-	@[ -x "$(CHROMIUM)" ] || { \
-	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    $(call NO_BROWSER,no apt-get here; install Chromium and pass CHROMIUM=...); \
-	  elif [ "$$(id -u)" = 0 ]; then \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	      || $(call NO_BROWSER,apt-get install chromium failed); \
-	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	    { sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	      || $(call NO_BROWSER,sudo apt-get install chromium failed); \
-	  else $(call NO_BROWSER,sudo apt-get install chromium); fi; }
+	@[ -x "$(CHROMIUM)" ] || { $(call apt_install,chromium,the browser tests will be skipped (or pass CHROMIUM=/path/to/chromium)); }
+
+# `callcenter prompts build` speaks text prompts with Debian's espeak-ng (tests need it too).
+espeak:
+	@command -v espeak-ng >/dev/null 2>&1 || { $(call apt_install,espeak-ng,the text-prompt tests will be skipped); }
 
 demo: $(STAMP)
 	$(BIN)/callcenter demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser espeak
 	$(BIN)/pytest
 
 test-fast: $(STAMP)

@@ -47,11 +47,12 @@ ARRIVALS_PER_SECOND = 50.0  # 500 calls arrive over 10 s...
 THINK = (2.0, 3.0)  # ...and each listens 2-3 s before each key: about 500 calls at once
 OPEN = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 
+# The example's prompts as Asterisk plays them (prompt:welcome -> sound:callcenter/welcome).
 INTERRUPTIBLE = {
-    "welcome": "1",
-    "press-1-order-2-billing-3-support": "1",
-    "enter-order-number-then-hash": "12345#",
-    "press-1-agent-9-main-menu": "1",
+    "callcenter/welcome": "1",
+    "callcenter/existing-menu": "1",
+    "callcenter/enter-order-number": "12345#",
+    "callcenter/after-status-menu": "1",
 }
 
 
@@ -239,10 +240,10 @@ async def _bench() -> None:
 
     pbx = SimulatedAsterisk(speed=PBX_SPEED, recordings_dir=Path("/tmp/cc-bench-ivr"))
     pbx.dialplan.route("100", Stasis(APP))
-    for sound in ("welcome", "press-1-existing-2-new", *INTERRUPTIBLE):
+    for sound in ("callcenter/main-menu", *INTERRUPTIBLE):
         pbx.add_sound(sound, PROMPT_SECONDS)
-    for sound in ("your-order-status-is", "shipped", "transferring-to-sales"):
-        pbx.add_sound(sound, SAID_SECONDS)
+    for prompt in ("your-order-status-is", "shipped", "transferring-to-sales"):
+        pbx.add_sound(f"callcenter/{prompt}", SAID_SECONDS)
     server = await start_ari_server(pbx, "127.0.0.1", 0, USER, PASSWORD)
     shop_runner, shop_url = await _shop()
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -32,9 +32,13 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
 
-def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
-    """Print one clear line (or the config problems) on stderr and exit."""
-    click.echo(f"error: {message}", err=True)
+def fail(message: str, status: int = EXIT_FAILURE, hint: str = "") -> NoReturn:
+    """Print one clear line per problem on stderr, each starting ``error:`` (then the
+    ``hint:``, if any), and exit."""
+    for line in message.splitlines() or [""]:
+        click.echo(f"error: {line}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
     sys.exit(status)
 
 
@@ -79,11 +83,11 @@ def missing_config_hint(config_path: str | None) -> str:
         return ""
     if DEMO_CONFIG.is_file():
         return (
-            f"\nhint: the demo's records are read with -c {DEMO_CONFIG} "
+            f"the demo's records are read with -c {DEMO_CONFIG} "
             f"(or set {CONFIG_ENV_VAR}={DEMO_CONFIG})"
         )
     return (
-        f"\nhint: name the call center's file with -c PATH or {CONFIG_ENV_VAR} "
+        f"name the call center's file with -c PATH or {CONFIG_ENV_VAR} "
         "(examples/callcenter.yaml is a commented example)"
     )
 
@@ -94,7 +98,7 @@ def load(config_path: str | None) -> CallCenterConfig:
     try:
         return load_config(config_path)
     except ConfigError as exc:
-        fail(exc.message + missing_config_hint(config_path), EXIT_BAD_INPUT)
+        fail(exc.message, EXIT_BAD_INPUT, missing_config_hint(config_path))
 
 
 def echo_json(value: Any) -> None:
@@ -124,7 +128,7 @@ def config_check(path: str | None, as_json: bool) -> None:
         if as_json:
             echo_json({"ok": False, **exc.as_dict()})
             sys.exit(EXIT_BAD_INPUT)
-        fail(exc.message + missing_config_hint(path), EXIT_BAD_INPUT)
+        fail(exc.message, EXIT_BAD_INPUT, missing_config_hint(path))
     summary = {
         "ok": True,
         "file": str(file),
@@ -172,8 +176,9 @@ def url_option(func: F) -> F:
 @click.option("--revision", default="head", show_default=True)
 @maps_errors
 def db_upgrade(config_path: str | None, url: str | None, revision: str) -> None:
-    """Apply migrations up to REVISION (and encrypt TOTP secrets an older version stored in
-    plain text, when the config has web.session_secret)."""
+    """Apply migrations up to REVISION (on PostgreSQL this also creates the asterisk_cdr table
+    Asterisk's cdr_pgsql writes into: Asterisk 22 does not start without it; and encrypt TOTP
+    secrets an older version stored in plain text, when the config has web.session_secret)."""
     from callcenter.db.engine import current_revision, head_revision, make_engine, upgrade
     from callcenter.db.users import user_store
 
@@ -188,6 +193,8 @@ def db_upgrade(config_path: str | None, url: str | None, revision: str) -> None:
         if sealed:
             click.echo(f"encrypted {sealed} TOTP secret(s) stored in plain text")
     click.echo(f"database at revision {current_revision(database_url)}")
+    if revision == "head" and database_url.startswith("postgresql"):
+        click.echo("table asterisk_cdr ready for cdr_pgsql")
 
 
 @db.command("downgrade")
@@ -327,3 +334,15 @@ from callcenter import cli_cdr  # noqa: E402
 main.add_command(cli_cdr.report)
 main.add_command(cli_cdr.recordings)
 main.add_command(cli_cdr.cdr)
+
+from callcenter import cli_prompts  # noqa: E402
+
+main.add_command(cli_prompts.prompts)
+
+from callcenter.cli_doctor import doctor as _doctor_command  # noqa: E402
+
+main.add_command(_doctor_command)
+
+from callcenter import cli_voicemail  # noqa: E402
+
+main.add_command(cli_voicemail.voicemail)

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import re
 import shutil
-import subprocess
 import sys
 import zoneinfo
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from callcenter.config import CallCenterConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_AGE = re.compile(r"^(\d+)([smhd])$")
+_AGE = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -43,7 +42,7 @@ def parse_when(value: str | None, tz: str, default: dt.datetime) -> dt.datetime:
     """An ISO date/datetime (local to ``tz`` when naive) or an age like ``7d``."""
     if value is None:
         return default
-    match = _AGE.match(value.strip())
+    match = _AGE.fullmatch(value.strip())
     if match:
         amount, unit = int(match.group(1)), _UNITS[match.group(2)]
         return dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: amount})
@@ -244,6 +243,12 @@ def _filter_options(func: F) -> F:
             click.option("--caller", default=None, help="Caller number (or part of it)."),
             click.option("--disposition", default=None, help="answered, abandoned_queue..."),
             click.option("--min-duration", type=float, default=None, help="Seconds."),
+            click.option(
+                "--kind",
+                type=click.Choice(["call", "voicemail"]),
+                default=None,
+                help="Conversations or voicemail messages [default: both].",
+            ),
             click.option("--limit", type=int, default=1000, show_default=True),
         ]
     ):
@@ -267,6 +272,7 @@ def _find(
 
 LIST_COLUMNS = [
     "call_id",
+    "kind",
     "started_at",
     "duration_seconds",
     "agent_id",
@@ -368,6 +374,7 @@ def recordings_show(config_path: str | None, call_id: str, as_json: bool) -> Non
 @maps_errors
 def recordings_play(config_path: str | None, call_id: str) -> None:
     """Play a call's recording with `play` (sox) or `aplay`, else say where the file is."""
+    from callcenter.cli_prompts import play_locally
     from callcenter.recording.storage import path_of
 
     detail = _detail(load(config_path), call_id)
@@ -379,19 +386,7 @@ def recordings_play(config_path: str | None, call_id: str) -> None:
         path = path_of(rec["storage_url"])
         if not path.is_file():
             fail(f"recording {rec['name']} is missing: {path}")
-        player = shutil.which("play") or shutil.which("aplay")
-        if player is None:
-            click.echo(
-                "no audio player found (install sox for 'play' or alsa-utils for 'aplay'); "
-                f"the file is {path}"
-            )
-            continue
-        click.echo(f"playing {path}")
-        limit = (rec["duration_seconds"] or 3600) + 10
-        try:
-            subprocess.run([player, str(path)], check=False, timeout=limit)
-        except subprocess.TimeoutExpired:
-            fail(f"{player} did not finish within {limit:.0f} s")
+        play_locally(path, rec["duration_seconds"])
 
 
 @recordings.command("export")
@@ -533,6 +528,16 @@ def recordings_fetch(config_path: str | None, as_json: bool) -> None:
             await ari.close()
 
     result = asyncio.run(fetch())
+    if result.fetched:
+        from callcenter.voicemail.store import measure_fetched
+
+        # Voicemail messages fetched late get their sound measured now.
+        engine = _engine(cfg)
+        try:
+            minimum = {box_id: box.min_sound_seconds for box_id, box in cfg.voicemail.items()}
+            measure_fetched(engine, result.fetched, minimum)
+        finally:
+            engine.dispose()
     if as_json:
         echo_json(result.__dict__)
     else:
@@ -593,7 +598,7 @@ def cdr_reconcile(
     """Compare Asterisk's CDR rows (by linkedid) with our calls; exit 1 on differences."""
     from callcenter.cdr.reconcile import compare, load_asterisk_cdr, load_our_calls
 
-    if not re.match(r"^[a-z_][a-z0-9_]*$", table):
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):  # written into SQL: the whole name
         fail(f"--table: {table!r} is not a table name", EXIT_BAD_INPUT)
     cfg = load(config_path)
     start, end = _window(cfg, since, until)
@@ -628,7 +633,7 @@ def cdr_reconcile(
 @maps_errors
 def cdr_init_asterisk_table(config_path: str | None) -> None:
     """Create the `asterisk_cdr` table Asterisk's cdr_pgsql writes into (PostgreSQL only)."""
-    from callcenter.cdr.reconcile import create_asterisk_cdr_table
+    from callcenter.db.asterisk_cdr import create_asterisk_cdr_table
 
     cfg = load(config_path)
     if not cfg.database.url.startswith("postgresql"):

@@ -11,16 +11,22 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from callcenter.cli import EXIT_FAILURE, config_option, echo_json, json_option, load, maps_errors
+from callcenter.cli_prompts import build_dir_option, run_build, sounds_dir_option
 from callcenter.config import CallCenterConfig
 from callcenter.dialplan import check as lint
 from callcenter.dialplan import deploy as deployment
 from callcenter.dialplan.render import render_files
+from callcenter.doctor.local_checks import asterisk_cdr_check
+from callcenter.doctor.run import DoctorOptions, run_doctor
+from callcenter.prompts.build import BuiltPrompt
+from callcenter.prompts.install import SOUNDS_RELOAD, InstallResult, install_prompts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,8 +87,28 @@ async def connect_ami(cfg: CallCenterConfig) -> AsyncIterator[deployment.Command
         await client.close()
 
 
-async def _deploy(cfg: CallCenterConfig, files: dict[str, str], config_dir: Path) -> Any:
+@dataclass
+class PromptsDeploy:
+    """Our prompts' part of a deploy: built files, where they go, what changed."""
+
+    prompts: dict[str, BuiltPrompt]
+    build_dir: Path
+    sounds_dir: Path
+    installed: InstallResult = field(default_factory=InstallResult)
+    reload: deployment.Reload | None = None
+
+
+async def _deploy(
+    cfg: CallCenterConfig, files: dict[str, str], config_dir: Path, prompts: PromptsDeploy | None
+) -> Any:
     async with connect_ami(cfg) as runner:
+        if prompts is not None:
+            # Prompts first: the reloaded dialplan and menus may already play the new ones.
+            prompts.installed = install_prompts(
+                prompts.prompts, prompts.build_dir, prompts.sounds_dir
+            )
+            if prompts.installed.changed:
+                (prompts.reload,) = await deployment.run_reloads_of(runner, [SOUNDS_RELOAD])
         return await deployment.deploy(files, config_dir, runner)
 
 
@@ -182,6 +208,13 @@ def check_command(
     is_flag=True,
     help="Lint and say what would be written and reloaded; change nothing.",
 )
+@click.option(
+    "--no-doctor",
+    is_flag=True,
+    help="Skip the checks run before anything changes (ARI, AMI, core sounds, database).",
+)
+@sounds_dir_option
+@build_dir_option
 @maps_errors
 def deploy_command(
     config_path: str | None,
@@ -189,15 +222,26 @@ def deploy_command(
     allow_insecure_defaults: bool,
     config_dir: Path | None,
     dry_run: bool,
+    no_doctor: bool,
+    sounds_dir: Path | None,
+    build_dir: Path,
 ) -> None:
-    """Lint, back up, write the changed files atomically, reload over AMI; roll back on failure."""
+    """Check, lint, back up, write the changed files atomically, install our prompts, reload
+    over AMI; roll back on failure."""
     cfg = load(config_path)
     files = _render(cfg, templates_dir, allow_insecure_defaults)
     target = config_dir or Path(cfg.asterisk.config_dir)
+    sounds = sounds_dir or Path(cfg.asterisk.sounds_dir)
+    issues = lint.check_files(files)
+    if issues:
+        raise deployment.LintError(f"refusing to deploy, {len(issues)} problem(s): {issues[0]}")
+    _refuse_without_asterisk_cdr(cfg, files)
     if dry_run:
-        issues = lint.check_files(files)
-        if issues:
-            raise deployment.LintError(f"{len(issues)} problem(s): {issues[0]}")
+        if cfg.prompts:
+            click.echo(
+                f"would build {len(cfg.prompts)} prompts and install the changed ones "
+                f"into {sounds}/<language>/callcenter/"
+            )
         changed = deployment.changed_files(files, target)
         for name in changed:
             click.echo(f"would write {target / name}")
@@ -206,7 +250,15 @@ def deploy_command(
         if not changed:
             click.echo(f"nothing to deploy: {target} is up to date")
         return
-    result = asyncio.run(_deploy(cfg, files, target))
+    if not no_doctor:
+        _preflight(cfg)
+    prompts = None
+    if cfg.prompts or sounds.is_dir():
+        built = run_build(cfg, config_path, build_dir)
+        prompts = PromptsDeploy(built.prompts, build_dir, sounds)
+    result = asyncio.run(_deploy(cfg, files, target, prompts))
+    if prompts is not None:
+        _echo_prompts(prompts)
     if not result.changed:
         click.echo(f"nothing to deploy: {target} is up to date")
         return
@@ -215,6 +267,52 @@ def deploy_command(
         click.echo(f"wrote {target / name}")
     for reload in result.reloads:
         click.echo(f"{reload.command}: {' / '.join(reload.output) or 'ok'}")
+
+
+def _refuse_without_asterisk_cdr(cfg: CallCenterConfig, files: dict[str, str]) -> None:
+    """Asterisk 22 aborts at start when cdr_pgsql.conf names a missing table: never deploy it
+    so (this one is not skipped by --no-doctor)."""
+    if "cdr_pgsql.conf" not in files:
+        return
+    check = asterisk_cdr_check(cfg)
+    if check is not None and not check.ok:
+        raise deployment.DeployError(
+            f"refusing to deploy: cdr_pgsql.conf is rendered, and database {check.name}: "
+            f"{check.detail} (fix: {check.fix}); nothing was written"
+        )
+
+
+def _preflight(cfg: CallCenterConfig) -> None:
+    """`callcenter doctor`'s checks that a deploy relies on and cannot fix itself."""
+    report = asyncio.run(run_doctor(cfg, DoctorOptions(before_deploy=True, worker_url=None)))
+    if report.ok:
+        return
+    for check in report.failures:
+        click.echo(check.line(), err=True)
+    raise deployment.DeployError(
+        f"refusing to deploy: {len(report.failures)} check(s) failed (fix them, or skip the "
+        "checks with --no-doctor); nothing was written"
+    )
+
+
+def _echo_prompts(prompts: PromptsDeploy) -> None:
+    installed = prompts.installed
+    if not installed.changed:
+        click.echo(f"prompts: {prompts.sounds_dir} is up to date")
+        return
+    click.echo(
+        f"prompts: wrote {len(installed.written)}, removed {len(installed.removed)} files in "
+        f"{prompts.sounds_dir}"
+    )
+    if prompts.reload is not None:
+        reload = prompts.reload
+        click.echo(f"{reload.command}: {' / '.join(reload.output) or 'ok'}")
+        if not reload.ok:
+            click.echo(
+                f"warning: {reload.command} failed ({reload.problem}): callers hear the new "
+                "prompts, but ARI's /sounds lists them only after it succeeds",
+                err=True,
+            )
 
 
 @dialplan.command("rollback")

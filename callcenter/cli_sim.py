@@ -29,8 +29,10 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _fail(message: str, status: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(status)
+    # Imported here: callcenter.cli imports this module to register its commands.
+    from callcenter.cli import fail
+
+    fail(message, status)
 
 
 @click.command("sim")
@@ -265,8 +267,8 @@ def run_command(
 
 
 async def _run_worker(config: Any, settings: Any, flow: str, speed: float) -> int:
-    """The worker: for the inbound flow the whole runtime (ACD with shared reservations, IVR,
-    CDRs, recordings, hooks, API and web pages); for ``hello`` the bare worker."""
+    """The worker: for the inbound flow the whole runtime (ACD with its journal and agent
+    leases, IVR, CDRs, recordings, hooks, API and web pages); for ``hello`` the bare worker."""
     from callcenter.worker.app import Worker
 
     if flow == "inbound":

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import ipaddress
 import os
 import re
-import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,115 +28,43 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from callcenter.config_types import (
+    CRM_PLACEHOLDERS,
+    LOOKUP_PLACEHOLDERS,
+    MAX_URL_LENGTH,
+    PATTERN_HINTS,
+    AsteriskUser,
+    Digit,
+    Directory,
+    DisplayName,
+    Endpoint,
+    Extension,
+    HostAddress,
+    Hostname,
+    HttpUrl,
+    Identifier,
+    Network,
+    Secret,
+    SecretValueError,
+    StrongSecret,
+    TimeZoneName,
+    check_http_url,
+    one_line_text,
+)
+from callcenter.config_types import MAKE_SECRET_COMMAND as MAKE_SECRET_COMMAND
+from callcenter.config_types import weak_secret_problem as weak_secret_problem
+from callcenter.config_yaml import format_path, load_yaml
 from callcenter.errors import ConfigError
+from callcenter.sounds import MediaUri, Prompt, sound_problems
+from callcenter.text import shown, text_problem
 
 CONFIG_ENV_VAR = "CALLCENTER_CONFIG"
 DEFAULT_CONFIG_PATH = "callcenter.yaml"
-
-# --- validated scalar types -------------------------------------------------------------------
-# Every value that can reach an Asterisk config file or the dialplan passes through one of these,
-# so a name with a newline, ';', ',' or ')' can never inject dialplan or config.
-
-Identifier = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$"),
-]
-"""Ids of queues, agents, menus, skills: lower-case letters, digits, '_' and '-'."""
-
-Extension = Annotated[str, StringConstraints(pattern=r"^\+?[0-9*#]{1,20}$")]
-"""A dialled number or extension: digits, '*', '#', an optional leading '+'."""
-
-DisplayName = Annotated[
-    str,
-    StringConstraints(pattern=r"^[^\x00-\x1f;,()\[\]{}\"\\|=]{1,60}$", strip_whitespace=True),
-]
-"""A human name: printable, no characters that mean something in Asterisk config syntax."""
-
-Endpoint = Annotated[str, StringConstraints(pattern=r"^PJSIP/[A-Za-z0-9_.-]{1,40}$")]
-"""An agent's SIP endpoint as Asterisk names it, e.g. ``PJSIP/1001``."""
-
-MediaUri = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^(sound|recording|digits|number|characters|tone):[A-Za-z0-9_/.:,-]+$"
-    ),
-]
-"""What ARI ``play`` takes: ``sound:vm-goodbye``, ``recording:name``, ``digits:123``..."""
-
-Digit = Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
-
-MIN_SECRET_LENGTH = 32
-MIN_SECRET_DISTINCT = 12
-MAKE_SECRET_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
-
-
-def weak_secret_problem(value: str) -> str | None:
-    """Why ``value`` is too weak to sign sessions or open the API, or None.
-
-    Strong means: at least 32 characters, at least 12 different ones, not a ``change-me``
-    placeholder and not one shorter piece repeated. ``secrets.token_urlsafe(32)`` (43
-    characters, 256 random bits) and ``secrets.token_hex(32)`` always pass.
-    """
-    if len(value) < MIN_SECRET_LENGTH:
-        problem = f"has {len(value)} characters, needs at least {MIN_SECRET_LENGTH}"
-    elif len(set(value)) < MIN_SECRET_DISTINCT:
-        problem = f"has only {len(set(value))} different characters, needs {MIN_SECRET_DISTINCT}"
-    elif "change-me" in value.lower():
-        problem = "is a placeholder"
-    elif any(
-        len(value) % n == 0 and value == value[:n] * (len(value) // n)
-        for n in range(1, len(value) // 2 + 1)
-    ):
-        problem = "is one short piece repeated"
-    else:
-        return None
-    return f"too weak: {problem}; make a random one with {MAKE_SECRET_COMMAND}"
-
-
-def _strong_secret(value: str) -> str:
-    problem = weak_secret_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-StrongSecret = Annotated[Secret, AfterValidator(_strong_secret)]
-"""A secret that signs or opens something by itself (``web.session_secret``, ``api.token``):
-it must be random, see ``weak_secret_problem``."""
-AsteriskUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
-"""A user name Asterisk reads from its config (ari.conf, manager.conf, pjsip.conf sections)."""
-Hostname = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
-]
-"""A DNS name or an IPv4 address: letters, digits, '-' and '.'."""
-
-
-def _check_network(value: str) -> str:
-    import ipaddress
-
-    try:
-        return str(ipaddress.ip_network(value, strict=False))
-    except ValueError as exc:
-        raise ValueError(f"not an IP network like 192.168.0.0/16: {value!r}") from exc
-
-
-Network = Annotated[str, AfterValidator(_check_network)]
-
-
-def _check_timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}") from exc
-    return value
-
-
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 
 
 class Strict(BaseModel):
@@ -150,21 +77,19 @@ class Strict(BaseModel):
 
 
 class AriSettings(Strict):
-    url: str = "http://127.0.0.1:8088/"
+    url: HttpUrl = "http://127.0.0.1:8088/"
     username: AsteriskUser = "callcenter"
     password: Secret
     app: Identifier = "callcenter"
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+(/.*)?$", value):
-            raise ValueError("must be an http:// or https:// URL")
+    def _ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
 
 class AmiSettings(Strict):
-    host: str = "127.0.0.1"
+    host: HostAddress = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
     username: AsteriskUser = "callcenter"
     secret: Secret
@@ -175,8 +100,10 @@ class AsteriskSettings(Strict):
     ami: AmiSettings
     request_timeout: float = Field(default=5.0, gt=0, le=120)
     connect_retry_max_delay: float = Field(default=30.0, gt=0, le=600)
-    config_dir: str = "/etc/asterisk"
+    config_dir: Directory = "/etc/asterisk"
     """Where `callcenter dialplan deploy` writes the rendered files."""
+    sounds_dir: str = "/var/lib/asterisk/sounds"
+    """Asterisk's sounds directory: deploy installs prompts in ``<language>/callcenter/``."""
 
 
 # --- storage ----------------------------------------------------------------------------------
@@ -184,15 +111,18 @@ class AsteriskSettings(Strict):
 
 class DatabaseSettings(Strict):
     url: str = "sqlite:///callcenter.db"
-    spool_dir: str = "var/spool"
+    spool_dir: Directory = "var/spool"
     batch_size: int = Field(default=500, ge=1, le=100_000)
     flush_interval_ms: int = Field(default=200, ge=1, le=60_000)
 
     @field_validator("url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
-        if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", value):
-            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        problem = text_problem(value, MAX_URL_LENGTH)
+        if problem is not None:
+            raise ValueError(problem)
+        if not re.fullmatch(r"(sqlite|postgresql(\+psycopg)?)://\S*", value):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg:// (no spaces)")
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
@@ -209,21 +139,22 @@ class RecordingPolicy(Strict):
 
 
 class RecordingSettings(Strict):
-    directory: str = "var/recordings"
+    directory: Directory = "var/recordings"
     default: RecordingPolicy = RecordingPolicy()
 
 
-HookEvent = Literal["call_start", "queue_entry", "agent_connect", "recording_finished", "call_end"]
+HookEvent = Literal[
+    "call_start", "queue_entry", "agent_connect", "recording_finished", "call_end", "voicemail"
+]
 
 
-_HTTP_URL_HOST = re.compile(r"^https?://([^\s/@]*@)?(\[[^\]]+\]|[^\s/:@?#]+)(:\d+)?([/?#]\S*)?$")
+_HTTP_URL_HOST = re.compile(r"https?://([^\s/@]*@)?(\[[^\]]+\]|[^\s/:@?#]+)(:\d+)?([/?#]\S*)?")
 """An http(s) URL; group 2 is the host (a name, an IPv4 address or a bracketed IPv6 one)."""
 
 
 def non_public_address(host: str) -> str | None:
     """What kind of non-public address ``host`` is (``loopback``, ``private``...), or None when
     it is a public address or not an IP address at all."""
-    import ipaddress
 
     try:
         ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
@@ -240,7 +171,7 @@ def non_public_address(host: str) -> str | None:
 
 
 class WebhookSettings(Strict):
-    url: str
+    url: HttpUrl
     secret: Secret
     events: list[HookEvent] = Field(default_factory=lambda: list[HookEvent](["call_end"]))
     allow_private_network: bool = False
@@ -249,13 +180,13 @@ class WebhookSettings(Strict):
 
     @model_validator(mode="after")
     def _public_http_url(self) -> WebhookSettings:
-        match = _HTTP_URL_HOST.match(self.url)
+        match = _HTTP_URL_HOST.fullmatch(self.url)
         if match is None:
-            raise ValueError(f"url must be an http:// or https:// URL, not {self.url!r}")
+            raise ValueError(f"url must be an http:// or https:// URL, not {shown(self.url)}")
         kind = non_public_address(match.group(2))
         if kind is not None and not self.allow_private_network:
             raise ValueError(
-                f"url {self.url!r} is a {kind} address: set allow_private_network: true if "
+                f"url {shown(self.url)} is a {kind} address: set allow_private_network: true if "
                 "the receiver is meant to be on your own network"
             )
         return self
@@ -264,13 +195,13 @@ class WebhookSettings(Strict):
 class ApiSettings(Strict):
     """The HTTP API a worker serves (agent control, status) and where the CLI reaches it."""
 
-    host: str = "127.0.0.1"
+    host: HostAddress = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token: StrongSecret | None = None
     """Bearer token every request must carry (random, see ``weak_secret_problem``); write
     ``${CALLCENTER_API_TOKEN}`` to keep it out of the file (the API and CLI also read that
     environment variable when this is unset)."""
-    url: str | None = None
+    url: HttpUrl | None = None
     """Where the CLI sends requests [default: http://host:port/]."""
 
 
@@ -314,6 +245,79 @@ class WebSettings(Strict):
     qa_form: list[QaCriterion] = Field(default_factory=lambda: list(DEFAULT_QA_FORM))
     supervisor_endpoint: Endpoint | None = None
     """Where listen/whisper/barge rings when the supervisor user has no agent endpoint."""
+
+
+# --- voicemail --------------------------------------------------------------------------------
+
+EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"
+EmailAddress = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)]
+"""An e-mail address: ``local@domain.tld``, no display name, nothing that could break a mail
+header (no spaces, commas, angle brackets or line ends)."""
+
+NOTIFY_WEBHOOK = "webhook"
+
+
+def _notify_target(value: str) -> str:
+    if value != NOTIFY_WEBHOOK and not re.match(EMAIL_PATTERN, value):
+        raise ValueError(f"{value!r} is neither 'webhook' nor an e-mail address")
+    return value
+
+
+NotifyTarget = Annotated[str, AfterValidator(_notify_target)]
+"""``webhook`` (the signed ``voicemail`` webhook) or an e-mail address (through ``smtp``)."""
+
+
+class Mailbox(Strict):
+    """A voicemail box: where callers leave messages, and who hears of them."""
+
+    name: DisplayName
+    queue: Identifier | None = None
+    """The queue whose agents see and handle the box's messages (supervisors see every box);
+    its recording policy decides how long the messages are kept."""
+    notify: list[NotifyTarget] = Field(default_factory=lambda: [NOTIFY_WEBHOOK])
+    """``webhook`` and/or e-mail addresses told of each new message."""
+    greeting: MediaUri = "sound:vm-intro"
+    """Played before the beep (Asterisk's core sound: "leave your message after the tone...")."""
+    max_seconds: int = Field(default=120, ge=5, le=3600)
+    max_silence_seconds: int = Field(default=10, ge=0, le=300)
+    """Asterisk ends the message after this much silence (ARI ``maxSilenceSeconds``; 0: never)."""
+    min_sound_seconds: float = Field(default=2.0, ge=0, le=60)
+    """A message with less sound than this is kept but marked empty (a caller who hung up at
+    the beep)."""
+
+
+class SmtpSettings(Strict):
+    """The mail server voicemail notifications go through."""
+
+    host: Hostname
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """``starttls`` (port 587), ``tls`` (implicit TLS, port 465) or ``none`` (a local relay)."""
+    username: str | None = None
+    password: Secret | None = None
+    from_address: EmailAddress
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    attach_audio: bool = True
+    """Attach the message's audio (up to ``max_attachment_kb``; larger ones are linked)."""
+    max_attachment_kb: int = Field(default=5_000, ge=1, le=50_000)
+    inbox_url: str | None = None
+    """Where the web pages are, as people reach them (``https://cc.example.com/``): each mail
+    links to the message in the inbox."""
+
+    @field_validator("inbox_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _credentials_together(self) -> SmtpSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        return self
 
 
 # --- time -------------------------------------------------------------------------------------
@@ -364,7 +368,8 @@ class SkillRequirement(Strict):
 class EscalationStep(Strict):
     """After ``after_seconds`` in queue, relax the requirement (TaskRouter-style workflow step)."""
 
-    after_seconds: int = Field(ge=1)
+    after_seconds: int = Field(ge=1, le=86_400)
+    """Seconds in queue (at most a day, like ``max_wait_seconds``)."""
     min_level: int | None = Field(default=None, ge=1, le=10)
     """Accept agents down to this level on every required skill."""
     add_skills: list[Identifier] = Field(default_factory=list)
@@ -414,17 +419,11 @@ class Queue(Strict):
     """A digit the waiting caller presses to leave a callback request instead of waiting."""
     autopause_after_no_answers: int = Field(default=2, ge=0, le=100)
     recording: RecordingPolicy | None = None
-    crm_link: str | None = None
+    crm_link: (
+        Annotated[str, AfterValidator(lambda v: check_http_url(v, CRM_PLACEHOLDERS))] | None
+    ) = None
     """URL template for the agent's screen pop, e.g. ``https://crm/search?phone={caller}``
     (also ``{call_id}``, ``{queue}``; each value is URL-encoded)."""
-
-    @field_validator("crm_link")
-    @classmethod
-    def _http_link(cls, value: str | None) -> str | None:
-        # The link lands in an <a href>: only http(s), never javascript: or data:.
-        if value is not None and not re.match(r"^https?://[^\s/]+[^\s]*$", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
 
     @field_validator("escalation")
     @classmethod
@@ -467,10 +466,29 @@ class Lookup(Strict):
     kind: Literal["http", "sql"]
     url: str | None = None
     """http: a URL template with ``{value}``; sql: a SQLAlchemy URL."""
-    query: str | None = None
+    query: str | None = Field(default=None, max_length=10_000)
     """sql: a query with a ``:value`` parameter returning one row."""
-    result_field: str = "status"
+    result_field: str = Field(default="status", min_length=1, max_length=100)
     timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _url_of_its_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("kind") == "http":
+            return check_http_url(value, LOOKUP_PLACEHOLDERS)
+        problem = text_problem(value, MAX_URL_LENGTH)
+        if problem is not None:
+            raise ValueError(problem)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://\S*", value):
+            raise ValueError("expected a SQLAlchemy URL like postgresql+psycopg://host/db")
+        return value
+
+    @field_validator("result_field")
+    @classmethod
+    def _one_line_field(cls, value: str) -> str:
+        return one_line_text(value, 100)
 
     @model_validator(mode="after")
     def _complete(self) -> Lookup:
@@ -491,7 +509,7 @@ class MenuNode(Strict):
     first_digit_timeout: float = Field(default=5.0, gt=0, le=60)
     inter_digit_timeout: float = Field(default=3.0, gt=0, le=30)
     retries: int = Field(default=3, ge=0, le=10)
-    invalid_prompt: MediaUri | None = "sound:option-is-invalid"
+    invalid_prompt: MediaUri | None = "sound:invalid"
     timeout_prompt: MediaUri | None = None
     on_exhausted: Goto | None = None
     """Where a caller goes when retries run out (defaults to the IVR's operator queue)."""
@@ -503,7 +521,7 @@ class MenuNode(Strict):
     # lookup
     lookup: Identifier | None = None
     input_variable: Identifier | None = None
-    say_as: Literal["digits", "number", "characters", "sound"] = "digits"
+    say_as: Literal["digits", "number", "characters", "sound", "prompt"] = "digits"
     result_prompts: list[MediaUri] = Field(default_factory=list)
     failure_prompt: MediaUri | None = None
     # business hours
@@ -591,6 +609,12 @@ class CallCenterConfig(Strict):
     queues: dict[Identifier, Queue] = Field(default_factory=dict)
     ivr: IvrSettings
     sip: SipSettings = SipSettings()
+    prompts: dict[Identifier, Prompt] = Field(default_factory=dict)
+    """Our own prompts (text or file), played as ``prompt:<id>``: see callcenter/sounds.py."""
+    voicemail: dict[Identifier, Mailbox] = Field(default_factory=dict)
+    """Voicemail boxes by id, named by ``voicemail:`` targets of queues and the IVR."""
+    smtp: SmtpSettings | None = None
+    """The mail server for voicemail e-mails (needed when a box notifies an address)."""
 
     def agent(self, agent_id: str) -> Agent:
         for agent in self.agents:
@@ -601,6 +625,19 @@ class CallCenterConfig(Strict):
     def queue_recording(self, queue_id: str) -> RecordingPolicy:
         """The recording policy that applies to calls answered in this queue."""
         return self.queues[queue_id].recording or self.recordings.default
+
+    def mailbox(self, box_id: str) -> Mailbox:
+        """The voicemail box ``box_id``; a box a loaded config does not name (only possible in
+        a config built without ``load_config``'s checks) gets the defaults."""
+        return self.voicemail.get(box_id) or Mailbox(name=box_id)
+
+    def mailbox_recording(self, box_id: str) -> RecordingPolicy:
+        """The recording policy a box's messages follow (its queue's, else the default):
+        their retention."""
+        queue = self.mailbox(box_id).queue
+        if queue is not None and queue in self.queues:
+            return self.queue_recording(queue)
+        return self.recordings.default
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -615,28 +652,30 @@ class Problem:
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def format_path(loc: Iterable[str | int]) -> str:
-    """``("queues", "sales", "skills", 1)`` -> ``queues.sales.skills[1]``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text or "(top level)"
+Loc = tuple[str | int, ...]
 
 
 def _substitute_env(
-    node: Any, loc: tuple[str | int, ...], env: Mapping[str, str], problems: list[Problem]
+    node: Any,
+    loc: Loc,
+    env: Mapping[str, str],
+    problems: list[Problem],
+    from_env: dict[Loc, str] | None = None,
 ) -> Any:
+    """Replace ``${NAME}`` in every string; ``from_env`` learns which keys took a value from
+    the environment (error messages never show those values)."""
     if isinstance(node, dict):
-        return {k: _substitute_env(v, (*loc, str(k)), env, problems) for k, v in node.items()}
+        return {
+            k: _substitute_env(v, (*loc, str(k)), env, problems, from_env) for k, v in node.items()
+        }
     if isinstance(node, list):
-        return [_substitute_env(v, (*loc, i), env, problems) for i, v in enumerate(node)]
+        return [_substitute_env(v, (*loc, i), env, problems, from_env) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            if from_env is not None:
+                from_env[loc] = name
             if name in env:
                 return env[name]
             if default is not None:
@@ -648,45 +687,35 @@ def _substitute_env(
     return node
 
 
-def _pydantic_problems(error: ValidationError) -> list[Problem]:
+def _pydantic_problems(error: ValidationError, from_env: Mapping[Loc, str]) -> list[Problem]:
+    """One problem per error, with a hint that fits the value's type. A wrong value is quoted
+    (cut to about 60 characters), except a secret's or one taken from the environment."""
     problems = []
     for item in error.errors():
         # pydantic adds "[key]" when a mapping key (not its value) is wrong, and "function-..."
         # for validators: neither helps a person find the line.
-        loc = [
+        loc = tuple(
             p
             for p in item["loc"]
             if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
-        ]
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
+        )
+        message = item["msg"].removeprefix("Value error, ")
+        kind = item["type"]
+        if kind == "extra_forbidden":
             message = "unknown key"
-        elif item["type"] == "missing":
+        elif kind == "missing":
             message = "required key is missing"
-        elif item["type"] == "string_pattern_mismatch":
-            message = f"invalid value {item.get('input')!r}: {_pattern_hint(loc)}"
-        problems.append(Problem(format_path(loc), message.removeprefix("Value error, ")))
+        elif kind == "string_pattern_mismatch":
+            pattern = str(item.get("ctx", {}).get("pattern", ""))
+            message = "expected " + PATTERN_HINTS.get(pattern, f"a value matching {pattern}")
+        if kind in ("string_pattern_mismatch", "value_error") and isinstance(item["input"], str):
+            secret = isinstance(item.get("ctx", {}).get("error"), SecretValueError)
+            if loc in from_env:
+                message = f"invalid value (from ${{{from_env[loc]}}}): {message}"
+            elif not secret:
+                message = f"invalid value {shown(item['input'])}: {message}"
+        problems.append(Problem(format_path(loc), message))
     return problems
-
-
-def _pattern_hint(loc: Sequence[str | int]) -> str:
-    hints = {
-        "endpoint": "expected a PJSIP endpoint like PJSIP/1001",
-        "name": 'no control characters or ; , ( ) [ ] { } " \\ | =',
-        "prompts": "expected a media URI like sound:hello-world",
-        "username": "letters, digits, '_', '.' and '-' (starting with a letter or digit)",
-        "host": "a host name or IPv4 address",
-        "bind": "an IP address",
-        "realm": "a host name or IPv4 address",
-        "external_address": "a host name or IPv4 address",
-    }
-    for part in reversed(loc):
-        if isinstance(part, str) and part in hints:
-            return hints[part]
-    return (
-        "only lower-case letters, digits, '_' and '-' (starting with a letter), "
-        "or digits for numbers"
-    )
 
 
 def unknown(kind: str, value: str, known: Iterable[str]) -> str:
@@ -700,6 +729,8 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
     problems: list[Problem] = []
     skills = set(config.skills)
     hours = set(config.business_hours)
+    for i in _repeated(config.skills):
+        problems.append(Problem(f"skills[{i}]", f"skill {config.skills[i]!r} is listed twice"))
 
     endpoints: dict[str, str] = {}
     agent_ids: set[str] = set()
@@ -724,6 +755,7 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
 
     for queue_id, queue in config.queues.items():
         base = f"queues.{queue_id}"
+        problems.extend(_repeated_skills(queue.skills, f"{base}.skills"))
         for j, req in enumerate(queue.skills):
             path = f"{base}.skills[{j}]"
             if req.skill not in skills:
@@ -736,6 +768,21 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
                     )
                 )
         for k, step in enumerate(queue.escalation):
+            if step.after_seconds >= queue.max_wait_seconds:
+                problems.append(
+                    Problem(
+                        f"{base}.escalation[{k}].after_seconds",
+                        f"{step.after_seconds} s is never reached: callers leave the queue "
+                        f"after max_wait_seconds ({queue.max_wait_seconds} s)",
+                    )
+                )
+            for j in _repeated(step.add_skills):
+                problems.append(
+                    Problem(
+                        f"{base}.escalation[{k}].add_skills[{j}]",
+                        f"skill {step.add_skills[j]!r} is listed twice",
+                    )
+                )
             for skill in step.add_skills:
                 if skill not in skills:
                     problems.append(
@@ -748,6 +795,8 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
         if queue.hours and queue.closed is None:
             problems.append(Problem(f"{base}.closed", "hours needs closed (where callers go)"))
         for name, target in (("overflow", queue.overflow), ("closed", queue.closed)):
+            if target and target.voicemail and target.voicemail not in config.voicemail:
+                problems.append(_unknown_mailbox(f"{base}.{name}.voicemail", target.voicemail))
             if target and target.queue:
                 if target.queue not in config.queues:
                     problems.append(
@@ -760,8 +809,101 @@ def reference_problems(config: CallCenterConfig) -> list[Problem]:
                         Problem(f"{base}.{name}.queue", "a queue cannot overflow to itself")
                     )
 
+    problems.extend(_queue_cycles(config))
     problems.extend(_ivr_problems(config, skills, hours))
+    problems.extend(
+        Problem(path, message) for path, message in sound_problems(config, config.prompts)
+    )
+    problems.extend(_voicemail_problems(config))
     return problems
+
+
+def _unknown_mailbox(path: str, box_id: str) -> Problem:
+    return Problem(path, f"unknown voicemail box {box_id!r} (add it under voicemail:)")
+
+
+def _voicemail_problems(config: CallCenterConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    for box_id, box in config.voicemail.items():
+        base = f"voicemail.{box_id}"
+        if box.queue is not None and box.queue not in config.queues:
+            problems.append(Problem(f"{base}.queue", unknown("queue", box.queue, config.queues)))
+        seen: set[str] = set()
+        for i, target in enumerate(box.notify):
+            if target in seen:
+                problems.append(Problem(f"{base}.notify[{i}]", f"{target!r} is listed twice"))
+            seen.add(target)
+            if target != NOTIFY_WEBHOOK and config.smtp is None:
+                problems.append(Problem(f"{base}.notify[{i}]", "e-mail needs the smtp: settings"))
+    return problems
+
+
+def _repeated(items: Sequence[object]) -> list[int]:
+    """Indexes of the items that repeat an earlier one."""
+    seen: set[object] = set()
+    repeated = []
+    for i, item in enumerate(items):
+        if item in seen:
+            repeated.append(i)
+        seen.add(item)
+    return repeated
+
+
+def _repeated_skills(requirements: Sequence[SkillRequirement], path: str) -> list[Problem]:
+    names = [r.skill for r in requirements]
+    return [
+        Problem(f"{path}[{i}]", f"skill {names[i]!r} is required twice (keep one requirement)")
+        for i in _repeated(names)
+    ]
+
+
+def _cycles(edges: Mapping[str, Sequence[tuple[str, str]]]) -> list[tuple[str, str, list[str]]]:
+    """Every cycle of the graph ``node -> [(key, next node)]``, once each, as ``(node, key,
+    [node, ..., node])`` where ``key`` is the first edge (iterative DFS: menus can be many)."""
+    found: list[tuple[str, str, list[str]]] = []
+    seen_cycles: set[frozenset[str]] = set()
+    done: set[str] = set()
+    for start in edges:
+        if start in done:
+            continue
+        path: list[str] = [start]
+        keys: list[str] = []
+        pending = [iter(edges.get(start, ()))]
+        while pending:
+            step = next(pending[-1], None)
+            if step is None:
+                pending.pop()
+                done.add(path.pop())
+                if keys:
+                    keys.pop()
+                continue
+            key, target = step
+            if target in path:
+                at = path.index(target)
+                cycle = frozenset(path[at:])
+                if cycle not in seen_cycles:
+                    seen_cycles.add(cycle)
+                    first_key = keys[at] if at < len(keys) else key
+                    found.append((target, first_key, [*path[at:], target]))
+            elif target not in done and target in edges:
+                path.append(target)
+                keys.append(key)
+                pending.append(iter(edges[target]))
+    return found
+
+
+def _queue_cycles(config: CallCenterConfig) -> list[Problem]:
+    """A closed queue sends callers on at once (``closed.queue``): a ring of those would pass
+    callers round without end while all are closed."""
+    edges = {
+        queue_id: [("closed.queue", queue.closed.queue)]
+        for queue_id, queue in config.queues.items()
+        if queue.hours and queue.closed and queue.closed.queue
+    }
+    return [
+        Problem(f"queues.{node}.{key}", "closed queues send callers round: " + " -> ".join(ring))
+        for node, key, ring in _cycles(edges)
+    ]
 
 
 def _goto_targets(node: MenuNode) -> list[tuple[str, Goto]]:
@@ -798,6 +940,9 @@ def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -
                 problems.append(
                     Problem(f"{path}.queue", unknown("queue", goto.queue, config.queues))
                 )
+            problems.extend(_repeated_skills(goto.extra_skills, f"{path}.extra_skills"))
+            if goto.voicemail and goto.voicemail not in config.voicemail:
+                problems.append(_unknown_mailbox(f"{path}.voicemail", goto.voicemail))
             for k, req in enumerate(goto.extra_skills):
                 if req.skill not in skills:
                     problems.append(
@@ -819,25 +964,27 @@ def _ivr_problems(config: CallCenterConfig, skills: set[str], hours: set[str]) -
         if menu_id not in reachable:
             problems.append(Problem(f"ivr.menus.{menu_id}", "unreachable from any number"))
 
-    # Cycles without input: play -> play -> ... back to itself never waits for the caller.
-    # A lookup node takes no input either (a lookup -> play -> lookup loop would hammer the
-    # lookup's server for as long as the caller stays).
-    for menu_id in ivr.menus:
-        seen = [menu_id]
-        current = ivr.menus[menu_id]
-        while current.type in ("play", "lookup") and current.next and current.next.menu:
-            nxt = current.next.menu
-            if nxt in seen:
-                cycle = " -> ".join([*seen[seen.index(nxt) :], nxt])
-                problems.append(
-                    Problem(f"ivr.menus.{menu_id}.next", f"cycle without caller input: {cycle}")
-                )
-                break
-            if nxt not in ivr.menus:
-                break
-            seen.append(nxt)
-            current = ivr.menus[nxt]
+    # Cycles without input: a play or lookup node goes on by itself (``next``), a node with
+    # hours goes to ``on_closed`` by itself while closed. A ring of such edges never waits for
+    # the caller (a lookup in it would also hammer its server for as long as the caller stays).
+    edges = {menu_id: _edges_without_input(node) for menu_id, node in ivr.menus.items()}
+    for menu_id, key, ring in _cycles(edges):
+        problems.append(
+            Problem(
+                f"ivr.menus.{menu_id}.{key}", "cycle without caller input: " + " -> ".join(ring)
+            )
+        )
     return problems
+
+
+def _edges_without_input(node: MenuNode) -> list[tuple[str, str]]:
+    """``(key, menu)`` of the ways out of ``node`` a caller takes without pressing a key."""
+    edges = []
+    if node.hours and node.on_closed and node.on_closed.menu:
+        edges.append(("on_closed", node.on_closed.menu))
+    if node.type in ("play", "lookup") and node.next and node.next.menu:
+        edges.append(("next", node.next.menu))
+    return edges
 
 
 def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
@@ -852,12 +999,13 @@ def parse_config(
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the file must hold a mapping of settings", file=source)
     problems: list[Problem] = []
-    raw = _substitute_env(raw, (), os.environ if env is None else env, problems)
+    from_env: dict[Loc, str] = {}
+    raw = _substitute_env(raw, (), os.environ if env is None else env, problems, from_env)
     if not problems:
         try:
             config = CallCenterConfig.model_validate(raw)
         except ValidationError as exc:
-            problems = _pydantic_problems(exc)
+            problems = _pydantic_problems(exc, from_env)
         else:
             problems = reference_problems(config)
     if problems:
@@ -879,13 +1027,7 @@ def load_config(
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror}", file=str(file)) from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{file}: invalid YAML{where}: {problem}", file=str(file)) from exc
+    raw = load_yaml(text, str(file))
     return parse_config(raw, str(file), env)
 
 

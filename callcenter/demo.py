@@ -3,7 +3,7 @@
 One process runs, all on loopback:
 
 - the simulated Asterisk 22 (ARI over HTTP + WebSocket, AMI over TCP) with the example's
-  prompts, numbers and agent phones;
+  prompts (installed as `dialplan deploy` would), numbers and agent phones;
 - synthetic callers and agents from a seeded scenario (``examples/scenario-demo.yaml``);
 - a tiny order-status HTTP service for the IVR's self-service lookup;
 - our worker, exactly as ``callcenter run`` builds it (``CallCenterRuntime``): IVR, queues,
@@ -55,7 +55,6 @@ DEFAULT_SCENARIO = REPO_ROOT / "examples" / "scenario-demo.yaml"
 DEMO_PASSWORD = "demo-password"
 """Password of the demo's web users (a loopback-only demo database under var/demo)."""
 ORDERS = {"1234": "shipped", "12345": "processing", "4242": "delivered"}
-PROMPT_SECONDS = 2.0
 LIVE_VIEW_CALLS = 20
 """Latest calls read for the live view (it shows those the terminal has room for)."""
 SETTLE_SECONDS = 15.0
@@ -92,24 +91,6 @@ def demo_clock(config: CallCenterConfig, speed: float) -> SimulatedClock:
     while tuesday in holidays:
         tuesday -= dt.timedelta(days=7)
     return SimulatedClock(dt.datetime.combine(tuesday, dt.time(10, 30), zone), speed)
-
-
-def media_of(config: CallCenterConfig) -> set[str]:
-    """Every ``sound:`` prompt the config can play (the simulated PBX must know them)."""
-    found: set[str] = set()
-
-    def visit(value: Any) -> None:
-        if isinstance(value, str) and value.startswith("sound:"):
-            found.add(value.removeprefix("sound:"))
-        elif isinstance(value, dict):
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                visit(item)
-
-    visit(config.model_dump())
-    return found
 
 
 async def start_order_service() -> tuple[web.AppRunner, str]:
@@ -341,6 +322,7 @@ async def run_demo(
     from callcenter.sim.ari_server import start_ari_server
     from callcenter.sim.pbx import SimulatedAsterisk, Stasis
     from callcenter.sim.scenario import load_scenario
+    from callcenter.sim.sounds import install_prompts
     from callcenter.sim.synthetic import SyntheticRun
 
     console = console or Console()
@@ -366,11 +348,15 @@ async def run_demo(
         order_runner, orders_url = await start_order_service()
         config, config_file = demo_config(options, ari.url, ami.port, orders_url, keys)
         result.config_file = shown_path(config_file)
-        for sound in sorted(media_of(config)):
-            pbx.add_sound(sound, PROMPT_SECONDS)
+        # As `dialplan deploy` does to a real Asterisk: our prompts exist as callcenter/<id>.
+        install_prompts(pbx, config)
         for number in config.ivr.numbers:
             pbx.dialplan.route(number, Stasis(config.asterisk.ari.app))
 
+        # The agents' phones exist before the worker connects, as pjsip.conf's endpoints do
+        # on a real Asterisk (the worker subscribes to them when it connects).
+        synthetic = SyntheticRun(pbx, scenario)
+        synthetic.register_agents()
         clock = demo_clock(config, options.speed)
         runtime = CallCenterRuntime(
             config,
@@ -380,8 +366,6 @@ async def run_demo(
         assert runtime.worker is not None
         await runtime.worker.ari.wait_connected(within=15.0)
         users = await asyncio.to_thread(create_demo_users, runtime)
-        synthetic = SyntheticRun(pbx, scenario)
-        synthetic.register_agents()
         await runtime.login_all_agents()
         result.web_url = runtime.api_url
         local_now = clock.now().astimezone(zoneinfo.ZoneInfo(config.timezone))

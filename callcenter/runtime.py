@@ -1,10 +1,10 @@
 """A whole running call center in one object: what ``callcenter run`` and the demo start.
 
 ``CallCenterRuntime`` assembles, in order: the database (migrated), the CDR writer (replaying
-its spool), hooks, the worker (ARI + AMI), the ACD service with its shared reservations, the
-recorder, the inbound flow (IVR, queue, agent), and the HTTP API with the web pages. ``close``
-takes them down in the reverse order, after the worker has drained its calls, so the last
-CDRs are written before the writer closes.
+its spool), hooks, the worker (ARI + AMI), the ACD service (journal, agent leases), the
+recorder, voicemail (messages' rows, webhooks and e-mail), the inbound flow (IVR, queue,
+agent), and the HTTP API with the web pages. ``close`` takes them down in the reverse order,
+after the worker has drained its calls, so the last CDRs are written before the writer closes.
 
 Only the URLs and credentials in the config differ between the simulated PBX and a real
 Asterisk 22.
@@ -35,15 +35,16 @@ if TYPE_CHECKING:
     from callcenter.ivr.lookups import LookupRegistry
     from callcenter.recording.recorder import Recorder
     from callcenter.routing.service import AcdService
+    from callcenter.voicemail.service import VoicemailService
     from callcenter.web.app import WebDeps
     from callcenter.worker.app import Worker
     from callcenter.worker.inbound import InboundCallFlow
 
 log = logging.getLogger(__name__)
 
-RESERVATION_LEASE_SECONDS = 30.0
-"""How long an agent reservation survives its worker: a crashed worker's agents come back
-after this."""
+AGENT_LEASE_SECONDS = 30.0
+"""How long a worker's ownership of its agents survives it: a crashed worker's agents go to
+the other workers after this (see docs/acd.md)."""
 
 TAKEOVER_WAIT_SECONDS = 30.0
 """How long the CDR recovery waits for the worker to take over the calls still in Asterisk
@@ -58,7 +59,7 @@ class RuntimeOptions:
     """The PBX's clock [default: the system's]: business hours, call records, recordings and
     the pages all read it. The demo gives the simulated PBX's (``SimulatedClock``)."""
     worker_id: str | None = None
-    """Names this worker in reservations, spools and CDRs [default: host name + ARI app]."""
+    """Names this worker in agent leases, spools and CDRs [default: host name + ARI app]."""
     http_host: str = "127.0.0.1"
     http_port: int | None = 8081
     """/healthz and /metrics (0 = any free port, None = not served)."""
@@ -94,6 +95,7 @@ class CallCenterRuntime:
         self.worker: Worker | None = None
         self.service: AcdService | None = None
         self.recorder: Recorder | None = None
+        self.voicemail: VoicemailService | None = None
         self.flow: InboundCallFlow | None = None
         self.lookups: LookupRegistry | None = None
         self.api_url: str | None = None
@@ -101,6 +103,7 @@ class CallCenterRuntime:
         """What the web pages read (their today's KPIs among it), once the API is up."""
         self._api_runner: web.AppRunner | None = None
         self._recovery: asyncio.Task[None] | None = None
+        self._adoption: asyncio.Task[None] | None = None
         self._closed = False
         self._worker_stopped = False
 
@@ -115,8 +118,10 @@ class CallCenterRuntime:
         from callcenter.hooks.cdr_events import CdrWithHooks
         from callcenter.ivr.lookups import LookupRegistry
         from callcenter.recording.recorder import Recorder
-        from callcenter.routing.reservations import AgentReservations
+        from callcenter.routing.journal import RoutingJournal
+        from callcenter.routing.leases import AgentLeases
         from callcenter.routing.service import AcdService
+        from callcenter.voicemail.service import VoicemailService
         from callcenter.worker.app import Worker, WorkerSettings
         from callcenter.worker.inbound import build_inbound, ivr_runner
 
@@ -142,21 +147,24 @@ class CallCenterRuntime:
         # resume is finished as failed. With the database away it is tried again in the
         # background.
         self._recovery = asyncio.create_task(self._recover_in_progress(), name="cdr-recovery")
-        reservations = AgentReservations(
-            self.engine, self.worker_id, lease_seconds=RESERVATION_LEASE_SECONDS
-        )
-        await asyncio.to_thread(reservations.sync_agents, config)
+        # Routing decides in memory; agents' states and queue entries are written behind
+        # (journal), and the agents shared with other workers are owned under leases.
         self.service = AcdService(
             config,
             clock=self.clock,
             speed=options.speed,
-            reservations=reservations,
+            journal=RoutingJournal.from_config(config, self.worker_id),
+            leases=AgentLeases(self.engine, self.worker_id, lease_seconds=AGENT_LEASE_SECONDS),
             worker_id=self.worker_id,
         )
         self.lookups = LookupRegistry.from_config(config.ivr.lookups)
         self.recorder = Recorder.from_config(
             config, self.worker.ari, cdr=self.cdr, hooks=self.hooks, clock=self.clock
         )
+        self.voicemail = VoicemailService.from_config(
+            config, cdr=self.cdr, hooks=self.hooks, worker_id=self.worker_id
+        )
+        await self.voicemail.start()
         self.flow, _ = build_inbound(
             config,
             self.worker,
@@ -165,7 +173,11 @@ class CallCenterRuntime:
             cdr=cdr_sink,
             worker_id=self.worker_id,
             recorder=self.recorder,
+            voicemail=self.voicemail,
         )  # the flow reads the service's clock: queue hours and call records
+        # Recordings a previous run never fetched (it died before their RecordingFinished)
+        # are still in Asterisk's spool: fetched once the worker has taken over its calls.
+        self._adoption = asyncio.create_task(self._adopt_recordings(), name="recording-adoption")
         await self.service.start()
         if start_worker:
             await self.worker.start()
@@ -239,6 +251,39 @@ class CallCenterRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
 
+    async def _adopt_recordings(self) -> None:
+        from callcenter.recording.fetch import adopt_stored_recordings
+
+        assert self.worker is not None and self.recorder is not None
+        assert self.engine is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.worker.takeover_done.wait(), TAKEOVER_WAIT_SECONDS)
+        delay = 1.0
+        while True:
+            try:
+                await self.worker.ari.wait_connected()
+                result = await adopt_stored_recordings(
+                    self.worker.ari,
+                    self.recorder,
+                    self.engine,
+                    self.worker_id,
+                    self.config,
+                    follow_up_for=self.voicemail.adopted if self.voicemail else None,
+                )
+                if result.fetched or result.failed:
+                    log.info(
+                        "recordings left by an earlier run: %d fetched, %d not",
+                        len(result.fetched),
+                        len(result.failed),
+                    )
+                return
+            except CallCenterError as exc:
+                log.warning("cannot look for unfetched recordings yet (%s); retrying", exc)
+            except Exception:
+                log.exception("looking for unfetched recordings failed; retrying")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
     def status(self) -> dict[str, Any]:
         return self.service.status() if self.service is not None else {"queues": [], "agents": []}
 
@@ -246,9 +291,10 @@ class CallCenterRuntime:
         if self._closed:
             return
         self._closed = True
-        if self._recovery is not None:
-            self._recovery.cancel()
-            await asyncio.gather(self._recovery, return_exceptions=True)
+        for task in (self._recovery, self._adoption):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         # The pages first: ending a live supervision hangs its legs up while ARI is still there.
         if self._api_runner is not None:
             await self._api_runner.cleanup()
@@ -263,6 +309,8 @@ class CallCenterRuntime:
             await self.service.close()
         if self.recorder is not None:
             await self.recorder.close()
+        if self.voicemail is not None:
+            await self.voicemail.close()
         if self.hooks is not None:
             await self.hooks.close()
         if self.cdr is not None:

@@ -4,17 +4,28 @@
   auth). Outside CI a missing server skips the test; under ``CI=true`` it fails.
 - ``shared_asterisk``: the Asterisk 22 reference material in ``../shared/asterisk``. Outside CI
   its absence skips; under ``CI=true`` it fails.
+- ``espeak_ng``: Debian's espeak-ng (text prompts; `make test` installs it). Outside CI its
+  absence skips; under ``CI=true`` it fails.
+- the ``callcenter`` Hypothesis profile: fuzz tests are reproducible.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
+
+# Fuzz tests (Hypothesis) run in every `make test`: the same examples on every run and every
+# machine (derandomize; no example database), no per-example deadline on a busy CI machine.
+# Each test sets its own small max_examples.
+settings.register_profile("callcenter", derandomize=True, database=None, deadline=None)
+settings.load_profile("callcenter")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_URL = os.environ.get("CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -65,3 +76,31 @@ def shared_asterisk() -> Path:
     if not (SHARED_ASTERISK / "ari-api-docs-22").is_dir():
         _unavailable(f"Asterisk reference material not found at {SHARED_ASTERISK}")
     return SHARED_ASTERISK
+
+
+@pytest.fixture(scope="session")
+def espeak_ng() -> str:
+    """Path of espeak-ng, which speaks our text prompts."""
+    path = shutil.which("espeak-ng")
+    if path is None:
+        _unavailable("espeak-ng is not installed (Debian package espeak-ng; `make espeak`)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_call_left_in_the_simulated_asterisk(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test (every fixture torn down, the worker stopped), no simulated Asterisk
+    of the test may still hold a channel or a bridge: a leak there is a leak on a real one
+    (Asterisk keeps bridges until the app deletes them). Tests of the simulator itself that
+    leave calls up on purpose carry ``@pytest.mark.leaves_calls``."""
+    from callcenter.sim.pbx import SimulatedAsterisk
+
+    before = set(SimulatedAsterisk.instances)
+    yield
+    if request.node.get_closest_marker("leaves_calls") is not None:
+        return
+    left = [
+        item for pbx in SimulatedAsterisk.instances if pbx not in before for item in pbx.leftovers()
+    ]
+    assert left == [], f"the simulated Asterisk still holds {left}"

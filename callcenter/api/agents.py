@@ -1,18 +1,20 @@
 """``POST /api/agents/{agent_id}/login|logout|pause|unpause``: agent control.
 
-The body is optional JSON: ``{"reason": "lunch"}`` for pause and logout. The answer is the
-agent's state after the change. An agent user's token controls only that agent; supervisors,
-admins and the shared token control anyone (``callcenter.api.auth``).
+The body is optional JSON: ``{"reason": "lunch"}`` for pause and logout, checked at the edge
+(``callcenter.api.body``) before the ACD service sees it. The answer is the agent's state once
+the service has accepted the change; an error answer leaves the state as it was. An agent
+user's token controls only that agent; supervisors, admins and the shared token control anyone
+(``callcenter.api.auth``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from callcenter.api.app import BadRequest, control_of
+from callcenter.api.app import control_of
 from callcenter.api.auth import require_agent_control
+from callcenter.api.body import json_object, text_field
+from callcenter.text import REASON_MAX_LENGTH
 
 
 def _agent_id(request: web.Request) -> str:
@@ -23,20 +25,8 @@ def _agent_id(request: web.Request) -> str:
 
 
 async def _reason(request: web.Request) -> str | None:
-    if not request.can_read_body:
-        return None
-    try:
-        body: Any = await request.json()
-    except ValueError as exc:
-        raise BadRequest("the body is not JSON") from exc
-    if body is None:
-        return None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    reason = body.get("reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 64):
-        raise BadRequest("reason must be a string of at most 64 characters", field="reason")
-    return reason or None
+    body = await json_object(request, fields=("reason",))
+    return text_field(body, "reason", REASON_MAX_LENGTH)
 
 
 async def login(request: web.Request) -> web.Response:

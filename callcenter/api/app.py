@@ -102,8 +102,17 @@ def _middleware(auth: BearerAuth) -> Middleware:
             code = "not-found" if exc.status == 404 else "http-error"
             if exc.status == 405:
                 code = "method-not-allowed"
+            # Keep what the exception says beyond its body: 405 must carry ``Allow`` (RFC 9110
+            # §15.5.6), 413 may carry ``Retry-After``.
+            headers = {
+                name: value
+                for name, value in exc.headers.items()
+                if name.lower() not in ("content-type", "content-length")
+            }
             return web.json_response(
-                {"code": code, "message": exc.reason, "details": {}}, status=exc.status
+                {"code": code, "message": exc.reason, "details": {}},
+                status=exc.status,
+                headers=headers,
             )
 
     return auth_and_errors

@@ -158,6 +158,10 @@ def _bearer_token(request: web.Request) -> str | None:
     given = given.strip()
     if scheme.lower() != "bearer" or not given:
         return None
+    if not given.isprintable():
+        # Bytes that are not UTF-8 arrive as lone surrogates (aiohttp decodes headers with
+        # surrogateescape), which cannot even be hashed: no token we accept looks like that.
+        return None
     return given
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from callcenter import __version__
 from callcenter.routing.model import AgentState
+from callcenter.text import REASON_MAX_LENGTH
 
 OPENAPI_PATH = "/api/openapi.json"
 
@@ -46,6 +47,7 @@ _SCHEMAS: dict[str, Any] = {
             "queue_id",
             "calls_today",
             "skills",
+            "phone",
         ],
         "properties": {
             "id": {"type": "string", "examples": ["alice"]},
@@ -65,6 +67,13 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "Skill name to level.",
                 "additionalProperties": {"type": "integer"},
+            },
+            "phone": {
+                "type": "string",
+                "enum": ["online", "offline"],
+                "description": "Whether Asterisk can reach the agent's phone (ARI endpoint "
+                "state); an offline phone is not rung and its agent shows paused "
+                "``unreachable`` until it is back.",
             },
         },
     },
@@ -105,7 +114,19 @@ _SCHEMAS: dict[str, Any] = {
     },
     "ReasonBody": {
         "type": "object",
-        "properties": {"reason": {**_NULLABLE_STRING, "maxLength": 64, "examples": ["lunch"]}},
+        "description": (
+            "UTF-8 JSON nested at most 16 levels. The reason is one line of text: no control "
+            "characters, line separators or lone surrogates."
+        ),
+        "additionalProperties": False,
+        "properties": {
+            "reason": {
+                **_NULLABLE_STRING,
+                "maxLength": REASON_MAX_LENGTH,
+                "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$",
+                "examples": ["lunch"],
+            }
+        },
     },
 }
 
@@ -123,6 +144,7 @@ _RESPONSES: dict[str, Any] = {
     "Forbidden": _error("`forbidden`: the token's user has no right to this request."),
     "AgentNotFound": _error("`agent-not-found`: no such agent in callcenter.yaml."),
     "UsersUnavailable": _error("`users-unavailable`: the user database did not answer."),
+    "TooLarge": _error("`http-error`: the body is larger than 1 MiB."),
 }
 
 
@@ -173,6 +195,7 @@ def _agent_operation(
             },
         }
         operation["responses"]["400"] = _ref("BadRequest")
+        operation["responses"]["413"] = _ref("TooLarge")
     return operation
 
 

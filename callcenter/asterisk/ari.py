@@ -35,7 +35,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,21 @@ import aioari
 import aiohttp
 from aioswagger11.processors import SwaggerError
 
-from callcenter.asterisk.ari_http import AriHttpClient, HttpStatusError
+from callcenter.asterisk.ari_http import AriHttpClient, HttpStatusError, asterisk_message
+from callcenter.asterisk.ari_ops import AriOperation, operations_from
+from callcenter.asterisk.ari_resources import RecordingsAndApplication, comma_list
+from callcenter.asterisk.ari_types import (
+    ApplicationState,
+    AriConflict,
+    AriConnectionFailed,
+    AriNotFound,
+    AriRequestError,
+    AriTimeout,
+    EndpointState,
+    LiveRecording,
+    StoredRecording,
+    status_error,
+)
 from callcenter.asterisk.events import (
     ApplicationReplaced,
     AriEvent,
@@ -52,8 +66,25 @@ from callcenter.asterisk.events import (
     Reconnected,
     parse_event,
 )
-from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId, RecordingName
+from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId
 from callcenter.errors import AsteriskError, AsteriskUnavailable
+from callcenter.sounds import asterisk_media
+
+__all__ = [
+    "DEFAULT_DISALLOWED_EVENTS",
+    "ApplicationState",
+    "AriClient",
+    "AriConflict",
+    "AriConnectionFailed",
+    "AriNotFound",
+    "AriRequestError",
+    "AriSettings",
+    "AriTimeout",
+    "EndpointState",
+    "LiveRecording",
+    "StoredRecording",
+    "backoff_delay",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,60 +111,7 @@ DEFAULT_DISALLOWED_EVENTS: tuple[str, ...] = (
 )
 
 
-# --- errors ----------------------------------------------------------------------------------
-
-
-class AriRequestError(AsteriskError):
-    """An ARI request failed: which request, the HTTP status and what Asterisk answered."""
-
-    code = "ari-request-failed"
-
-    def __init__(self, operation: str, status: int | None, asterisk_message: str) -> None:
-        status_text = f"HTTP {status}" if status is not None else "no HTTP status"
-        super().__init__(
-            f"ARI {operation} failed: {status_text}: {asterisk_message}",
-            operation=operation,
-            status=status,
-            asterisk_message=asterisk_message,
-        )
-        self.operation = operation
-        self.status = status
-        self.asterisk_message = asterisk_message
-
-
-class AriNotFound(AriRequestError):
-    """404: the channel, bridge, playback or recording does not exist (any more)."""
-
-    code = "ari-not-found"
-
-
-class AriConflict(AriRequestError):
-    """409: the object is in the wrong state (e.g. "Channel not in Stasis application")."""
-
-    code = "ari-conflict"
-
-
-class AriTimeout(AriRequestError):
-    """Asterisk did not answer within the request time-out."""
-
-    code = "ari-timeout"
-
-
-class AriConnectionFailed(AriRequestError):
-    """The request could not reach Asterisk (refused, reset, not connected yet)."""
-
-    code = "ari-connection-failed"
-
-
-def _status_error(operation: str, status: int, message: str) -> AriRequestError:
-    if status == 404:
-        return AriNotFound(operation, status, message)
-    if status == 409:
-        return AriConflict(operation, status, message)
-    return AriRequestError(operation, status, message)
-
-
-# --- settings and small results --------------------------------------------------------------
+# --- settings ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +128,9 @@ class AriSettings:
     backoff_max: float = 30.0
     heartbeat: float = 10.0
     disallowed_events: tuple[str, ...] = DEFAULT_DISALLOWED_EVENTS
+    retry_attempts: int = 3
+    """How often a request that is safe to repeat (answer, play with our id, music on hold,
+    hang-up, create with our id) is sent when Asterisk does not answer in time."""
 
     @property
     def base_url(self) -> str:
@@ -157,45 +138,6 @@ class AriSettings:
         url = self.url.rstrip("/")
         url = url.removesuffix("/ari")
         return url + "/"
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicationState:
-    """What ``GET /applications/{app}`` says the app holds."""
-
-    name: str
-    channel_ids: frozenset[ChannelId]
-    bridge_ids: frozenset[BridgeId]
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointState:
-    """What ``GET /endpoints/{tech}/{resource}`` says: ``online``/``offline``/``unknown``."""
-
-    technology: str
-    resource: str
-    state: str
-    channel_ids: tuple[ChannelId, ...]
-
-    @property
-    def name(self) -> str:
-        """``PJSIP/1001``."""
-        return f"{self.technology}/{self.resource}"
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> EndpointState:
-        return cls(
-            technology=str(raw.get("technology", "")),
-            resource=str(raw.get("resource", "")),
-            state=str(raw.get("state", "")),
-            channel_ids=tuple(ChannelId(str(c)) for c in raw.get("channel_ids") or ()),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRecording:
-    name: RecordingName
-    format: str
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
@@ -241,7 +183,7 @@ class _AioariClient(aioari.Client):
 # --- the client ------------------------------------------------------------------------------
 
 
-class AriClient:
+class AriClient(RecordingsAndApplication):
     """One ARI application's connection: keeps the WebSocket up and runs REST requests."""
 
     def __init__(
@@ -266,6 +208,7 @@ class AriClient:
         )
         self._http.on_ws_connected = self._ws_connected
         self._aioari: _AioariClient | None = None
+        self._ops: dict[tuple[str, str], AriOperation] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._after_connect_task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -319,12 +262,14 @@ class AriClient:
         try:
             async with asyncio.timeout(self.settings.connect_timeout):
                 await client.init()
+            operations = operations_from(client.swagger.resources)
         except HttpStatusError as exc:
-            raise _status_error("api-docs", exc.status, exc.message) from exc
+            raise status_error("api-docs", exc.status, exc.message) from exc
         except (SwaggerError, KeyError, TypeError, ValueError) as exc:
             # Not Asterisk's ARI description (wrong URL, a proxy's page...).
             raise AriRequestError("api-docs", None, f"unusable api-docs: {exc!r}") from exc
         self._aioari = client
+        self._ops = operations
 
     async def start(self) -> None:
         """Start the WebSocket loop (connecting first, retrying for ever, in the background)."""
@@ -480,57 +425,96 @@ class AriClient:
     # --- request plumbing --------------------------------------------------------------------
 
     async def _request(self, resource: str, operation: str, /, **params: Any) -> bytes:
-        """Run one swagger operation; returns the raw body. Raises our errors."""
-        name = f"{resource}.{operation}"
-        client = self._aioari
-        if client is None:
-            raise AriConnectionFailed(name, None, "not connected to ARI")
-        swagger_resource = client.swagger.resources.get(resource)
-        swagger_op = swagger_resource.operations.get(operation) if swagger_resource else None
-        if swagger_op is None:
+        """Run one operation of the api-docs; returns the raw body. Raises our errors.
+
+        The lean path (``ari_ops``): the operation's parameters were read from the api-docs
+        once, at connect; aioswagger11's per-request work (walking the swagger parameters,
+        formatting a debug line) is skipped, its checks are kept. The body is read whole
+        (recording downloads are binary) within ``request_timeout``."""
+        op = self._ops.get((resource, operation))
+        if op is None:
+            name = f"{resource}.{operation}"
+            if self._aioari is None:
+                raise AriConnectionFailed(name, None, "not connected to ARI")
             raise AriRequestError(name, None, "operation not offered by this Asterisk")
-        args = {key: value for key, value in params.items() if value is not None}
+        url, query, data = op.request(params)
         try:
-            # We call the swagger operation, not aioari's Repository: its promote() decodes
-            # every body as text/JSON (recording downloads are binary) and wraps results in
-            # objects we do not use. The HTTP client has already read the body.
             async with asyncio.timeout(self.settings.request_timeout):
-                response = await swagger_op(**args)
-                body: bytes = await response.read()
-        except HttpStatusError as exc:
-            raise _status_error(name, exc.status, exc.message) from exc
+                status, body = await self._http.fetch(op.method, url, query, data, op.host)
         except TimeoutError as exc:
             raise AriTimeout(
-                name, None, f"no answer within {self.settings.request_timeout}s"
+                op.name, None, f"no answer within {self.settings.request_timeout}s"
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise AriConnectionFailed(name, None, str(exc) or type(exc).__name__) from exc
+            raise AriConnectionFailed(op.name, None, str(exc) or type(exc).__name__) from exc
+        if status >= 400:
+            raise status_error(op.name, status, asterisk_message(body))
         return body
+
+    async def _repeatable(
+        self,
+        resource: str,
+        operation: str,
+        /,
+        *,
+        done_if: Callable[[AriRequestError], bool] | None = None,
+        done_already: Callable[[], Awaitable[bool]] | None = None,
+        **params: Any,
+    ) -> bytes | None:
+        """A request that is safe to send again: after a time-out or a lost connection it is
+        repeated (up to ``retry_attempts``). Asterisk may have carried out the first attempt
+        and only its answer was late: ``done_already`` is asked before each repeat (e.g. does
+        our playback id exist?) and ``done_if`` tells which error to a repeat means "already
+        done" (409 "... already exists" for an id of ours); None is returned then."""
+        attempts = max(1, self.settings.retry_attempts)
+        repeated = False
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._request(resource, operation, **params)
+            except (AriTimeout, AriConnectionFailed) as exc:
+                if attempt == attempts or self._closing:
+                    raise
+                with contextlib.suppress(AriRequestError):
+                    if done_already is not None and await done_already():
+                        return None
+                log.warning(
+                    "ARI %s.%s: %s; sending it again (%d of %d)",
+                    resource,
+                    operation,
+                    exc.asterisk_message,
+                    attempt + 1,
+                    attempts,
+                )
+                await asyncio.sleep(
+                    backoff_delay(attempt - 1, self.settings.backoff_initial / 5, 1.0, self._rng)
+                )
+                repeated = True
+            except AriRequestError as exc:
+                if repeated and done_if is not None and done_if(exc):
+                    return None
+                raise
+        raise AssertionError("unreachable")
 
     async def _json(self, resource: str, operation: str, /, **params: Any) -> Any:
         body = await self._request(resource, operation, **params)
-        if not body:
-            return None
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise AriRequestError(
-                f"{resource}.{operation}", None, f"answer is not JSON: {body[:100]!r}"
-            ) from exc
+        return _decode(f"{resource}.{operation}", body)
 
     # --- channels ----------------------------------------------------------------------------
 
     async def answer(self, channel: ChannelId) -> None:
-        """Answer a ringing channel."""
-        await self._request("channels", "answer", channelId=channel)
+        """Answer a ringing channel (repeated after a time-out: answering twice is harmless)."""
+        await self._repeatable("channels", "answer", channelId=channel)
 
     async def ring(self, channel: ChannelId) -> None:
         """Send ringing to the caller (before answering)."""
         await self._request("channels", "ring", channelId=channel)
 
     async def hangup(self, channel: ChannelId, reason: str = "normal") -> None:
-        """Hang a channel up (``reason``: normal, busy, congestion, no_answer...)."""
-        await self._request("channels", "hangup", channelId=channel, reason=reason)
+        """Hang a channel up (``reason``: normal, busy, congestion, no_answer...); repeated
+        after a time-out (a 404 to the repeat means the first one did it)."""
+        await self._repeatable(
+            "channels", "hangup", done_if=_gone, channelId=channel, reason=reason
+        )
 
     async def play(
         self,
@@ -541,16 +525,27 @@ class AriClient:
     ) -> PlaybackId:
         """Start playing media (``sound:x``, ``digits:12``...) on a channel; returns its id.
 
-        ARI has no barge-in: to let a digit cut the prompt, call ``stop_playback``.
+        ARI has no barge-in: to let a digit cut the prompt, call ``stop_playback``. With our
+        own ``playback_id`` a time-out is retried, unless Asterisk knows the playback by then
+        (the first attempt is playing; a repeat would play the prompt twice).
         """
-        data = await self._json(
-            "channels",
-            "play",
-            channelId=channel,
-            media=_media(media),
-            playbackId=playback_id,
-            lang=lang,
-        )
+        params: dict[str, Any] = {"channelId": channel, "media": _media(media), "lang": lang}
+        if playback_id is None:
+            data = await self._json("channels", "play", **params)
+        else:
+
+            async def playing() -> bool:
+                return await self.playback_state(playback_id) is not None
+
+            body = await self._repeatable(
+                "channels",
+                "play",
+                done_if=_taken,
+                done_already=playing,
+                playbackId=playback_id,
+                **params,
+            )
+            data = _decode("channels.play", body) if body else {"id": playback_id}
         return PlaybackId(str(data["id"])) if isinstance(data, dict) else PlaybackId("")
 
     async def play_on_bridge(
@@ -570,6 +565,15 @@ class AriClient:
             lang=lang,
         )
         return PlaybackId(str(data["id"])) if isinstance(data, dict) else PlaybackId("")
+
+    async def playback_state(self, playback: PlaybackId) -> str | None:
+        """A playback's ``state`` (``queued``, ``playing``...), None once it is over (404):
+        after a reconnect, what tells whether its PlaybackFinished was lost."""
+        try:
+            data = await self._json("playbacks", "get", playbackId=playback)
+        except AriNotFound:
+            return None
+        return str(data.get("state", "")) if isinstance(data, dict) else ""
 
     async def stop_playback(self, playback: PlaybackId) -> bool:
         """Stop a playback; False if it had already finished (Asterisk answers 404)."""
@@ -594,20 +598,26 @@ class AriClient:
 
         Claim ``channel_id`` before calling: its StasisStart can arrive before this returns.
         ``caller_id`` is set as the CALLERID(all) variable (create has no callerId parameter).
+        With our own ``channel_id`` a time-out is retried (409 "... already exists" to the
+        repeat: the first attempt made it).
         """
         all_variables = dict(variables or {})
         if caller_id:
             all_variables.setdefault("CALLERID(all)", caller_id)
-        data = await self._json(
-            "channels",
-            "create",
-            endpoint=endpoint,
-            app=app or self.settings.app,
-            appArgs=_args(app_args),
-            channelId=channel_id,
-            originator=originator,
-            variables=all_variables or None,
-        )
+        params: dict[str, Any] = {
+            "endpoint": endpoint,
+            "app": app or self.settings.app,
+            "appArgs": comma_list(app_args),
+            "originator": originator,
+            "variables": all_variables or None,
+        }
+        if channel_id is None:
+            data = await self._json("channels", "create", **params)
+        else:
+            body = await self._repeatable(
+                "channels", "create", done_if=_taken, channelId=channel_id, **params
+            )
+            data = _decode("channels.create", body) if body else {"id": channel_id}
         return ChannelId(str(data["id"]))
 
     async def dial(
@@ -643,7 +653,7 @@ class AriClient:
             "originate",
             endpoint=endpoint,
             app=app,
-            appArgs=_args(app_args) if app else None,
+            appArgs=comma_list(app_args) if app else None,
             extension=extension,
             context=context,
             priority=priority,
@@ -678,11 +688,11 @@ class AriClient:
         await self._request("channels", "redirect", channelId=channel, endpoint=endpoint)
 
     async def start_moh(self, channel: ChannelId, moh_class: str | None = None) -> None:
-        """Play music on hold to one channel."""
-        await self._request("channels", "startMoh", channelId=channel, mohClass=moh_class)
+        """Play music on hold to one channel (repeated after a time-out: idempotent)."""
+        await self._repeatable("channels", "startMoh", channelId=channel, mohClass=moh_class)
 
     async def stop_moh(self, channel: ChannelId) -> None:
-        await self._request("channels", "stopMoh", channelId=channel)
+        await self._repeatable("channels", "stopMoh", channelId=channel)
 
     async def send_dtmf(
         self, channel: ChannelId, dtmf: str, *, between_ms: int | None = None
@@ -720,7 +730,7 @@ class AriClient:
             spy=spy,
             whisper=whisper,
             app=app or self.settings.app,
-            appArgs=_args(app_args),
+            appArgs=comma_list(app_args),
             snoopId=snoop_id,
         )
         return ChannelId(str(data["id"]))
@@ -738,26 +748,36 @@ class AriClient:
     async def create_bridge(
         self, type: str = "mixing", bridge_id: BridgeId | None = None, name: str | None = None
     ) -> BridgeId:
-        """Create a bridge (``mixing``, ``holding``...). Asterisk keeps it until destroyed."""
-        data = await self._json("bridges", "create", type=type, bridgeId=bridge_id, name=name)
+        """Create a bridge (``mixing``, ``holding``...). Asterisk keeps it until destroyed.
+        With our own ``bridge_id`` a time-out is retried."""
+        if bridge_id is None:
+            data = await self._json("bridges", "create", type=type, name=name)
+        else:
+            body = await self._repeatable(
+                "bridges", "create", done_if=_taken, type=type, bridgeId=bridge_id, name=name
+            )
+            data = _decode("bridges.create", body) if body else {"id": bridge_id}
         return BridgeId(str(data["id"]))
 
     async def add_to_bridge(
         self, bridge: BridgeId, channels: Sequence[ChannelId] | ChannelId, role: str | None = None
     ) -> None:
         await self._request(
-            "bridges", "addChannel", bridgeId=bridge, channel=_args(channels), role=role
+            "bridges", "addChannel", bridgeId=bridge, channel=comma_list(channels), role=role
         )
 
     async def remove_from_bridge(
         self, bridge: BridgeId, channels: Sequence[ChannelId] | ChannelId
     ) -> None:
         """Remove channels; a channel already gone gives HTTP 400 "Channel not found"."""
-        await self._request("bridges", "removeChannel", bridgeId=bridge, channel=_args(channels))
+        await self._request(
+            "bridges", "removeChannel", bridgeId=bridge, channel=comma_list(channels)
+        )
 
     async def destroy_bridge(self, bridge: BridgeId) -> None:
-        """Delete a bridge: bridges outlive their channels until the app deletes them."""
-        await self._request("bridges", "destroy", bridgeId=bridge)
+        """Delete a bridge: bridges outlive their channels until the app deletes them (repeated
+        after a time-out; a 404 to the repeat means the first one did it)."""
+        await self._repeatable("bridges", "destroy", done_if=_gone, bridgeId=bridge)
 
     async def start_bridge_moh(self, bridge: BridgeId, moh_class: str | None = None) -> None:
         await self._request("bridges", "startMoh", bridgeId=bridge, mohClass=moh_class)
@@ -773,119 +793,7 @@ class AriClient:
         data = await self._json("bridges", "list")
         return [BridgeSnapshot.from_json(item) for item in data or ()]
 
-    # --- recordings --------------------------------------------------------------------------
-
-    async def record_channel(
-        self,
-        channel: ChannelId,
-        name: RecordingName | str,
-        format: str = "wav",
-        *,
-        if_exists: str = "fail",
-        beep: bool = False,
-        max_duration_seconds: int | None = None,
-        max_silence_seconds: int | None = None,
-        terminate_on: str | None = None,
-    ) -> RecordingName:
-        """Record one channel; ``if_exists``: fail (409 if taken), overwrite, append."""
-        data = await self._json(
-            "channels",
-            "record",
-            channelId=channel,
-            name=name,
-            format=format,
-            ifExists=if_exists,
-            beep=beep,
-            maxDurationSeconds=max_duration_seconds,
-            maxSilenceSeconds=max_silence_seconds,
-            terminateOn=terminate_on,
-        )
-        return RecordingName(str(data.get("name", name)) if isinstance(data, dict) else name)
-
-    async def record_bridge(
-        self,
-        bridge: BridgeId,
-        name: RecordingName | str,
-        format: str = "wav",
-        *,
-        if_exists: str = "fail",
-        beep: bool = False,
-        max_duration_seconds: int | None = None,
-        terminate_on: str | None = None,
-    ) -> RecordingName:
-        """Record everything in a bridge (the caller-agent conversation)."""
-        data = await self._json(
-            "bridges",
-            "record",
-            bridgeId=bridge,
-            name=name,
-            format=format,
-            ifExists=if_exists,
-            beep=beep,
-            maxDurationSeconds=max_duration_seconds,
-            terminateOn=terminate_on,
-        )
-        return RecordingName(str(data.get("name", name)) if isinstance(data, dict) else name)
-
-    async def stop_recording(self, name: RecordingName) -> None:
-        """Stop a live recording and keep it (RecordingFinished follows)."""
-        await self._request("recordings", "stop", recordingName=name)
-
-    async def pause_recording(self, name: RecordingName) -> None:
-        await self._request("recordings", "pause", recordingName=name)
-
-    async def unpause_recording(self, name: RecordingName) -> None:
-        await self._request("recordings", "unpause", recordingName=name)
-
-    async def get_stored_recording(self, name: RecordingName) -> StoredRecording:
-        data = await self._json("recordings", "getStored", recordingName=name)
-        return StoredRecording(RecordingName(str(data["name"])), str(data.get("format", "")))
-
-    async def download_recording(self, name: RecordingName) -> bytes:
-        """The stored recording's file as bytes."""
-        return await self._request("recordings", "getStoredFile", recordingName=name)
-
-    async def delete_stored_recording(self, name: RecordingName) -> None:
-        await self._request("recordings", "deleteStored", recordingName=name)
-
-    # --- application and system --------------------------------------------------------------
-
-    async def get_application(self) -> ApplicationState:
-        """``GET /applications/{app}``: the channels and bridges our app holds."""
-        data = await self._json("applications", "get", applicationName=self.settings.app)
-        return ApplicationState(
-            name=str(data.get("name", self.settings.app)),
-            channel_ids=frozenset(ChannelId(str(c)) for c in data.get("channel_ids") or ()),
-            bridge_ids=frozenset(BridgeId(str(b)) for b in data.get("bridge_ids") or ()),
-        )
-
-    async def subscribe(self, event_sources: Sequence[str] | str) -> None:
-        """Also receive the events of these objects (``endpoint:PJSIP/1001``, ``bridge:ID``,
-        ``deviceState:NAME``), e.g. an agent's EndpointStateChange."""
-        await self._request(
-            "applications",
-            "subscribe",
-            applicationName=self.settings.app,
-            eventSource=_args(event_sources),
-        )
-
-    async def unsubscribe(self, event_sources: Sequence[str] | str) -> None:
-        await self._request(
-            "applications",
-            "unsubscribe",
-            applicationName=self.settings.app,
-            eventSource=_args(event_sources),
-        )
-
-    async def get_endpoint(self, endpoint: str) -> EndpointState:
-        """An endpoint's state, ``endpoint`` written ``PJSIP/1001`` (AriNotFound if unknown)."""
-        technology, _, resource = endpoint.partition("/")
-        data = await self._json("endpoints", "get", tech=technology, resource=resource)
-        return EndpointState.from_json(data)
-
-    async def list_endpoints(self) -> list[EndpointState]:
-        data = await self._json("endpoints", "list")
-        return [EndpointState.from_json(item) for item in data or ()]
+    # --- application (the rest of the requests: ari_resources.RecordingsAndApplication) -
 
     async def set_event_filter(
         self, disallowed: Sequence[str] = (), allowed: Sequence[str] = ()
@@ -914,23 +822,34 @@ class AriClient:
                 headers={"Content-Type": "application/json", "Accept": "application/json"},
             )
         except HttpStatusError as exc:
-            raise _status_error(operation, exc.status, exc.message) from exc
+            raise status_error(operation, exc.status, exc.message) from exc
         except TimeoutError as exc:
             raise AriTimeout(operation, None, "no answer in time") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise AriConnectionFailed(operation, None, str(exc)) from exc
 
-    async def asterisk_info(self) -> dict[str, Any]:
-        """``GET /asterisk/info``: version, build, status."""
-        data = await self._json("asterisk", "getInfo")
-        return dict(data or {})
-
 
 def _media(media: Sequence[str] | str) -> str:
-    return media if isinstance(media, str) else ",".join(media)
+    """ARI's ``media`` list (comma-separated, as Asterisk splits it), our ``prompt:<id>`` URIs
+    turned into the ``sound:callcenter/<id>`` files that deploy installs."""
+    items = media.split(",") if isinstance(media, str) else media
+    return ",".join(asterisk_media(item) for item in items)
 
 
-def _args(args: Sequence[str] | str | None) -> str | None:
-    if args is None:
+def _decode(operation: str, body: bytes | None) -> Any:
+    if not body:
         return None
-    return args if isinstance(args, str) else ",".join(args)
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise AriRequestError(operation, None, f"answer is not JSON: {body[:100]!r}") from exc
+
+
+def _gone(error: AriRequestError) -> bool:
+    """A repeated hang-up or delete found nothing: the first attempt did it."""
+    return isinstance(error, AriNotFound)
+
+
+def _taken(error: AriRequestError) -> bool:
+    """A repeated create with our own id found it existing: the first attempt made it."""
+    return isinstance(error, AriConflict) and "already exists" in error.asterisk_message

@@ -85,6 +85,7 @@ class AriHttpClient(AsynchronousHttpClient):
         self._session: aiohttp.ClientSession | None = None
         self._ws_session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._fetch_headers: dict[tuple[str | None, bool], dict[str, str]] = {}
         self.on_ws_connected: Callable[[], None] | None = None
 
     @property
@@ -153,6 +154,30 @@ class AriHttpClient(AsynchronousHttpClient):
         if response.status >= 400:
             raise HttpStatusError(method, url, response.status, asterisk_message(body))
         return response
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str],
+        data: str | None,
+        host: str | None,
+    ) -> tuple[int, bytes]:
+        """One request on the lean path (``AriClient._request``): (status, body), the body
+        read whole. The caller bounds it with its time-out and maps the status to errors."""
+        key = (host, data is not None)
+        headers = self._fetch_headers.get(key)
+        if headers is None:
+            headers = {"Accept": "application/json"}
+            if data is not None:
+                headers["Content-Type"] = "application/json"
+            if host == self._host:
+                headers.update(self._auth_header)
+            self._fetch_headers[key] = headers
+        async with self.session.request(
+            method, url, params=params or None, data=data, headers=headers
+        ) as response:
+            return response.status, await response.read()
 
     async def ws_connect(
         self, url: str, params: Mapping[str, Any] | None = None

@@ -32,6 +32,8 @@ __all__ = [
     "ChannelSnapshot",
     "ChannelStateChange",
     "Dial",
+    "EndpointStateChange",
+    "PlaybackContinuing",
     "PlaybackFinished",
     "PlaybackStarted",
     "Reconnected",
@@ -250,6 +252,14 @@ class PlaybackStarted(_PlaybackEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PlaybackContinuing(_PlaybackEvent):
+    """One media of a multi-media play ended and the next starts (``media_uri`` is the one
+    that ended; the same playback id goes on). Seen on Asterisk 22.10.1 between
+    ``sound:hello-world`` and ``sound:vm-press`` of one play: one PlaybackFinished follows,
+    after the last media."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlaybackFinished(_PlaybackEvent):
     """``state`` is "done" normally; "failed" when the media could not be played."""
 
@@ -276,6 +286,32 @@ class RecordingFinished(_RecordingEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordingFailed(_RecordingEvent):
     pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointStateChange(AriEvent):
+    """An endpoint (an agent's phone, ``PJSIP/1001``) went ``online`` or ``offline``.
+
+    Asterisk sends endpoint events only to apps subscribed to the endpoint
+    (``POST /applications/{app}/subscription?eventSource=endpoint:PJSIP/1001``). Besides
+    EndpointStateChange, a subscribed app gets ContactStatusChange (a contact's qualify answered
+    or not: ``Reachable``/``Unreachable``) and PeerStatusChange, each carrying the endpoint's
+    new ``state``; they parse into this same event (``source`` names the one it was), so a
+    phone that stops answering OPTIONS is seen whichever of them arrives.
+    """
+
+    technology: str
+    resource: str
+    state: str
+    """``online``, ``offline`` or ``unknown`` (the endpoint's state after the change)."""
+    source: str = "EndpointStateChange"
+    contact_status: str = ""
+    """ContactStatusChange only: ``Reachable``, ``Unreachable``, ``Created``, ``Removed``..."""
+
+    @property
+    def endpoint(self) -> str:
+        """``PJSIP/1001``, as agents' ``endpoint`` is written in the config."""
+        return f"{self.technology}/{self.resource}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -434,6 +470,19 @@ def _recording(cls: type[_RecordingEvent]) -> Callable[[Mapping[str, Any], str],
     return parse
 
 
+def _endpoint_state(raw: Mapping[str, Any], ts: str) -> AriEvent:
+    endpoint = raw["endpoint"]
+    contact = raw.get("contact_info") or {}
+    return EndpointStateChange(
+        timestamp=ts,
+        technology=str(endpoint["technology"]),
+        resource=str(endpoint["resource"]),
+        state=str(endpoint.get("state", "")),
+        source=str(raw["type"]),
+        contact_status=str(contact.get("contact_status", "")),
+    )
+
+
 def _application_replaced(raw: Mapping[str, Any], ts: str) -> AriEvent:
     return ApplicationReplaced(timestamp=ts, application=str(raw.get("application", "")))
 
@@ -450,11 +499,15 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any], str], AriEvent]] = {
     "ChannelLeftBridge": _left_bridge,
     "BridgeDestroyed": _bridge_destroyed,
     "PlaybackStarted": _playback(PlaybackStarted),
+    "PlaybackContinuing": _playback(PlaybackContinuing),
     "PlaybackFinished": _playback(PlaybackFinished),
     "RecordingStarted": _recording(RecordingStarted),
     "RecordingFinished": _recording(RecordingFinished),
     "RecordingFailed": _recording(RecordingFailed),
     "ApplicationReplaced": _application_replaced,
+    "EndpointStateChange": _endpoint_state,
+    "ContactStatusChange": _endpoint_state,
+    "PeerStatusChange": _endpoint_state,
 }
 
 

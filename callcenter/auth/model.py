@@ -23,10 +23,13 @@ class Permission(StrEnum):
     WALLBOARD = "wallboard"
     LIVE_CONTROL = "live-control"
     MANAGE_USERS = "manage-users"
+    QUEUE_VOICEMAIL = "queue-voicemail"
+    """The voicemail boxes of the queues the agent serves."""
+    ALL_VOICEMAIL = "all-voicemail"
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.AGENT: frozenset({Permission.OWN_STATE, Permission.OWN_CALLS}),
+    Role.AGENT: frozenset({Permission.OWN_STATE, Permission.OWN_CALLS, Permission.QUEUE_VOICEMAIL}),
     Role.QA: frozenset({Permission.ALL_CALLS, Permission.RECORDINGS, Permission.SCORE_CALLS}),
     Role.SUPERVISOR: frozenset(
         {
@@ -35,6 +38,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SCORE_CALLS,
             Permission.WALLBOARD,
             Permission.LIVE_CONTROL,
+            Permission.ALL_VOICEMAIL,
         }
     ),
     Role.ADMIN: frozenset(Permission),

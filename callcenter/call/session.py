@@ -30,6 +30,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from callcenter.asterisk.ari import AriNotFound
 from callcenter.asterisk.events import AriEvent, ChannelSnapshot, StasisEnd
 from callcenter.asterisk.ids import BridgeId, CallId, ChannelId, new_call_id
 from callcenter.call.messages import InboxItem
@@ -121,6 +122,7 @@ class CallSession:
         self._bridges: set[BridgeId] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._caller_left = asyncio.Event()
+        self._answering: asyncio.Task[bool] | None = None
         self._ended_read = False
         self.closed = False
         self.watch(caller.id)
@@ -163,6 +165,30 @@ class CallSession:
         if isinstance(event, StasisEnd) and event.channel.id == self.caller_channel_id:
             self._caller_left.set()
             self._cancel_tasks()
+
+    # --- answering ---------------------------------------------------------------------------
+
+    def answer_soon(self) -> None:
+        """Send the caller's answer without waiting for Asterisk's reply: what needs no media
+        (ringing an agent: ``channels/create``) goes out at once, beside it; anything that
+        plays to the caller or bridges them awaits ``answered()`` first."""
+        if self._answering is None and self.caller.state != "Up" and not self.caller_left:
+            self._answering = asyncio.ensure_future(self._answer())
+            self._answering.add_done_callback(_retrieve)
+
+    async def answered(self) -> bool:
+        """True once the caller is answered (at once if nobody asked); False when they were
+        already gone (Asterisk answered 404: their StasisEnd is on its way)."""
+        if self._answering is None:
+            return True
+        return await asyncio.shield(self._answering)
+
+    async def _answer(self) -> bool:
+        try:
+            await self.ari.answer(self.caller_channel_id)
+        except AriNotFound:
+            return False
+        return True
 
     # --- channels and bridges ----------------------------------------------------------------
 
@@ -223,6 +249,8 @@ class CallSession:
     async def close(self) -> None:
         """Cancel the helper tasks and release every claim (called by the worker)."""
         self.closed = True
+        if self._answering is not None and not self._answering.done():
+            self._answering.cancel()
         tasks = list(self._tasks)
         self._cancel_tasks()
         for task in tasks:
@@ -232,3 +260,10 @@ class CallSession:
             self.unwatch(channel_id)
         for bridge_id in list(self._bridges):
             self.unwatch_bridge(bridge_id)
+
+
+def _retrieve(task: asyncio.Task[bool]) -> None:
+    """An answer nobody awaited must not leave "exception never retrieved" behind (whoever
+    awaits ``answered()`` sees the error)."""
+    if not task.cancelled():
+        task.exception()

@@ -6,6 +6,7 @@ Kept in ``cdr/`` because only this package talks SQL; ``recording/`` and the CLI
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ class RecordingFilter:
     caller: str | None = None
     disposition: str | None = None
     min_duration: float | None = None
+    kind: str | None = None
+    """``call`` or ``voicemail`` (None: both)."""
     limit: int = 1000
 
 
@@ -47,10 +50,13 @@ def list_recordings(engine: Engine, where: RecordingFilter) -> list[dict[str, An
         conditions.append(c.disposition == where.disposition)
     if where.min_duration is not None:
         conditions.append(r.duration_seconds >= where.min_duration)
+    if where.kind:
+        conditions.append(r.kind == where.kind)
     query = (
         select(
             r.call_id,
             r.name,
+            r.kind,
             r.started_at,
             r.duration_seconds,
             r.agent_id,
@@ -196,3 +202,74 @@ def unfetched_recordings(engine: Engine) -> list[dict[str, Any]]:
     )
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def calls_of_worker(
+    engine: Engine, worker_id: str, call_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """``calls`` rows of ``worker_id`` among ``call_ids`` (call id, agent, queue, times)."""
+    wanted = list(dict.fromkeys(call_ids))
+    if not wanted:
+        return {}
+    c = CALLS.c
+    query = select(
+        c.call_id,
+        c.agent_id,
+        c.queue_id,
+        c.started_at,
+        c.answered_at,
+        c.recording_name,
+        c.caller_number,
+        c.caller_name,
+    ).where(c.worker_id == worker_id, c.call_id.in_(wanted))
+    with engine.connect() as conn:
+        return {row.call_id: dict(row._mapping) for row in conn.execute(query)}
+
+
+def fetched_recording_names(engine: Engine, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` already have a stored file (a ``recordings`` row with a URL)."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return set()
+    r = RECORDINGS.c
+    query = select(r.name).where(r.name.in_(wanted), r.storage_url.is_not(None))
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """The CDR an earlier run of the worker stored for a call: its ``calls`` row, how many legs
+    and events it has, and each leg (seq, agent, times) by its channel id."""
+
+    call: dict[str, Any]
+    legs: int
+    events: int
+    leg_by_channel: dict[str, dict[str, Any]]
+
+
+def stored_call(engine: Engine, worker_id: str, call_id: str) -> StoredCall | None:
+    """The stored CDR of ``worker_id``'s call ``call_id`` (to carry it on), or None."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(CALLS).where(CALLS.c.call_id == call_id, CALLS.c.worker_id == worker_id)
+        ).first()
+        if found is None:
+            return None
+        legs = [
+            dict(row._mapping)
+            for row in conn.execute(
+                select(LEGS.c.seq, LEGS.c.channel_id, LEGS.c.agent_id, LEGS.c.rang_at).where(
+                    LEGS.c.call_id == call_id
+                )
+            )
+        ]
+        events = conn.execute(
+            select(func.coalesce(func.max(EVENTS.c.seq), 0)).where(EVENTS.c.call_id == call_id)
+        ).scalar_one()
+    return StoredCall(
+        call=dict(found._mapping),
+        legs=max((int(leg["seq"]) for leg in legs), default=0),
+        events=int(events),
+        leg_by_channel={str(leg["channel_id"]): leg for leg in legs if leg["channel_id"]},
+    )

@@ -24,37 +24,10 @@ from typing import Any
 from sqlalchemy import Engine, and_, inspect, select, text
 
 from callcenter.cdr.store import CALLS
+from callcenter.db.asterisk_cdr import (
+    ASTERISK_CDR_TABLE,
+)
 from callcenter.errors import CallCenterError
-
-# The table cdr_pgsql writes into (Asterisk's contrib/realtime/postgresql schema). cdr_pgsql
-# reads the table's columns at load and fills those it knows, so extra columns are harmless.
-ASTERISK_CDR_TABLE = "asterisk_cdr"
-"""The table name in dialplan/cdr_pgsql.conf.j2."""
-ASTERISK_CDR_DDL = """
-CREATE TABLE IF NOT EXISTS {table} (
-    calldate timestamptz NOT NULL DEFAULT now(),
-    clid varchar(80) NOT NULL DEFAULT '',
-    src varchar(80) NOT NULL DEFAULT '',
-    dst varchar(80) NOT NULL DEFAULT '',
-    dcontext varchar(80) NOT NULL DEFAULT '',
-    channel varchar(80) NOT NULL DEFAULT '',
-    dstchannel varchar(80) NOT NULL DEFAULT '',
-    lastapp varchar(80) NOT NULL DEFAULT '',
-    lastdata varchar(80) NOT NULL DEFAULT '',
-    duration integer NOT NULL DEFAULT 0,
-    billsec integer NOT NULL DEFAULT 0,
-    disposition varchar(45) NOT NULL DEFAULT '',
-    amaflags integer NOT NULL DEFAULT 0,
-    accountcode varchar(20) NOT NULL DEFAULT '',
-    uniqueid varchar(150) NOT NULL DEFAULT '',
-    userfield varchar(255) NOT NULL DEFAULT '',
-    peeraccount varchar(20) NOT NULL DEFAULT '',
-    linkedid varchar(150) NOT NULL DEFAULT '',
-    sequence integer NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS {table}_linkedid_idx ON {table} (linkedid);
-CREATE INDEX IF NOT EXISTS {table}_calldate_idx ON {table} (calldate);
-"""
 
 
 class ReconcileError(CallCenterError):
@@ -147,21 +120,13 @@ def compare(
     return report
 
 
-def create_asterisk_cdr_table(engine: Engine, table: str = ASTERISK_CDR_TABLE) -> None:
-    """Create the table cdr_pgsql writes into (PostgreSQL), if it is missing."""
-    with engine.begin() as conn:
-        for statement in ASTERISK_CDR_DDL.format(table=table).split(";"):
-            if statement.strip():
-                conn.execute(text(statement))
-
-
 def load_asterisk_cdr(
     engine: Engine, since: dt.datetime, until: dt.datetime, table: str = ASTERISK_CDR_TABLE
 ) -> list[AsteriskCdr]:
     if not inspect(engine).has_table(table):
         raise ReconcileError(
             f"no table {table!r} in the database: is Asterisk's cdr_pgsql writing here? "
-            "(callcenter cdr init-asterisk-table creates it)",
+            "(callcenter db upgrade creates it, as does callcenter cdr init-asterisk-table)",
             table=table,
         )
     query = text(

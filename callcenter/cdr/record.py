@@ -76,6 +76,15 @@ def utc(moment: Moment | None = None) -> dt.datetime:
     return dt.datetime.fromtimestamp(float(moment), dt.UTC)
 
 
+def _utc_or_none(moment: Any) -> dt.datetime | None:
+    """A stored time as aware UTC (SQLite gives naive UTC datetimes back)."""
+    if moment is None:
+        return None
+    if isinstance(moment, dt.datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return utc(moment)
+
+
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -187,6 +196,21 @@ class CallRecordBuilder:
         record.digits = list(row.get("digits") or [])
         record.variables = dict(row.get("variables") or {})
         record.transfers = int(row.get("transfers") or 0)
+        # Where the call had got to: its queue, and its agent when it was answered (a
+        # conversation the restarted worker adopts keeps its answer time and talk time).
+        record.queue_id = row.get("queue_id")
+        record.priority = int(row.get("priority") or 0)
+        record.queue_entered_at = _utc_or_none(row.get("queue_entered_at"))
+        record.connected_at = _utc_or_none(row.get("answered_at"))
+        record.agent_id = row.get("agent_id")
+        record.recording_name = row.get("recording_name")
+        wait = row.get("wait_seconds")
+        if record.connected_at is not None and record.queue_entered_at is not None:
+            record.queue_left_at = (
+                record.queue_entered_at + dt.timedelta(seconds=float(wait))
+                if wait is not None
+                else record.connected_at
+            )
         record._legs_before, record._events_before = legs, events
         record._events.clear()  # no second call_start
         record._event("resumed", None, worker=record.worker_id)
@@ -230,13 +254,37 @@ class CallRecordBuilder:
         at: Moment | None = None,
     ) -> int:
         """An agent is being rung; returns the leg's ``seq`` for the calls below."""
-        leg = _Leg(
-            self._legs_before + len(self._legs) + 1, agent_id, endpoint, channel_id, self._at(at)
-        )
+        leg = _Leg(self._next_leg_seq(), agent_id, endpoint, channel_id, self._at(at))
         self._legs.append(leg)
         self._dirty_legs.add(leg.seq)
         self._event("agent_ringing", leg.rang_at, leg=leg.seq, agent=agent_id)
         return leg.seq
+
+    def leg_adopted(
+        self,
+        agent_id: str | None,
+        endpoint: str | None,
+        channel_id: str | None,
+        answered_at: Moment,
+        *,
+        seq: int | None = None,
+        rang_at: Moment | None = None,
+    ) -> int:
+        """An agent leg answered under an earlier run of the worker (a conversation adopted
+        after a restart): ``seq`` is its stored number (a new leg if None). The call is
+        connected since ``answered_at``; returns the leg's seq for ``leg_ended``."""
+        answered = utc(answered_at)
+        number = seq if seq is not None else self._next_leg_seq()
+        rang = _utc_or_none(rang_at) or answered
+        leg = _Leg(number, agent_id, endpoint, channel_id, rang, answered_at=answered)
+        leg.outcome = "answered"
+        self._legs = [other for other in self._legs if other.seq != number] + [leg]
+        self._dirty_legs.add(number)
+        if self.connected_at is None:
+            self.connected_at = answered
+        self.agent_id = agent_id
+        self._event("agent_adopted", None, leg=number, agent=agent_id)
+        return number
 
     def leg_answered(self, seq: int, at: Moment | None = None) -> None:
         """The agent answered: the caller is connected to this agent."""
@@ -412,10 +460,13 @@ class CallRecordBuilder:
         return utc(moment) if moment is not None else utc(self.clock())
 
     def _leg(self, seq: int) -> _Leg:
-        index = seq - 1 - self._legs_before
-        if not 0 <= index < len(self._legs):
-            raise KeyError(f"call {self.call_id} has no leg {seq}")
-        return self._legs[index]
+        for leg in self._legs:
+            if leg.seq == seq:
+                return leg
+        raise KeyError(f"call {self.call_id} has no leg {seq}")
+
+    def _next_leg_seq(self) -> int:
+        return max([self._legs_before, *(leg.seq for leg in self._legs)]) + 1
 
     def _event(self, kind: str, at: Moment | None, /, **detail: Any) -> None:
         self._events.append(

@@ -7,11 +7,14 @@ time-out whose commit did land) changes nothing:
   excluded.updated_at``: the newest snapshot of a call wins whatever order they arrive in;
 - ``call_legs``: upsert on (call_id, seq), never turning an ended leg back into a ringing one;
 - ``call_events``: ``ON CONFLICT (call_id, seq) DO NOTHING``;
-- ``recordings``: upsert on the recording's name.
+- ``recordings``: upsert on the recording's name;
+- ``voicemail_messages``: upsert on the recording's name of the facts only (duration, sound,
+  caller...): who handled a message and their note are never overwritten by a replay.
 
-Legs, events and recordings reference ``calls``: when a batch holds rows of a call whose
-``calls`` row is not in it (nor, maybe, in the database yet), a placeholder call row is inserted
-first (``ON CONFLICT DO NOTHING``, ``updated_at`` at the epoch so any real snapshot replaces it).
+Legs, events, recordings and voicemail messages reference ``calls``: when a batch holds rows of
+a call whose ``calls`` row is not in it (nor, maybe, in the database yet), a placeholder call
+row is inserted first (``ON CONFLICT DO NOTHING``, ``updated_at`` at the epoch so any real
+snapshot replaces it).
 
 Synchronous on purpose: the async ``CdrWriter`` runs it in a thread with a time-out.
 """
@@ -26,12 +29,10 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Connection,
-    Engine,
     Table,
     and_,
     case,
     column,
-    create_engine,
     select,
     text,
     update,
@@ -40,15 +41,25 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.cdr.spool import Record
-from callcenter.db.engine import make_engine
-from callcenter.db.models import Call, CallEvent, CallLeg, Recording
+from callcenter.db.engine import bounded_engine
+from callcenter.db.models import Call, CallEvent, CallLeg, Recording, VoicemailMessage
 
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 LEGS: Table = CallLeg.__table__  # type: ignore[assignment]
 EVENTS: Table = CallEvent.__table__  # type: ignore[assignment]
 RECORDINGS: Table = Recording.__table__  # type: ignore[assignment]
-TABLES = ("calls", "call_legs", "call_events", "recordings")
-TABLE_OF = {"calls": CALLS, "call_legs": LEGS, "call_events": EVENTS, "recordings": RECORDINGS}
+VOICEMAIL: Table = VoicemailMessage.__table__  # type: ignore[assignment]
+TABLES = ("calls", "call_legs", "call_events", "recordings", "voicemail_messages")
+"""In the order they are written (a voicemail message references its recording)."""
+TABLE_OF = {
+    "calls": CALLS,
+    "call_legs": LEGS,
+    "call_events": EVENTS,
+    "recordings": RECORDINGS,
+    "voicemail_messages": VOICEMAIL,
+}
+VOICEMAIL_HANDLING = frozenset({"status", "handled_at", "handled_by", "note"})
+"""What people write on a voicemail message: a replayed row never touches it."""
 COPY_THRESHOLD = 100
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -60,24 +71,8 @@ _CALL_DEFAULTS.update(
 )
 
 
-def cdr_engine(url: str, *, timeout: float = 5.0) -> Engine:
-    """An engine whose connects and statements give up after ``timeout`` seconds."""
-    if url.startswith("postgresql"):
-        return create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_size=4,
-            connect_args={
-                "connect_timeout": max(1, int(timeout)),
-                "options": f"-c statement_timeout={int(timeout * 1000)}",
-                # A cut network path otherwise leaves a socket waiting for hours.
-                "keepalives": 1,
-                "keepalives_idle": 5,
-                "keepalives_interval": 2,
-                "keepalives_count": 2,
-            },
-        )
-    return make_engine(url, connect_timeout=timeout)
+cdr_engine = bounded_engine
+"""An engine whose connects and statements give up after ``timeout`` seconds."""
 
 
 def leg_rank(row: dict[str, Any]) -> int:
@@ -95,6 +90,7 @@ def split_records(records: Iterable[Record]) -> dict[str, list[dict[str, Any]]]:
     legs: dict[tuple[str, int], dict[str, Any]] = {}
     events: dict[tuple[str, int], dict[str, Any]] = {}
     recordings: dict[str, dict[str, Any]] = {}
+    voicemail: dict[str, dict[str, Any]] = {}
     for record in records:
         table, row = record["table"], record["row"]
         if table == "calls":
@@ -108,7 +104,10 @@ def split_records(records: Iterable[Record]) -> dict[str, list[dict[str, Any]]]:
         elif table == "call_events":
             events.setdefault((row["call_id"], row["seq"]), row)
         elif table == "recordings":
-            recordings[row["name"]] = row
+            # Rows spooled before recordings had a kind were all conversations.
+            recordings[row["name"]] = {"kind": "call", **row}
+        elif table == "voicemail_messages":
+            voicemail[row["recording_name"]] = row
         else:
             raise ValueError(f"unknown CDR table {table!r}")
     return {
@@ -116,6 +115,7 @@ def split_records(records: Iterable[Record]) -> dict[str, list[dict[str, Any]]]:
         "call_legs": list(legs.values()),
         "call_events": list(events.values()),
         "recordings": list(recordings.values()),
+        "voicemail_messages": list(voicemail.values()),
     }
 
 
@@ -127,6 +127,7 @@ def placeholder_calls(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str,
         ("call_legs", "rang_at"),
         ("call_events", "at"),
         ("recordings", "started_at"),
+        ("voicemail_messages", "left_at"),
     ):
         for row in groups[table]:
             call_id = row["call_id"]
@@ -143,10 +144,15 @@ def placeholder_calls(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str,
 def _on_conflict(name: str, stmt: Any) -> Any:
     """The idempotent conflict clause of each CDR table (see the module docstring)."""
     table = TABLE_OF[name]
-    keys = {"calls": ["call_id"], "recordings": ["name"]}.get(name, ["call_id", "seq"])
+    keys = {
+        "calls": ["call_id"],
+        "recordings": ["name"],
+        "voicemail_messages": ["recording_name"],
+    }.get(name, ["call_id", "seq"])
     if name == "call_events":
         return stmt.on_conflict_do_nothing(index_elements=keys)
-    set_ = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in {"id", *keys}}
+    kept = {"id", *keys, *(VOICEMAIL_HANDLING if name == "voicemail_messages" else ())}
+    set_ = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in kept}
     where = None
     if name == "calls":
         where = CALLS.c.updated_at <= stmt.excluded.updated_at

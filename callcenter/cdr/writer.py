@@ -7,18 +7,14 @@ Usage (one per worker process)::
     await writer.recover_in_progress("w1", live_call_ids=...)   # after a crash, see below
     writer.submit(record)                   # a CallRecordBuilder: its changed rows; never awaits
     writer.submit_call(row) / submit_leg(row) / submit_event(row) / submit_recording(row)
+    writer.submit_voicemail(row)            # a voicemail message (after its recording row)
     await writer.flush()                    # returns once everything submitted is acknowledged
     await writer.close()
 
-How rows travel: ``submit_*`` appends to memory. A flusher task takes a batch every
-``batch_size`` rows or ``flush_interval_ms`` and upserts it in one transaction (``store.py``).
-If the database fails or does not answer within ``db_timeout``, the batch is appended to the
-durable spool (``spool.py``, fsync'd) instead, and from then on every batch goes to the spool,
-in order, until a replay (retried with backoff) has moved the whole spool into the database.
-
-Acknowledged = committed, or fsync'd to the spool. ``flush()`` returns when every row submitted
-before it is acknowledged: a worker SIGKILLed after that loses none of them; its next run
-replays the spool. Rows submitted but not yet acknowledged live in memory only.
+How rows travel is :class:`callcenter.db.write_behind.WriteBehind`'s job: batches upserted in
+one transaction each (``store.py``); while the database fails or does not answer within
+``db_timeout``, batches are fsync'd to the spool (``callcenter.db.spool``) and replayed, in
+order, with backoff. Acknowledged = committed, or fsync'd to the spool.
 
 Bad rows: a row the database refuses as data (too long, naive datetime, broken reference) is
 isolated by bisecting the batch and kept in ``<spool>/rejected.jsonl`` with an error log line
@@ -32,88 +28,40 @@ nothing twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import threading
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from sqlalchemy.exc import (
-    DataError,
-    DBAPIError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    StatementError,
-)
+from typing import TYPE_CHECKING, Any
 
 from callcenter.cdr.record import CallRecordBuilder
-from callcenter.cdr.spool import Record, Spool, encode_line, read_segment
 from callcenter.cdr.store import CdrStore
-from callcenter.errors import CallCenterError
+from callcenter.db.write_behind import REJECTED_FILE, WriteBehind, WriterStats, WriterStopped
 
 if TYPE_CHECKING:
     from callcenter.config import CallCenterConfig
 
+__all__ = ["REJECTED_FILE", "CdrUnavailable", "CdrWriter", "WriterStats"]
+
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-REJECTED_FILE = "rejected.jsonl"
-"""Rows the database refused as data (not as an outage), kept for a person to look at."""
-
-
-class CdrUnavailable(CallCenterError):
+class CdrUnavailable(WriterStopped):
     code = "cdr-database-unavailable"
 
 
-@dataclass
-class WriterStats:
-    submitted: int = 0
-    committed: int = 0
-    spooled: int = 0
-    replayed: int = 0
-    db_failures: int = 0
-    rejected: int = 0
-
-
-class CdrWriter:
+class CdrWriter(WriteBehind):
     """Batches CDR rows into the database; spools them durably while it is unreachable."""
 
+    name = "cdr"
+    store: CdrStore
+
     def __init__(
-        self,
-        url: str,
-        spool_dir: str | Path,
-        *,
-        batch_size: int = 500,
-        flush_interval_ms: int = 200,
-        db_timeout: float = 5.0,
-        retry_initial: float = 0.2,
-        retry_max: float = 5.0,
+        self, url: str, spool_dir: str | Path, *, db_timeout: float = 5.0, **options: Any
     ) -> None:
-        self.store = CdrStore(url, timeout=db_timeout)
-        self.spool = Spool(spool_dir)
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval_ms / 1000
-        self.db_timeout = db_timeout
-        self.retry_initial = retry_initial
-        self.retry_max = retry_max
-        self.stats = WriterStats()
-        self._pending: list[Record] = []
-        self._acked = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self._spool_has_data = False
-        self._retry_delay = retry_initial
-        self._next_retry = 0.0
-        self._db_threads = 0
-        self._db_threads_lock = threading.Lock()
+        """``options``: :class:`WriteBehind`'s (batch size, flush interval, retries)."""
+        super().__init__(
+            CdrStore(url, timeout=db_timeout), spool_dir, db_timeout=db_timeout, **options
+        )
 
     @classmethod
     def from_config(cls, config: CallCenterConfig, worker_id: str = "worker") -> CdrWriter:
@@ -125,42 +73,6 @@ class CdrWriter:
             batch_size=db.batch_size,
             flush_interval_ms=db.flush_interval_ms,
         )
-
-    # --- life cycle --------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Open the spool (trimming a torn tail) and start the flusher; leftovers replay first."""
-        await asyncio.to_thread(self.spool.open)
-        self._spool_has_data = not self.spool.is_empty()
-        if self._spool_has_data:
-            log.info(
-                "cdr spool %s holds records from a previous run: replaying", self.spool.directory
-            )
-        self._task = asyncio.create_task(self._run(), name="cdr-writer")
-
-    async def close(self, drain_timeout: float = 5.0) -> None:
-        """Acknowledge what was submitted, try once more to empty the spool, stop."""
-        if self._task is None:
-            return
-        self._closing = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), drain_timeout + self.db_timeout)
-        except TimeoutError:
-            log.error(
-                "cdr writer did not stop in time; unacknowledged rows: %d", len(self._pending)
-            )
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
-        await asyncio.to_thread(self.spool.close)
-        # A write that timed out still runs in its thread; let it return its connection before
-        # the pool goes, or the connection would be dropped open (bounded: a hung one stays).
-        deadline = time.monotonic() + self.db_timeout
-        while self._db_threads and time.monotonic() < deadline:  # noqa: ASYNC110 (set by threads)
-            await asyncio.sleep(0.02)
-        await asyncio.to_thread(self.store.dispose)
 
     # --- submitting (never awaits) -----------------------------------------------------------
 
@@ -174,42 +86,26 @@ class CdrWriter:
             self.submit_event(event)
 
     def submit_call(self, row: dict[str, Any]) -> None:
-        self._add({"table": "calls", "row": row})
+        self.add({"table": "calls", "row": row})
 
     def submit_leg(self, row: dict[str, Any]) -> None:
-        self._add({"table": "call_legs", "row": row})
+        self.add({"table": "call_legs", "row": row})
 
     def submit_event(self, row: dict[str, Any]) -> None:
-        self._add({"table": "call_events", "row": row})
+        self.add({"table": "call_events", "row": row})
 
     def submit_recording(self, row: dict[str, Any]) -> None:
-        self._add({"table": "recordings", "row": row})
+        self.add({"table": "recordings", "row": row})
+
+    def submit_voicemail(self, row: dict[str, Any]) -> None:
+        self.add({"table": "voicemail_messages", "row": row})
 
     async def flush(self) -> None:
         """Wait until every row submitted so far is committed or fsync'd to the spool."""
-        target = self.stats.submitted
-        if self._acked >= target:
-            return
-        if self._task is None:
-            raise CdrUnavailable("the CDR writer is not running")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((target, future))
-        self._wake.set()
-        await future
-
-    @property
-    def database_up(self) -> bool:
-        return not self._spool_has_data
-
-    async def drain_spool(self, within: float = 10.0) -> bool:
-        """Flush, then wait up to ``within`` s until the spool is replayed; True if empty."""
-        await self.flush()
-        deadline = time.monotonic() + within
-        while self._spool_has_data and time.monotonic() < deadline:
-            self._next_retry = 0.0
-            self._wake.set()
-            await asyncio.sleep(0.05)
-        return not self._spool_has_data
+        try:
+            await super().flush()
+        except WriterStopped as exc:
+            raise CdrUnavailable("the CDR writer is not running") from exc
 
     async def recover_in_progress(
         self, worker_id: str, live_call_ids: Iterable[str] = (), within: float = 10.0
@@ -230,184 +126,3 @@ class CdrWriter:
         for call_id in ids:
             log.warning("call %s: ended as failed after worker %s restarted", call_id, worker_id)
         return ids
-
-    # --- the flusher -------------------------------------------------------------------------
-
-    def _add(self, record: Record) -> None:
-        self._pending.append(record)
-        self.stats.submitted += 1
-        # Wake the flusher on the first row (it starts the flush interval) and on a full batch.
-        if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
-            self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                if await self._run_once():
-                    return
-            except Exception:  # a bug here must not silently stop every CDR of the worker
-                log.exception("cdr writer: unexpected error; carrying on in 1 s")
-                await asyncio.sleep(1.0)
-
-    async def _run_once(self) -> bool:
-        """One round: wait for rows, store them, replay the spool when due; True to stop."""
-        if not self._pending and not self._waiters and not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._idle_wait())
-        elif len(self._pending) < self.batch_size and not self._waiters and not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-        self._wake.clear()
-        while self._pending:
-            batch = self._pending[: self.batch_size]
-            if not await self._store_batch(batch):
-                break  # could neither commit nor spool: keep in memory, retry later
-            del self._pending[: len(batch)]
-            self._acked += len(batch)
-        self._release_waiters()
-        if self._spool_has_data and time.monotonic() >= self._next_retry:
-            await self._replay()
-        if self._closing and not self._pending:
-            if self._spool_has_data:
-                self._next_retry = 0.0
-                await self._replay()
-            return True
-        if self._pending and self._closing:
-            await asyncio.sleep(0.1)
-        return False
-
-    def _in_db_thread(self, func: Callable[..., T], *args: Any) -> T:
-        """Run a store call, counting it (it may outlive the time-out that gave up on it)."""
-        with self._db_threads_lock:
-            self._db_threads += 1
-        try:
-            return func(*args)
-        finally:
-            with self._db_threads_lock:
-                self._db_threads -= 1
-
-    def _idle_wait(self) -> float:
-        if self._spool_has_data:
-            return max(0.01, self._next_retry - time.monotonic())
-        return 3600.0
-
-    def _release_waiters(self) -> None:
-        still = []
-        for target, future in self._waiters:
-            if self._acked >= target:
-                if not future.done():
-                    future.set_result(None)
-            else:
-                still.append((target, future))
-        self._waiters = still
-
-    async def _store_batch(self, batch: list[Record]) -> bool:
-        """Commit the batch, or fsync it to the spool; False if neither worked."""
-        if not self._spool_has_data:
-            if await self._write_db(batch):
-                self.stats.committed += len(batch)
-                return True
-            self._spool_has_data = True
-            self._schedule_retry(first=True)
-        try:
-            await asyncio.to_thread(self.spool.append, batch)
-        except OSError as exc:
-            log.error("cdr spool %s: cannot append: %s", self.spool.directory, exc)
-            await asyncio.sleep(0.5)
-            return False
-        self.stats.spooled += len(batch)
-        return True
-
-    async def _write_db(self, records: list[Record]) -> bool:
-        """True once the records are committed (or rejected as bad data); False if the
-        database is unreachable, slow or failing (the caller spools and retries)."""
-        outcome = await self._try_write(records)
-        if outcome == "bad-data":
-            return await self._isolate_bad_rows(records)
-        return outcome == "ok"
-
-    async def _try_write(self, records: list[Record]) -> str:
-        try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self._in_db_thread, self.store.write, records), self.db_timeout
-            )
-        except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
-            self._database_failed(records, exc)
-            return "down"
-        except (IntegrityError, DataError) as exc:
-            log.warning(
-                "cdr batch of %d rows refused by the database: %s", len(records), _reason(exc)
-            )
-            return "bad-data"
-        except DBAPIError as exc:  # e.g. a missing table: the operator must act; keep the rows
-            self._database_failed(records, exc)
-            return "down"
-        except (StatementError, ValueError, TypeError, KeyError) as exc:
-            log.warning("cdr batch of %d rows has a malformed row: %s", len(records), _reason(exc))
-            return "bad-data"
-        return "ok"
-
-    async def _isolate_bad_rows(self, records: list[Record]) -> bool:
-        """Write the good rows, set the bad ones aside in ``rejected.jsonl`` (bisecting), so
-        one malformed row can never block the spool; False if the database went away."""
-        if len(records) == 1:
-            await asyncio.to_thread(self._reject, records[0])
-            return True
-        middle = len(records) // 2
-        for half in (records[:middle], records[middle:]):
-            outcome = await self._try_write(half)
-            if outcome == "down":
-                return False
-            if outcome == "bad-data" and not await self._isolate_bad_rows(half):
-                return False
-        return True
-
-    def _reject(self, record: Record) -> None:
-        self.stats.rejected += 1
-        call_id = record.get("row", {}).get("call_id", "?")
-        log.error(
-            "call %s: CDR %s row rejected, kept in rejected.jsonl", call_id, record.get("table")
-        )
-        with (self.spool.directory / REJECTED_FILE).open("ab") as file:
-            file.write(encode_line([record]))
-            file.flush()
-            os.fsync(file.fileno())
-
-    def _database_failed(self, records: list[Record], exc: BaseException) -> None:
-        self.stats.db_failures += 1
-        log.warning("cdr database write failed (%d rows), spooling: %s", len(records), _reason(exc))
-
-    def _schedule_retry(self, first: bool = False) -> None:
-        if first:
-            self._retry_delay = self.retry_initial
-        else:
-            self._retry_delay = min(self.retry_max, self._retry_delay * 2)
-        self._next_retry = time.monotonic() + self._retry_delay
-
-    async def _replay(self) -> None:
-        """Move the spool into the database, oldest segment first; stop at the first failure."""
-        await asyncio.to_thread(self.spool.seal)
-        for segment in self.spool.sealed_segments():
-            batches = await asyncio.to_thread(_read_batches, segment)
-            chunk: list[Record] = []
-            for batch in [*batches, []]:
-                chunk.extend(batch)
-                if len(chunk) >= self.batch_size * 4 or (not batch and chunk):
-                    if not await self._write_db(chunk):
-                        self._schedule_retry()
-                        return
-                    self.stats.replayed += len(chunk)
-                    chunk = []
-            await asyncio.to_thread(self.spool.remove, segment)
-            log.info("cdr spool segment %s replayed into the database", segment.name)
-        self._spool_has_data = False
-        self._retry_delay = self.retry_initial
-
-
-def _read_batches(segment: Path) -> list[list[Record]]:
-    return list(read_segment(segment))
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc) or type(exc).__name__
-    return " ".join(text.split())[:300]

@@ -47,6 +47,27 @@ def make_engine(url: str, *, connect_timeout: float = 5.0) -> Engine:
     )
 
 
+def bounded_engine(url: str, *, timeout: float = 5.0) -> Engine:
+    """An engine whose connects and statements give up after ``timeout`` seconds (for the
+    background writers: a cut network path never leaves them waiting for hours)."""
+    if url.startswith("postgresql"):
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=4,
+            connect_args={
+                "connect_timeout": max(1, int(timeout)),
+                "options": f"-c statement_timeout={int(timeout * 1000)}",
+                # A cut network path otherwise leaves a socket waiting for hours.
+                "keepalives": 1,
+                "keepalives_idle": 5,
+                "keepalives_interval": 2,
+                "keepalives_count": 2,
+            },
+        )
+    return make_engine(url, connect_timeout=timeout)
+
+
 def make_sqlite_file_private(url: str) -> None:
     """Create the SQLite file of ``url`` with mode 0600, or take group and other permissions
     away from an existing one we own. SQLite gives its -wal and -shm files the database
@@ -78,9 +99,22 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
+    """Migrate the database at ``url`` up to ``revision``.
+
+    At head on PostgreSQL it also makes sure cdr_pgsql's ``asterisk_cdr`` table is there
+    (migration 0005 creates it; this puts it back if someone dropped it since): Asterisk 22
+    aborts at start without it.
+    """
     try:
         command.upgrade(alembic_config(url), revision)
+        if revision == "head" and url.startswith("postgresql"):
+            from callcenter.db.asterisk_cdr import create_asterisk_cdr_table
+
+            engine = make_engine(url)
+            try:
+                create_asterisk_cdr_table(engine)
+            finally:
+                engine.dispose()
     except OperationalError as exc:
         reason = " ".join(str(exc.orig).split())
         raise DatabaseError(f"cannot reach the database: {reason}", url=_safe(url)) from exc

@@ -3,7 +3,11 @@
 - ``calls``: one row per call (the CDR), idempotent on ``call_id``.
 - ``call_events``: what happened during a call, in order (``seq``), idempotent on (call, seq).
 - ``call_legs``: each agent leg we rang, with ring time and outcome.
-- ``recordings``: metadata of every recording, linked to its call.
+- ``recordings``: metadata of every recording (a conversation or a voicemail), linked to its
+  call.
+- ``voicemail_messages``: a message left in a voicemail box (its audio is a ``recordings``
+  row), with who handled it; ``callback_requests``: calls back people asked for, which the
+  outbound dialer makes.
 - ``agents`` / ``agent_state_changes``: live agent state (the reservation row used by
   ``SELECT ... FOR UPDATE SKIP LOCKED``) and its history for reports.
 - ``queue_entries``: every time a caller waited in a queue, and how it ended.
@@ -158,6 +162,65 @@ class Recording(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime | None]
     deleted_at: Mapped[dt.datetime | None]
+    kind: Mapped[str] = mapped_column(String(16), default="call", server_default="call")
+    """``call`` (a conversation) or ``voicemail`` (a message left in a box)."""
+
+
+class VoicemailMessage(Base):
+    """A message a caller left in a voicemail box; its audio is the ``recordings`` row of the
+    same name (deleted with it when its retention ends)."""
+
+    __tablename__ = "voicemail_messages"
+
+    recording_name: Mapped[str] = mapped_column(
+        String(128), ForeignKey("recordings.name", ondelete="CASCADE"), primary_key=True
+    )
+    call_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("calls.call_id", ondelete="CASCADE"), index=True
+    )
+    mailbox: Mapped[str] = mapped_column(String(40), index=True)
+    queue_id: Mapped[str | None] = mapped_column(String(40))
+    caller_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    left_at: Mapped[dt.datetime]
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    sound_seconds: Mapped[float | None] = mapped_column(Float)
+    """Seconds of the message louder than silence; None until its audio is fetched."""
+    empty: Mapped[bool] = mapped_column(default=False)
+    """Less sound than the box's ``min_sound_seconds``: kept, but nobody needs to call back."""
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    """``new`` or ``handled``."""
+    handled_at: Mapped[dt.datetime | None]
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CallbackRequest(Base):
+    """Someone asked to be called back (or an agent chose "call back" on a voicemail): the
+    outbound dialer takes ``pending`` rows, oldest first, and moves them on."""
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    number: Mapped[str] = mapped_column(String(64))
+    """The number to call."""
+    call_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("calls.call_id", ondelete="SET NULL"), index=True
+    )
+    """The call the request came from."""
+    queue_id: Mapped[str | None] = mapped_column(String(40))
+    """Whose agents make the call (the skills of that queue)."""
+    source: Mapped[str] = mapped_column(String(16))
+    """``voicemail`` (from a message in the inbox); the dialer adds its own sources."""
+    voicemail: Mapped[str | None] = mapped_column(String(128))
+    """The message's recording name, for a callback from the voicemail inbox."""
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending`` until the outbound dialer picks it up (it sets its own states after)."""
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_callback_requests_status_requested", "status", "requested_at"),)
 
 
 class AgentRow(Base):
@@ -170,9 +233,19 @@ class AgentRow(Base):
     """logged_out, available, reserved, ringing, on_call, wrapup, paused."""
     pause_reason: Mapped[str | None] = mapped_column(String(64))
     state_since: Mapped[dt.datetime]
-    reserved_by: Mapped[str | None] = mapped_column(String(64))
-    reserved_until: Mapped[dt.datetime | None]
-    reserved_call_id: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    """The worker that may ring this agent (``owner_until``: its lease, renewed in the
+    background); see ``routing/leases.py``."""
+    owner_until: Mapped[dt.datetime | None]
+    wanted_by: Mapped[str | None] = mapped_column(String(64))
+    """Another worker whose callers need this agent: the owner hands them over when idle."""
+    wanted_at: Mapped[dt.datetime | None]
+    control_state: Mapped[str | None] = mapped_column(String(16))
+    """The last login/logout/pause/unpause asked for (through any worker's API or the CLI):
+    available, paused or logged_out; the owner applies it."""
+    control_reason: Mapped[str | None] = mapped_column(String(64))
+    control_at: Mapped[dt.datetime | None]
+    control_by: Mapped[str | None] = mapped_column(String(64))
     calls_today: Mapped[int] = mapped_column(default=0)
     last_call_ended_at: Mapped[dt.datetime | None]
     no_answer_count: Mapped[int] = mapped_column(default=0)
@@ -188,6 +261,8 @@ class AgentStateChange(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     call_id: Mapped[str | None] = mapped_column(String(32))
     worker_id: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(48), unique=True)
+    """Written once per change by the routing journal (a replayed spool inserts nothing)."""
 
 
 class QueueEntry(Base):

@@ -279,8 +279,13 @@ def reload_problem(output: list[str]) -> str | None:
 
 async def run_reloads(runner: CommandRunner, names: list[str]) -> list[Reload]:
     """Issue every reload (even after a failure, so the rest of the config is current)."""
+    return await run_reloads_of(runner, reload_commands(names))
+
+
+async def run_reloads_of(runner: CommandRunner, commands: list[str]) -> list[Reload]:
+    """Run reload commands as given (e.g. ``module reload sounds`` after new prompts)."""
     results = []
-    for command in reload_commands(names):
+    for command in commands:
         try:
             output = await runner.command(command)
         except AsteriskError as exc:

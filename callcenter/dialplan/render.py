@@ -24,14 +24,19 @@ import jinja2
 
 from callcenter.config import Agent, CallCenterConfig, Queue
 from callcenter.dialplan import secrets
+from callcenter.dialplan.contexts import (
+    AGENTS_CONTEXT,
+    FALLBACK_CONTEXT,
+    FALLBACK_EXTENSION,
+    INBOUND_CONTEXT,
+)
 from callcenter.errors import ConfigError
+from callcenter.text import shown
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
-# Dialplan contexts we own. Callers from the trunk land in INBOUND, agents' phones in AGENTS.
-INBOUND_CONTEXT = "callcenter-inbound"
-AGENTS_CONTEXT = "callcenter-agents"
-FALLBACK_CONTEXT = "callcenter-fallback"
+# Dialplan contexts we own (callcenter.dialplan.contexts): callers from the trunk land in
+# INBOUND, agents' phones in AGENTS, callers no worker takes in FALLBACK.
 # queues.conf section names get a prefix: a queue called "general" would otherwise be read as
 # queues.conf's [general] section.
 FALLBACK_QUEUE_PREFIX = "callcenter-"
@@ -40,9 +45,10 @@ FALLBACK_MESSAGE = "tt-allbusy&vm-goodbye"
 TRUNK = "trunk"
 # Chars of an endpoint's resource that a dialplan extension may hold literally ('-' is ignored
 # by Asterisk's extension matching, '.' and '_' make patterns).
-_DIALABLE = re.compile(r"^[A-Za-z0-9]+$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
-_DB_WORD = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
+# Matched with fullmatch: re.match with '$' would also accept a trailing newline.
+_DIALABLE = re.compile(r"[A-Za-z0-9]+")
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*")
+_DB_WORD = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
 # app_queue strategies for our routing strategies (the fallback cannot route on skill levels:
 # a queue's members are the agents who qualify for it).
@@ -134,8 +140,8 @@ def _fail(key: str, message: str) -> RenderError:
 
 
 def _host(value: str, key: str) -> str:
-    if not _HOSTNAME.match(value):
-        raise _fail(key, f"invalid host {value!r} (a host name or IP address)")
+    if not _HOSTNAME.fullmatch(value):
+        raise _fail(key, f"invalid host {shown(value)} (a host name or IPv4 address)")
     return value
 
 
@@ -167,7 +173,7 @@ def _agent_phones(config: CallCenterConfig, allow_insecure: bool) -> list[AgentP
                 name=agent.name,
                 resource=resource,
                 endpoint=agent.endpoint,
-                extension=resource if _DIALABLE.match(resource) else None,
+                extension=resource if _DIALABLE.fullmatch(resource) else None,
                 md5_cred=secrets.md5_cred(resource, realm, password),
             )
         )
@@ -278,8 +284,8 @@ def _database(config: CallCenterConfig, allow_insecure: bool) -> dict[str, Any] 
         "user": unquote(parts.username or "callcenter"),
     }
     for name, value in values.items():
-        if not _DB_WORD.match(value):
-            raise _fail(key, f"{name} {value!r} cannot be written into cdr_pgsql.conf")
+        if not _DB_WORD.fullmatch(value):
+            raise _fail(key, f"{name} {shown(value)} cannot be written into cdr_pgsql.conf")
     password = unquote(parts.password) if parts.password else None
     if password is not None:
         secrets.check_secret(password, key + " (password)", allow_insecure_defaults=allow_insecure)
@@ -300,6 +306,7 @@ def _extensions_context(config: CallCenterConfig, phones: list[AgentPhone]) -> d
         "inbound_context": INBOUND_CONTEXT,
         "agents_context": AGENTS_CONTEXT,
         "fallback_context": FALLBACK_CONTEXT,
+        "fallback_extension": FALLBACK_EXTENSION,
         "numbers": [InboundNumber(n, menu) for n, menu in config.ivr.numbers.items()],
         "agents": [p for p in phones if p.extension],
         "fallback_queue": FALLBACK_QUEUE_PREFIX + config.ivr.operator_queue,
@@ -375,7 +382,7 @@ def env_name(*parts: str) -> str:
 def _wanted_secret(key: str, what: str, variable: str, field_name: str) -> str:
     # The ${...} is quoted: unquoted, it breaks a one-line YAML mapping like the example's
     # agents ({id: alice, ...}).
-    return f'  {key}: {what}; set {variable}, read by {field_name}: "${{{variable}}}"'
+    return f'{key}: {what}; set {variable}, read by {field_name}: "${{{variable}}}"'
 
 
 def secret_problems(config: CallCenterConfig) -> list[str]:
@@ -422,7 +429,7 @@ def build_contexts(
             f"{len(problems)} secret{'s are' if len(problems) > 1 else ' is'} missing or "
             "placeholders (--allow-insecure-defaults renders demo values, for a demo only):\n"
             + "\n".join(problems),
-            keys=[line.split(":", 1)[0].strip() for line in problems],
+            keys=[line.split(":", 1)[0] for line in problems],
         )
     phones = _agent_phones(config, allow)
     contexts: dict[str, dict[str, Any]] = {

@@ -16,7 +16,7 @@ import re
 from callcenter.errors import ConfigError
 
 _CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_SALT_PATTERN = re.compile(r"^[./0-9A-Za-z]{1,16}$")
+_SALT_PATTERN = re.compile(r"[./0-9A-Za-z]{1,16}")
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "password", "secret", "changeme", "change-me", "admin", "asterisk", "1234", "0000"}
@@ -60,7 +60,7 @@ def _repeat(block: bytes, length: int) -> bytes:
 
 def sha512_crypt(password: str, salt: str, rounds: int | None = None) -> str:
     """SHA-512 crypt (``$6$salt$hash``), as glibc's crypt(3) and Asterisk's ast_crypt_validate."""
-    if not _SALT_PATTERN.match(salt[:16]):
+    if not _SALT_PATTERN.fullmatch(salt[:16]):
         raise ValueError("salt must be 1-16 characters of [./0-9A-Za-z]")
     salt_bytes = salt[:16].encode()
     key = password.encode()
@@ -116,23 +116,29 @@ def check_secret(secret: str, where: str, *, allow_insecure_defaults: bool) -> s
     """Refuse a placeholder secret (unless allowed for a demo); returns the secret."""
     if is_placeholder(secret) and not allow_insecure_defaults:
         raise SecretError(
-            f"{where}: refusing to render the placeholder secret {secret!r}; set a real one "
-            "(e.g. from an environment variable) or pass --allow-insecure-defaults for a demo",
+            f"{where}: refusing to render a placeholder secret (a well-known default or "
+            "change-me-...); set a real one (e.g. from an environment variable) or pass "
+            "--allow-insecure-defaults for a demo",
             key=where,
         )
     return secret
 
 
-_CLEAR_VALUE = re.compile(r"^[!-~](?:[ -~]*[!-~])?$")
+_CLEAR_VALUE = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 
 
 def config_safe(value: str, where: str) -> str:
     """A value written in clear into an Asterisk .conf file: printable ASCII, no ';' or '\\'.
 
-    Asterisk's config parser (main/config.c) starts a comment at ';', trims surrounding blanks
-    and ends the value at a newline, so such characters would cut or inject configuration.
+    Asterisk's config parser (main/config.c, ``config_text_file_load``) reads a line up to the
+    newline, starts a comment at ';' (``\\;`` is a literal ';', ``;--`` ... ``--;`` a block
+    comment), strips bytes below 33 from both ends, and in ``key = value`` takes everything
+    after the first '='. So a line break, ';', '\\' or a surrounding blank would cut, change
+    or inject configuration. '[', ']', '=' and '#' mean something only at the start of a line
+    (a section, a directive): after ``key = `` they are plain characters, as in
+    ``secret = X[section]``.
     """
-    if not _CLEAR_VALUE.match(value) or ";" in value or "\\" in value:
+    if not _CLEAR_VALUE.fullmatch(value) or ";" in value or "\\" in value:
         raise SecretError(
             f"{where}: this value is written in clear into an Asterisk config file and must be "
             "printable ASCII without ';', '\\', line breaks or surrounding spaces",

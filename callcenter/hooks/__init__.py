@@ -1,7 +1,8 @@
 """Hooks: tell other systems what happens to calls.
 
 Events: ``call_start``, ``queue_entry``, ``agent_connect``, ``recording_finished``,
-``call_end``; each with a JSON-able payload that always holds ``call_id``.
+``call_end``, ``voicemail`` (a message left in a box); each with a JSON-able payload that always
+holds ``call_id``.
 
 Two kinds of receivers:
 
@@ -34,7 +35,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HOOK_EVENTS = ("call_start", "queue_entry", "agent_connect", "recording_finished", "call_end")
+HOOK_EVENTS = (
+    "call_start",
+    "queue_entry",
+    "agent_connect",
+    "recording_finished",
+    "call_end",
+    "voicemail",
+)
 
 
 class HookPlugin(Protocol):

@@ -39,6 +39,7 @@ class RowSink(Protocol):
     def submit_leg(self, row: dict[str, Any]) -> None: ...
     def submit_event(self, row: dict[str, Any]) -> None: ...
     def submit_recording(self, row: dict[str, Any]) -> None: ...
+    def submit_voicemail(self, row: dict[str, Any]) -> None: ...
 
     async def flush(self) -> None: ...
 
@@ -71,6 +72,9 @@ class CdrWithHooks:
 
     def submit_recording(self, row: dict[str, Any]) -> None:
         self.writer.submit_recording(row)
+
+    def submit_voicemail(self, row: dict[str, Any]) -> None:
+        self.writer.submit_voicemail(row)
 
     async def flush(self) -> None:
         await self.writer.flush()

@@ -13,6 +13,11 @@ Asterisk facts this relies on (see /work/shared/asterisk/README.md):
   after the 201) find their prompt.
 - A caller who hangs up in no bridge sends ChannelHangupRequest then StasisEnd; either ends
   the IVR (``CallerHungUp`` saying at which node).
+- Events sent while our WebSocket was down are lost. After a reconnect (the ``Reconnected``
+  snapshot in the call's inbox) each prompt we still think is playing is asked for
+  (``GET /playbacks/{id}``): a 404 means its PlaybackFinished fell in the gap, so the prompt is
+  finished here and the machine starts its digit timer (or goes on) instead of waiting in
+  silence for an event that will never come.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from callcenter.asterisk.ari import AriNotFound, AriRequestError
+from callcenter.asterisk.ari import AriRequestError
 from callcenter.asterisk.events import (
     ChannelDtmfReceived,
     ChannelHangupRequest,
     PlaybackFinished,
+    Reconnected,
     RecordingFailed,
     RecordingFinished,
     StasisEnd,
@@ -161,7 +167,7 @@ class IvrDriver:
 
     async def run(self) -> IvrOutcome:
         """Run the IVR to its end; the session's context is filled on the way."""
-        log.info("call=%s ivr starts at %s", self.session.call_id, self.entry_menu)
+        log.debug("call=%s ivr starts at %s", self.session.call_id, self.entry_menu)
         try:
             if not await self._answer():
                 self._internal.append(HungUp())
@@ -174,6 +180,9 @@ class IvrDriver:
                 if event is None:
                     self._fire_due_timers()
                     continue
+                if isinstance(event, Reconnected):
+                    await self._after_reconnect()
+                    continue
                 ivr_event = self._translate(event)
                 if ivr_event is not None:
                     await self._feed(ivr_event)
@@ -183,18 +192,15 @@ class IvrDriver:
         outcome = self.machine.outcome
         assert outcome is not None
         self._record_outcome(outcome)
-        log.info("call=%s ivr done: %s", self.session.call_id, describe_outcome(outcome))
+        log.debug("call=%s ivr done: %s", self.session.call_id, describe_outcome(outcome))
         return outcome
 
     # --- events in ---------------------------------------------------------------------------
 
     async def _answer(self) -> bool:
-        if self.session.caller.state == "Up":
-            return True
-        try:
-            await self.ari.answer(self.channel)
-        except AriNotFound:
-            return False  # gone before we answered; its StasisEnd follows
+        # Not awaited here: a caller whose first node sends them straight to a queue has the
+        # agent's phone ringing while Asterisk answers; prompts await the answer (_play).
+        self.session.answer_soon()
         return True
 
     async def _next_event(self) -> InboxItem | None:
@@ -222,6 +228,21 @@ class IvrDriver:
             case LookupDone(result=result):
                 return result
         return None
+
+    async def _after_reconnect(self) -> None:
+        """Prompts that ended while the WebSocket was down are finished now (see above)."""
+        for playback, prompt in list(self._playbacks.items()):
+            try:
+                state = await self.ari.playback_state(playback)
+            except AriRequestError as exc:
+                log.info("call=%s playback %s unknown: %s", self.session.call_id, playback, exc)
+                continue
+            if state is None and self._playbacks.pop(playback, None) is not None:
+                log.info(
+                    "call=%s prompt %s ended while ARI was away", self.session.call_id, playback
+                )
+                self._prompt_playback.pop(prompt, None)
+                self._internal.append(PromptFinished(prompt))
 
     def _fire_due_timers(self) -> None:
         now = self._loop.time()
@@ -273,6 +294,7 @@ class IvrDriver:
         self._playbacks[playback] = prompt_id
         self._prompt_playback[prompt_id] = playback
         try:
+            await self.session.answered()  # False: gone; the play's 404 says so below
             await self.ari.play(self.channel, list(media), playback_id=playback)
         except AriRequestError as exc:
             # The channel is gone (its StasisEnd follows) or Asterisk refused: do not wait for
@@ -327,6 +349,7 @@ class IvrDriver:
 
     async def _record(self, decision: StartRecording) -> None:
         try:
+            await self.session.answered()
             await self.ari.record_channel(
                 self.channel,
                 decision.name,

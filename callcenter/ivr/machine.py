@@ -67,7 +67,7 @@ __all__ = [
     "say_media",
 ]
 
-DEFAULT_LOOKUP_FAILURE_PROMPT = "sound:an-error-has-occured"
+DEFAULT_LOOKUP_FAILURE_PROMPT = "sound:im-sorry"  # a core sound: "I'm sorry."
 """Asterisk's core sound (its file name is spelt this way) when a lookup node names none."""
 
 MAX_NODES_WITHOUT_INPUT = 20
@@ -298,17 +298,20 @@ _SAYABLE: dict[str, re.Pattern[str]] = {
     "number": re.compile(r"-?[0-9]{1,15}"),
     "characters": re.compile(r"[A-Za-z0-9]{1,40}"),
     "sound": re.compile(r"[a-z0-9_-]{1,60}(/[a-z0-9_-]{1,60}){0,3}"),
+    "prompt": re.compile(r"[a-z][a-z0-9_-]{0,39}"),
 }
 
 
 def say_media(value: str, say_as: str) -> tuple[str, ...] | None:
-    """Media that say ``value`` (``digits:``, ``number:``, ``characters:``, ``sound:``), or None.
+    """Media that say ``value`` (``digits:``, ``number:``, ``characters:``, ``sound:``,
+    ``prompt:``), or None.
 
-    A ``sound`` answer names a sound file (``"In transit"`` -> ``sound:in-transit``); values
-    that cannot be said safely that way give None and the node's failure prompt plays.
+    A ``sound`` answer names a sound file (``"In transit"`` -> ``sound:in-transit``), a
+    ``prompt`` answer one of the config's prompts (``prompt:in-transit``); values that cannot be
+    said safely that way give None and the node's failure prompt plays.
     """
     text = value.strip()
-    if say_as == "sound":
+    if say_as in ("sound", "prompt"):
         text = re.sub(r"\s+", "-", text.lower())
     pattern = _SAYABLE.get(say_as)
     if pattern is None or not pattern.fullmatch(text):

@@ -12,7 +12,8 @@ import re
 
 from callcenter.config import CallCenterConfig, RecordingPolicy
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")  # fullmatch: no trailing newline
+_CALL_ID_IN_NAME = re.compile(r"(?:[A-Za-z0-9_-]*-)?([0-9a-f]{32})(?:-[0-9]+)?")  # fullmatch
 
 
 def policy_for_queue(config: CallCenterConfig, queue_id: str | None) -> RecordingPolicy:
@@ -34,9 +35,16 @@ def records_agent_leg(policy: RecordingPolicy) -> bool:
 def recording_name(call_id: str, part: int = 1) -> str:
     """``<call id>`` for the first recording of a call, ``<call id>-2``... for later ones."""
     name = call_id if part == 1 else f"{call_id}-{part}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"unusable recording name {name!r}")
     return name
+
+
+def call_id_of(name: str) -> str | None:
+    """The call id a recording name carries (``<call id>``, ``<call id>-2``, and names that
+    end with one, e.g. ``voicemail-<box>-<call id>``), or None: not one of ours."""
+    found = _CALL_ID_IN_NAME.fullmatch(name)
+    return found.group(1) if found else None
 
 
 def expires_at(started_at: dt.datetime, policy: RecordingPolicy) -> dt.datetime:

@@ -8,9 +8,19 @@ Usage by the inbound flow (one ``Recorder`` per worker)::
                                          agent_id="a7", queue_id=queue_id, record=record)
     await recorder.pause(call_id)      # the caller reads a card number (the API calls these)
     await recorder.resume(call_id)
-    recorder.on_event(event)           # hand it every RecordingFinished / RecordingFailed
+    worker.add_event_listener(recorder.on_event)   # every event, before any call sees it
     info = await recorder.wait_stored(name, within=10)    # optional
     await recorder.close()
+
+Finishing is keyed by the recording's name, never by a live call: on a real Asterisk 22 the
+RecordingFinished of a bridge recording comes after both legs have left and been destroyed
+(the recorder channel ends once it is alone in the bridge), when the call may be over. So the
+recorder hears every event itself (``on_event`` as a worker listener) and stores any recording
+it was told to expect: ``track`` for one started elsewhere (a call a restarted worker adopted,
+a voicemail), ``store_finished`` for one already over (found in Asterisk's spool at start-up).
+A tracked recording may carry a follow-up (:class:`RecordingFollowUp`, a voicemail
+message) that adds its own rows before the flush and announces the recording once they are
+durable.
 
 Names: ``<call id>`` (then ``<call id>-2``...), recorded with ``ifExists=fail`` so a name can
 never overwrite another call's audio; Asterisk answers 409 when a name is taken (e.g. a second
@@ -74,6 +84,23 @@ class HookSink(Protocol):
     def emit(self, event: str, payload: Mapping[str, Any]) -> None: ...
 
 
+class RecordingFollowUp(Protocol):
+    """What else happens when one recording is stored (a voicemail message becomes one)."""
+
+    kind: str
+    """The recording's ``kind`` in its row (``voicemail``)."""
+
+    async def stored(self, recording: Mapping[str, Any], audio: bytes | None) -> None:
+        """Its ``recordings`` row was submitted (``audio`` None: not fetched, still in
+        Asterisk); submit more rows here: the recorder's flush makes them durable too. Long
+        work goes to a thread: this runs on the event loop."""
+        ...
+
+    def announce(self) -> None:
+        """The rows are durable (and Asterisk's copy deleted): tell people."""
+        ...
+
+
 @dataclass
 class ActiveRecording:
     name: RecordingName
@@ -87,6 +114,9 @@ class ActiveRecording:
     paused: bool = False
     finished_at: float | None = None
     """``time.monotonic()`` when it was stored or given up."""
+    finishing: bool = False
+    """Its RecordingFinished/Failed arrived (Asterisk may send one twice)."""
+    follow_up: RecordingFollowUp | None = None
     stored: asyncio.Future[StoredRecordingInfo | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -108,6 +138,7 @@ class StoredRecordingInfo:
     storage_url: str
     sha256: str
     expires_at: dt.datetime
+    kind: str = "call"
 
     def row(self) -> dict[str, Any]:
         return {
@@ -124,6 +155,7 @@ class StoredRecordingInfo:
             "sha256": self.sha256,
             "expires_at": self.expires_at,
             "deleted_at": None,
+            "kind": self.kind,
         }
 
 
@@ -213,21 +245,93 @@ class Recorder:
                 part += 1
         else:
             raise RecordingError(f"call {call_id}: no free recording name", call_id=call_id)
-        active = ActiveRecording(
+        active = self.track(
             started,
             call_id,
-            "bridge" if bridge_id is not None else "channel",
-            policy,
-            self.clock.now(),
-            agent_id,
-            queue_id,
+            target="bridge" if bridge_id is not None else "channel",
+            policy=policy,
+            agent_id=agent_id,
+            queue_id=queue_id,
         )
-        self._by_name[started] = active
-        self._by_call.setdefault(call_id, []).append(active)
         if record is not None:
             record.recording_started(started, active.started_at)
         log.info("call %s: recording %s started (%s)", call_id, started, active.target)
         return started
+
+    def track(
+        self,
+        name: RecordingName | str,
+        call_id: str,
+        *,
+        target: str,
+        policy: RecordingPolicy,
+        started_at: dt.datetime | None = None,
+        agent_id: str | None = None,
+        queue_id: str | None = None,
+        follow_up: RecordingFollowUp | None = None,
+    ) -> ActiveRecording:
+        """Expect this recording's end: when its RecordingFinished arrives (however late, after
+        its call is gone) the file is fetched and stored. For recordings this worker did not
+        start itself: a conversation adopted after a restart, a voicemail."""
+        existing = self._by_name.get(name)
+        if existing is not None:
+            return existing
+        active = ActiveRecording(
+            RecordingName(name),
+            call_id,
+            target,
+            policy,
+            started_at or self.clock.now(),
+            agent_id,
+            queue_id,
+            follow_up=follow_up,
+        )
+        self._by_name[active.name] = active
+        self._by_call.setdefault(call_id, []).append(active)
+        return active
+
+    def give_up(self, name: str) -> None:
+        """A tracked recording that never started (Asterisk refused it): expect nothing."""
+        active = self._by_name.get(name)
+        if active is not None and not active.stored.done():
+            active.finishing = True
+            active.finished_at = time.monotonic()
+            active.stored.set_result(None)
+
+    async def store_finished(
+        self,
+        name: RecordingName | str,
+        call_id: str,
+        *,
+        audio_format: str,
+        policy: RecordingPolicy,
+        started_at: dt.datetime | None = None,
+        agent_id: str | None = None,
+        queue_id: str | None = None,
+        target: str = "bridge",
+        follow_up: RecordingFollowUp | None = None,
+    ) -> StoredRecordingInfo | None:
+        """Fetch and store a recording that finished while nobody listened (found in
+        Asterisk's spool at start-up); None if it could not be fetched (a row without file
+        is kept, as for any recording that could not be fetched)."""
+        active = self.track(
+            name,
+            call_id,
+            target=target,
+            policy=policy,
+            started_at=started_at,
+            agent_id=agent_id,
+            queue_id=queue_id,
+            follow_up=follow_up,
+        )
+        if active.finishing:
+            return await asyncio.shield(active.stored)
+        active.finishing = True
+        try:
+            await self._finish_active(active, audio_format, None)
+        finally:
+            active.finished_at = time.monotonic()
+        return active.stored.result() if active.stored.done() else None
 
     async def pause(self, call_id: str) -> list[str]:
         """Pause the call's live recordings (e.g. while a card number is read out)."""
@@ -239,6 +343,10 @@ class Recorder:
     async def stop(self, call_id: str) -> list[str]:
         """Stop the call's live recordings; storing follows their RecordingFinished."""
         return await self._each_live(call_id, "stop")
+
+    def tracks(self, name: str) -> bool:
+        """True when this recorder expects (or already stored) the recording ``name``."""
+        return name in self._by_name
 
     def recordings_of(self, call_id: str) -> list[ActiveRecording]:
         return list(self._by_call.get(call_id, []))
@@ -261,13 +369,19 @@ class Recorder:
     # --- finishing ---------------------------------------------------------------------------
 
     def on_event(self, event: AriEvent) -> bool:
-        """Feed ARI events here; True if it was one of our recordings finishing (never awaits)."""
-        if isinstance(event, RecordingFinished | RecordingFailed) and event.name in self._by_name:
+        """Feed ARI events here (every one: a worker listener); True if it was one of our
+        recordings finishing. Never awaits; a second RecordingFinished of one name is ignored."""
+        if not isinstance(event, RecordingFinished | RecordingFailed):
+            return False
+        active = self._by_name.get(event.name)
+        if active is None:
+            return False
+        if not active.finishing:
+            active.finishing = True
             task = asyncio.create_task(self._finish(event), name=f"recording-{event.name}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            return True
-        return False
+        return True
 
     async def on_recording_finished(self, event: RecordingFinished) -> StoredRecordingInfo | None:
         """Fetch, store, record and delete a finished recording (awaitable form of on_event);
@@ -275,6 +389,9 @@ class Recorder:
         active = self._by_name.get(event.name)
         if active is None:
             return None
+        if active.finishing:
+            return await asyncio.shield(active.stored)
+        active.finishing = True
         await self._finish(event)
         return active.stored.result() if active.stored.done() else None
 
@@ -332,36 +449,48 @@ class Recorder:
     async def _finish(self, event: RecordingFinished | RecordingFailed) -> None:
         active = self._by_name[event.name]
         try:
-            await self._finish_active(active, event)
+            if isinstance(event, RecordingFailed):
+                log.error(
+                    "call %s: recording %s failed: %s", active.call_id, event.name, event.cause
+                )
+                if not active.stored.done():
+                    active.stored.set_result(None)
+                return
+            await self._finish_active(active, event.format, event.duration)
         finally:
             active.finished_at = time.monotonic()
 
     async def _finish_active(
-        self, active: ActiveRecording, event: RecordingFinished | RecordingFailed
+        self, active: ActiveRecording, audio_format: str, duration: int | None
     ) -> None:
-        if isinstance(event, RecordingFailed):
-            log.error("call %s: recording %s failed: %s", active.call_id, event.name, event.cause)
-            if not active.stored.done():
-                active.stored.set_result(None)
-            return
+        audio_format = audio_format or active.policy.format
         try:
-            await self._store(active, event)
+            await self._store(active, audio_format, duration)
         except CallCenterError as exc:
             log.error(
                 "call %s: recording %s not fetched, left in Asterisk: %s",
                 active.call_id,
-                event.name,
+                active.name,
                 exc,
             )
             # Still record that it exists (no storage URL yet): `recordings verify` lists it
             # as not fetched, and the audio stays in Asterisk under its name.
+            row = self._unfetched_row(active, audio_format, duration)
             if self.cdr is not None:
-                self.cdr.submit_recording(self._unfetched_row(active, event))
+                self.cdr.submit_recording(row)
+            if active.follow_up is not None:
+                await active.follow_up.stored(row, None)
+                if self.cdr is not None:
+                    with contextlib.suppress(CallCenterError):
+                        await self.cdr.flush()
+                active.follow_up.announce()
             if not active.stored.done():
                 active.stored.set_result(None)
 
     @staticmethod
-    def _unfetched_row(active: ActiveRecording, event: RecordingFinished) -> dict[str, Any]:
+    def _unfetched_row(
+        active: ActiveRecording, audio_format: str, duration: int | None
+    ) -> dict[str, Any]:
         return {
             "name": active.name,
             "call_id": active.call_id,
@@ -369,28 +498,32 @@ class Recorder:
             "queue_id": active.queue_id,
             "target": active.target,
             "started_at": active.started_at,
-            "duration_seconds": float(event.duration) if event.duration is not None else None,
-            "format": event.format or active.policy.format,
+            "duration_seconds": float(duration) if duration is not None else None,
+            "format": audio_format,
             "size_bytes": None,
             "storage_url": None,
             "sha256": None,
             "expires_at": expires_at(active.started_at, active.policy),
             "deleted_at": None,
+            "kind": active.follow_up.kind if active.follow_up else "call",
         }
 
     async def _store(
-        self, active: ActiveRecording, event: RecordingFinished
+        self, active: ActiveRecording, audio_format: str, event_duration: int | None
     ) -> StoredRecordingInfo | None:
         if active.stored.done():
             return active.stored.result()
         data = await self._download(active)
-        audio_format = event.format or active.policy.format
         stored: StoredFile = await asyncio.to_thread(
             self.storage.store, active.name, audio_format, data, active.started_at
         )
+        # Read back what is on disk before Asterisk's copy may go.
+        check = await asyncio.to_thread(self.storage.verify, stored.url, stored.sha256)
+        if check != "ok":
+            raise RecordingError(f"stored copy of {active.name} is {check}", name=active.name)
         duration = wav_duration(data) if audio_format == "wav" else None
-        if duration is None and event.duration is not None:
-            duration = float(event.duration)
+        if duration is None and event_duration is not None:
+            duration = float(event_duration)
         info = StoredRecordingInfo(
             name=active.name,
             call_id=active.call_id,
@@ -404,9 +537,13 @@ class Recorder:
             storage_url=stored.url,
             sha256=stored.sha256,
             expires_at=expires_at(active.started_at, active.policy),
+            kind=active.follow_up.kind if active.follow_up else "call",
         )
         if self.cdr is not None:
             self.cdr.submit_recording(info.row())
+        if active.follow_up is not None:
+            await active.follow_up.stored(info.row(), data)
+        if self.cdr is not None:
             # Asterisk's copy goes only once the row is acknowledged (committed or spooled):
             # a crash in between leaves a duplicate, never a file nobody can find.
             await self.cdr.flush()
@@ -417,6 +554,8 @@ class Recorder:
             payload = info.row()
             payload.pop("deleted_at")
             self.hooks.emit("recording_finished", payload)
+        if active.follow_up is not None:
+            active.follow_up.announce()
         log.info(
             "call %s: recording %s stored at %s (%d bytes, sha256 %s)",
             active.call_id,

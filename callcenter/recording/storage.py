@@ -55,9 +55,12 @@ class LocalStorage:
     def store(self, name: str, audio_format: str, data: bytes, when: dt.datetime) -> StoredFile:
         """Write ``data`` atomically; returns where it is and its checksum."""
         folder = self.directory / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}"
-        folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{name}.{audio_format}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        except OSError as exc:
+            raise StorageError(f"cannot store recording {name}: {exc}", name=name) from exc
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)

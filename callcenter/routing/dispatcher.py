@@ -374,6 +374,19 @@ class Dispatcher:
                         heapq.heappush(heap, (best.key, best.call_id))
         return assignments
 
+    def wanted_elsewhere(self) -> set[str]:
+        """Agents held elsewhere (another worker owns them) who could take a caller waiting
+        here: the ones worth asking their owner for."""
+        wanted: set[str] = set()
+        for agent_id, agent in self._agents.items():
+            if (
+                agent.state is AgentState.RESERVED
+                and agent.reason == ELSEWHERE_REASON
+                and self._best_caller_for(agent_id) is not None
+            ):
+                wanted.add(agent_id)
+        return wanted
+
     def preference_order(self, call_id: str) -> list[str]:
         """Every available agent who qualifies for the caller, best first (for a worker that
         must try the next agent when another worker reserved the first)."""
@@ -415,6 +428,20 @@ class Dispatcher:
         agent.timer_until = None
         self._set_state(agent, AgentState.ON_CALL, now)
         return True
+
+    def agent_on_adopted_call(
+        self, agent_id: str, call_id: str, queue_id: str, answered_at: float, now: float
+    ) -> None:
+        """The agent is already talking on ``call_id`` (a conversation a restarted worker found
+        in Asterisk): on call from ``answered_at``, wrap-up after it, whatever state this
+        fresh dispatcher had for them (logged out until the shared rows are read)."""
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.LOGGED_OUT:
+            agent.idle_since = now
+        agent.call_id, agent.queue_id = call_id, queue_id
+        agent.answered_at = answered_at
+        agent.timer_until = None
+        self._set_state(agent, AgentState.ON_CALL, now)
 
     def agent_failed(
         self, call_id: str, agent_id: str, now: float, reason: FailureReason

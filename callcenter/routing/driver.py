@@ -39,6 +39,7 @@ from callcenter.asterisk.events import (
     ChannelStateChange,
     Dial,
     PlaybackFinished,
+    Reconnected,
     StasisEnd,
     StasisStart,
 )
@@ -46,6 +47,7 @@ from callcenter.asterisk.ids import BridgeId, ChannelId, new_bridge_id, new_chan
 from callcenter.call.messages import InboxItem
 from callcenter.config import OverflowTarget, SkillRequirement
 from callcenter.errors import CallCenterError
+from callcenter.routing.adoption import AdoptedTalk, TalkFacts, talk_bridge_name
 from callcenter.routing.model import FailureReason
 from callcenter.routing.service import AcdService, AgentOffered, OverflowDue, RingTimeUp
 from callcenter.routing.wait import CallerWait
@@ -64,6 +66,9 @@ STASIS_START_TIMEOUT = 5.0
 """Real seconds we wait for a created agent channel to enter the app before giving up."""
 
 DIAL_CONFLICT_RETRIES = 3
+
+MUSIC_AFTER_RINGING = 1.0
+"""PBX seconds an agent rung at once may take to answer before the caller hears music."""
 
 BROKEN_BRIDGE_PATIENCE = 5.0
 """Real seconds we wait for a hang-up after bridging failed because one side had left."""
@@ -138,7 +143,9 @@ class _Talk:
     leg: AgentLeg
     bridge: BridgeId
     answered_at: float
+    """``time.monotonic()`` when the agent answered."""
     wait_seconds: float
+    answered_wall: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -174,6 +181,8 @@ class QueueCall:
             estimated_wait=self._estimated_wait,
         )
         self._entered = time.monotonic()
+        self._media_started = False
+        self._media_due = 0.0
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -201,7 +210,13 @@ class QueueCall:
         )
 
     def _log(self, message: str, *args: object) -> None:
+        """Something out of the ordinary (a failed ring, an overflow): INFO."""
         log.info("call=%s queue=%s " + message, self.call_id, self.queue_id, *args)
+
+    def _debug(self, message: str, *args: object) -> None:
+        """A step every call takes: DEBUG (at INFO a call logs at most a few lines)."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("call=%s queue=%s " + message, self.call_id, self.queue_id, *args)
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -224,11 +239,19 @@ class QueueCall:
         )
         if self.record is not None:
             self.record.queue_entered(self.queue_id, at=self.entered_at, priority=self.priority)
-            if self.cdr is not None:
-                self.cdr.submit(self.record)
-        self._log("joined at position %d (priority %d)", position, self.priority)
+        self._debug("joined at position %d (priority %d)", position, self.priority)
         try:
-            await self.wait.begin()
+            offer = self.service.take_early_offer(self.call_id)
+            if offer is not None:
+                # An agent was free: their phone rings first (app_queue rings within ~3 ms).
+                # Music only if they take more than a moment to answer: a caller connected
+                # at once never hears it (and Asterisk is spared starting and stopping it).
+                self._media_due = time.monotonic() + self.service.real_seconds(MUSIC_AFTER_RINGING)
+                await self._ring(offer.agent_ids)
+            if self.record is not None and self.cdr is not None:
+                self.cdr.submit(self.record)  # bookkeeping: after the ring, not before it
+            if offer is None:
+                await self._start_media()
             return await self._wait_loop()
         finally:
             await self._clean_up()
@@ -246,11 +269,28 @@ class QueueCall:
         )
         if self.record is not None:
             self.record.event("requeued", queue=self.queue_id)
+        self._media_started = True
+        offer = self.service.take_early_offer(self.call_id)
+        if offer is not None:
+            await self._ring(offer.agent_ids)  # another agent was free: ring at once
         await self.wait.start_music()
-        self.wait.resume_announcements()
+        if not self.legs:
+            self.wait.resume_announcements()
+
+    async def _start_media(self) -> None:
+        """The wait's entry prompt or music (once), and its announcements unless a leg rings."""
+        if self._media_started:
+            return
+        self._media_started = True
+        await self.session.answered()
+        await self.wait.begin()
+        if self.legs:
+            self.wait.hold_announcements()
 
     async def _wait_loop(self) -> QueueResult:
         while True:
+            if not self._media_started and (not self.legs or time.monotonic() >= self._media_due):
+                await self._start_media()
             timeout = self._next_timeout()
             event = await self.session.next_event(timeout)
             if event is None:
@@ -263,6 +303,8 @@ class QueueCall:
     def _next_timeout(self) -> float | None:
         candidates = [t for t in (self.wait.due_in(),) if t is not None]
         now = time.monotonic()
+        if not self._media_started:
+            candidates.append(max(0.0, self._media_due - now))
         for leg in self.legs.values():
             if not leg.in_stasis:
                 candidates.append(max(0.0, leg.created_at + STASIS_START_TIMEOUT - now))
@@ -301,6 +343,8 @@ class QueueCall:
         if isinstance(event, PlaybackFinished):
             await self.wait.playback_finished(event.playback_id)
             return None
+        if isinstance(event, Reconnected):
+            return await self._after_reconnect(event)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.caller:
             return await self._caller_pressed(event.digit)
         if not isinstance(event, AriEvent):
@@ -317,10 +361,38 @@ class QueueCall:
                 return result
         return None
 
+    async def _after_reconnect(self, snapshot: Reconnected) -> QueueResult | None:
+        """Events of the WebSocket outage are lost: the music comes back if a prompt ended in
+        the gap, and each ringing agent leg is matched with what Asterisk holds now (a leg
+        that entered the app is dialled, one that went Up is answered; one that vanished gets
+        the worker's synthetic StasisEnd)."""
+        await self.wait.resync()
+        channels = {channel.id: channel for channel in snapshot.channels}
+        for leg in list(self.legs.values()):
+            channel = channels.get(leg.channel_id)
+            if channel is None or leg.ended:
+                continue
+            missed: AriEvent | None = None
+            if not leg.in_stasis and leg.channel_id in snapshot.app_channel_ids:
+                missed = StasisStart(channel=channel, args=(AGENT_LEG_ARG, self.call_id))
+            elif leg.dialled and channel.state == "Up":
+                missed = ChannelStateChange(channel=channel, state="Up")
+            if missed is not None:
+                self._log(
+                    "agent=%s leg %s: %s missed while ARI was away",
+                    leg.agent_id,
+                    leg.channel_id,
+                    type(missed).__name__,
+                )
+                result = await self._on_event(missed)
+                if result is not None:
+                    return result
+        return None
+
     def _caller_left(self) -> QueueResult:
         # The queue forgets the caller in _clean_up, after the agent legs are hung up, so
         # the freed agents are not offered a new call while their phone still rings.
-        self._log("caller hung up after %.1fs", self._waited())
+        self._debug("caller hung up after %.1fs", self._waited())
         if self.record is not None:
             self.record.queue_left("abandoned")
         return self._result("abandoned", ended_by="caller")
@@ -372,7 +444,7 @@ class QueueCall:
                 continue
             if self.record is not None:
                 leg.cdr_leg = self.record.leg_ringing(agent_id, agent.endpoint, leg.channel_id)
-            self._log("agent=%s leg %s created", agent_id, leg.channel_id)
+            self._debug("agent=%s leg %s created", agent_id, leg.channel_id)
         if not self.legs:
             self.wait.resume_announcements()
 
@@ -467,7 +539,7 @@ class QueueCall:
             await self._hang_up_leg(other)
             if self.record is not None and other.cdr_leg is not None:
                 self.record.leg_ended(other.cdr_leg, "cancelled")
-        self._log("agent=%s answered after %.1fs", leg.agent_id, self._waited())
+        self._debug("agent=%s answered after %.1fs", leg.agent_id, self._waited())
         if self.record is not None:
             self.record.queue_left("answered")
             if leg.cdr_leg is not None:
@@ -484,10 +556,22 @@ class QueueCall:
         (Asterisk answers 400 "Channel not found"): their StasisEnd is on its way."""
         # Music must stop before the bridge, or the caller hears it over the agent.
         await self.wait.stop()
+        await self.session.answered()
         self.session.watch_bridge(talk.bridge)
         self.bridges_made.append(talk.bridge)
+        # The name carries what a restarted worker needs to adopt the conversation.
+        name = talk_bridge_name(
+            TalkFacts(
+                call_id=self.call_id,
+                agent_id=talk.leg.agent_id,
+                queue_id=self.queue_id,
+                answered_at=talk.answered_wall,
+                waited=talk.wait_seconds,
+                priority=self.priority,
+            )
+        )
         try:
-            await self.ari.create_bridge("mixing", talk.bridge)
+            await self.ari.create_bridge("mixing", talk.bridge, name=name)
             await self.ari.add_to_bridge(talk.bridge, [self.caller, talk.leg.channel_id])
         except AriRequestError as exc:
             self._log("agent=%s bridge failed: %s", talk.leg.agent_id, exc)
@@ -516,28 +600,74 @@ class QueueCall:
 
     # --- talking -----------------------------------------------------------------------------
 
-    async def _talk(self, talk: _Talk) -> QueueResult | None:
+    async def carry_on_talk(self, adopted: AdoptedTalk) -> QueueResult:
+        """A conversation a restarted worker found in Asterisk (caller and agent in their
+        bridge): wait for its end as if we had bridged it, then the same clean-up (the other
+        side hung up, the bridge deleted, the agent into wrap-up)."""
+        facts = adopted.facts
+        self.session.context.queue = self.queue_id
+        agent = self.service.config.agent(facts.agent_id)
+        channel_id = adopted.agent_leg.id if adopted.agent_leg else new_channel_id("agent")
+        leg = AgentLeg(facts.agent_id, agent.endpoint, channel_id, time.monotonic())
+        leg.in_stasis = leg.dialled = True
+        leg.ended = adopted.agent_leg is None
+        if adopted.agent_leg is not None:
+            self.session.watch(leg.channel_id)
+        if self.record is not None:
+            stored = adopted.stored.leg_by_channel.get(leg.channel_id) if adopted.stored else None
+            leg.cdr_leg = self.record.leg_adopted(
+                facts.agent_id,
+                agent.endpoint,
+                leg.channel_id,
+                adopted.answered_at,
+                seq=stored["seq"] if stored else None,
+                rang_at=stored["rang_at"] if stored else None,
+            )
+        talking_for = facts.talking_for(time.time())
+        self.service.agent_on_adopted_call(
+            self.call_id,
+            facts.agent_id,
+            self.queue_id,
+            talking_for=talking_for * self.service.speed,
+            waited=facts.waited,
+        )
+        self.session.watch_bridge(adopted.bridge_id)
+        self.bridges_made.append(adopted.bridge_id)
+        talk = _Talk(
+            leg=leg,
+            bridge=adopted.bridge_id,
+            answered_at=time.monotonic() - talking_for,
+            wait_seconds=facts.waited,
+            answered_wall=facts.answered_at,
+        )
+        self._log("agent=%s conversation adopted after %.1fs", facts.agent_id, talking_for)
+        try:
+            result = await self._talk(talk, adopted=True)
+        finally:
+            await self._clean_up()
+        assert result is not None  # an adopted talk is bridged: never back to the queue
+        return result
+
+    async def _talk(self, talk: _Talk, *, adopted: bool = False) -> QueueResult | None:
         """Until one side hangs up; then the other side is hung up and the bridge deleted.
 
         None when the agent hung up before the bridge was made: the caller, who never heard
-        them, goes back to the queue."""
+        them, goes back to the queue. ``adopted``: the bridge was made by an earlier worker."""
         leg = talk.leg
         ended_by: Literal["caller", "agent"] = "agent"
         bridged = False
         try:
             # Without a bridge, only the hang-up of one side can still come: wait for it a
             # little, never for ever.
-            bridged = await self._bridge(talk)
+            bridged = True if adopted else await self._bridge(talk)
             patience = None if bridged else BROKEN_BRIDGE_PATIENCE
-            while True:
+            while not leg.ended:
                 event = await self.session.next_event(timeout=patience)
                 if event is None:
                     if patience is None:
                         continue
                     break
                 if not isinstance(event, AriEvent):
-                    continue
-                if self.recorder is not None and self.recorder.on_event(event):
                     continue
                 if isinstance(event, StasisEnd) and event.channel.id == self.caller:
                     ended_by = "caller"
@@ -547,7 +677,8 @@ class QueueCall:
                 ):
                     if isinstance(event, ChannelHangupRequest | ChannelDestroyed) and event.cause:
                         leg.hangup_cause = event.cause
-                    leg.ended = isinstance(event, StasisEnd | ChannelDestroyed)
+                    # The agent's side is hanging up already: Asterisk ends the leg itself.
+                    leg.ended = True
                     break
         finally:
             talk_seconds = (time.monotonic() - talk.answered_at) * self.service.speed
@@ -560,7 +691,7 @@ class QueueCall:
             if self.record is not None and leg.cdr_leg is not None:
                 self.record.leg_ended(leg.cdr_leg, None, cause=leg.hangup_cause)
             self.service.call_finished(leg.agent_id)
-            self._log(
+            self._debug(
                 "agent=%s call ended by the %s after %.1fs", leg.agent_id, ended_by, talk_seconds
             )
         if requeue:

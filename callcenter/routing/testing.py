@@ -17,11 +17,13 @@ from typing import Any
 from callcenter.asterisk.ari import AriSettings
 from callcenter.call.session import CallSession
 from callcenter.config import CallCenterConfig
+from callcenter.dialplan.contexts import FALLBACK_CONTEXT, FALLBACK_EXTENSION
 from callcenter.ivr.machine import IvrOutcome, QueueRequest
 from callcenter.routing.service import AcdService
 from callcenter.sim.ari_server import AriServer, start_ari_server
 from callcenter.sim.pbx import (
     BridgeCreated,
+    ChannelCreated,
     ChannelHungUp,
     DialBegan,
     DialEnded,
@@ -124,6 +126,8 @@ class CenterUnderTest:
     phones: dict[str, EndpointHandle] = field(default_factory=dict)
     dials: list[Dialled] = field(default_factory=list)
     """Every agent dial, in order (what the PBX saw)."""
+    created: list[str] = field(default_factory=list)
+    """The endpoint of every channel Asterisk built for an agent (``channels/create``)."""
     bridges_created: int = 0
 
     def watch_pbx(self) -> None:
@@ -148,6 +152,12 @@ class CenterUnderTest:
                     dial.cause = event.cause
         elif isinstance(event, BridgeCreated):
             self.bridges_created += 1
+        elif isinstance(event, ChannelCreated) and event.channel.endpoint in self.agent_phones:
+            self.created.append(event.channel.endpoint)
+
+    @property
+    def agent_phones(self) -> set[str]:
+        return {agent.endpoint for agent in self.service.config.agents}
 
     def dials_to(self, agent_id: str) -> list[Dialled]:
         endpoint = self.service.config.agent(agent_id).endpoint
@@ -182,22 +192,27 @@ async def start_acd_worker(
     cdr: Any = None,
     login: Iterable[str] | None = None,
     recorder: Any = None,
+    request_timeout: float = 2.0,
+    voicemail: Any = None,
 ) -> tuple[Worker, InboundCallFlow]:
     """A worker for ``app`` on the simulated ARI, with the inbound flow and a started
-    ``service``; logs in ``login`` (default: every agent). Stop both when done."""
+    ``service``; logs in ``login`` (default: every agent). Stop both when done. A draining
+    worker sends new callers to the rendered dialplan's fallback, as ``callcenter run``."""
     settings = WorkerSettings(
         ari=AriSettings(
             url=server.url,
             username=USER,
             password=PASSWORD,
             app=app,
-            request_timeout=2.0,
+            request_timeout=request_timeout,
             connect_timeout=2.0,
             backoff_initial=0.2,
             backoff_max=0.4,
         ),
         http_port=None,
         end_grace=1.0,
+        drain_context=FALLBACK_CONTEXT,
+        drain_extension=FALLBACK_EXTENSION,
     )
     worker = Worker(settings)
     if recorder == "from-config":
@@ -212,6 +227,7 @@ async def start_acd_worker(
         cdr=cdr,
         worker_id=service.worker_id,
         recorder=recorder,
+        voicemail=voicemail,
     )
     await service.start()
     try:
@@ -242,7 +258,11 @@ async def running_center(
     service: AcdService | None = None,
     cdr: Any = None,
     record_calls: bool = False,
+    request_timeout: float = 2.0,
+    voicemail: Any = None,
 ) -> AsyncIterator[CenterUnderTest]:
+    """``record_calls``: a recorder from the config stores recordings (and, with
+    ``voicemail``, a ``VoicemailService``, voicemail messages)."""
     pbx = SimulatedAsterisk(speed=SPEED, recordings_dir=tmp_path)
     for exten in extensions:
         pbx.dialplan.route(exten, Stasis(APP))
@@ -263,6 +283,8 @@ async def running_center(
             login=login,
             app=APP,
             recorder="from-config" if record_calls else None,
+            request_timeout=request_timeout,
+            voicemail=voicemail,
         )
     except BaseException:
         await server.close()

@@ -106,6 +106,18 @@ class CallerWait:
         self.playback = None
         await self.start_music()
 
+    async def resync(self) -> None:
+        """After an ARI reconnect: a prompt whose PlaybackFinished was lost in the gap is over
+        for Asterisk (``GET /playbacks/{id}`` 404), so the music comes back now."""
+        if self.playback is None:
+            return
+        try:
+            state = await self.ari.playback_state(self.playback)
+        except AriRequestError:
+            return
+        if state is None:
+            await self.playback_finished(self.playback)
+
     async def start_music(self) -> None:
         if not self.moh_on:
             self.moh_on = True

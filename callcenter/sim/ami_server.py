@@ -45,6 +45,7 @@ from callcenter.sim.ami_tables import (
     queue_params_frame,
     queue_summary_frame,
 )
+from callcenter.sim.extensions_conf import ExtensionsConf
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +260,13 @@ class AmiServer:
         self.secret = secret
         self.speed = speed
         self.command_results: dict[str, CommandResult] = default_command_results()
+        # What manager.conf grants our user (the rendered one: dialplan/manager.conf.j2).
+        self.read_perm = frozenset(
+            {"system", "call", "agent", "user", "dtmf", "reporting", "cdr", "dialplan"}
+        )
+        self.write_perm = frozenset({"call", "agent", "user", "command", "reporting", "originate"})
+        self.extensions: ExtensionsConf | None = None
+        """The dialplan ``dialplan show`` prints (else the PBX core's routes)."""
         self.queues: list[QueueRow] = []
         self.endpoints: list[EndpointRow] = []
         self.silent_actions: set[str] = set()
@@ -521,6 +529,10 @@ class AmiServer:
         return True
 
     async def _command(self, session: AmiSession, request: Headers) -> bool:
+        if "command" not in self.write_perm:
+            # manager.c process_message: the action's class is not in the user's write perm.
+            session.send(response("Error", request, message="Permission denied"))
+            return True
         command = " ".join(header(request, "Command").split())
         if not command:
             session.send(response("Error", request, message="No command provided"))
@@ -558,7 +570,9 @@ class AmiServer:
                 else:
                     lines.append(f"No such module '{module}'")
             return CommandResult(lines)
-        return CommandResult.no_such_command(command)
+        from callcenter.sim.ami_cli import run_cli
+
+        return run_cli(self, command) or CommandResult.no_such_command(command)
 
     async def _queue_status(self, session: AmiSession, request: Headers) -> bool:
         action_id = header(request, "ActionID") or None

@@ -86,7 +86,9 @@ def playback_json(playback: Playback) -> Json:
 
 
 def live_recording_json(recording: LiveRecording, *, with_duration: bool = False) -> Json:
-    """A LiveRecording; RecordingFinished adds the whole seconds recorded (``duration``)."""
+    """A LiveRecording; RecordingFinished adds the whole seconds recorded (``duration``) and,
+    for a recording started with ``maxSilenceSeconds``, ``talking_duration`` and
+    ``silence_duration``."""
     body: Json = {
         "name": recording.name,
         "format": recording.format,
@@ -95,6 +97,11 @@ def live_recording_json(recording: LiveRecording, *, with_duration: bool = False
     }
     if with_duration:
         body["duration"] = int(recording.duration_seconds())
+        if recording.max_silence > 0 and recording.talking_seconds is not None:
+            # Only with a non-zero maxSilenceSeconds (recordings.json, LiveRecording).
+            talking = int(round(recording.talking_seconds, 3))  # whole seconds, as Asterisk
+            body["talking_duration"] = talking
+            body["silence_duration"] = max(0, body["duration"] - talking)
     if recording.cause:
         body["cause"] = recording.cause
     return body
@@ -112,6 +119,16 @@ def endpoint_json(endpoint: EndpointRecord) -> Json:
         "resource": endpoint.resource,
         "state": "online" if endpoint.online else "offline",
         "channel_ids": list(endpoint.channel_ids),
+    }
+
+
+def contact_info_json(endpoint: EndpointRecord, status: str) -> Json:
+    """A ContactInfo as chan_pjsip reports a qualify result (``Reachable``/``Unreachable``)."""
+    return {
+        "uri": f"sip:{endpoint.resource}@127.0.0.1:5060",
+        "contact_status": status,
+        "aor": endpoint.resource,
+        "roundtrip_usec": "0" if status != "Reachable" else "800",
     }
 
 

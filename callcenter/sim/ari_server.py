@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.sim import ari_docs, ari_models
+from callcenter.sim import ari_docs, ari_models, sounds
 from callcenter.sim.ari_spec import OPERATIONS, Operation, Param
 from callcenter.sim.pbx import PbxError, SimulatedAsterisk
 
@@ -225,6 +225,7 @@ def _record_on(pbx: SimulatedAsterisk, target_uri: str, p: Params) -> Reply:
         max_duration=p.get("maxDurationSeconds", 0),
         if_exists=p.get("ifExists", "fail"),
         terminate_on=p.get("terminateOn", "none"),
+        max_silence=p.get("maxSilenceSeconds", 0),
     )
     return Reply(201, body)
 
@@ -516,7 +517,25 @@ def _applications_filter(pbx: SimulatedAsterisk, p: Params) -> Reply:
     return _ok(ari_models.application_json(app))
 
 
+def _sounds_list(pbx: SimulatedAsterisk, p: Params) -> Reply:
+    try:
+        return _ok(sounds.list_sounds_json(pbx, p.get("lang"), p.get("format")))
+    except sounds.SoundNotFound as exc:
+        raise PbxError(404, exc.message) from exc
+
+
+def _sounds_get(pbx: SimulatedAsterisk, p: Params) -> Reply:
+    # Asterisk decodes each path segment after splitting (res_ari.c ast_ari_invoke), so
+    # GET /sounds/callcenter%2Fwelcome asks for the sound "callcenter/welcome".
+    try:
+        return _ok(sounds.sound_json(pbx, p["soundId"]))
+    except sounds.SoundNotFound as exc:
+        raise PbxError(404, exc.message) from exc
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
+    ("sounds", "list"): _sounds_list,
+    ("sounds", "get"): _sounds_get,
     ("asterisk", "getInfo"): _asterisk_info,
     ("asterisk", "ping"): _asterisk_ping,
     ("endpoints", "list"): _endpoints_list,
@@ -739,7 +758,26 @@ class AriServer:
         self.app = web.Application(middlewares=[self._auth_middleware])
         self._runner: web.AppRunner | None = None
         self._streams: set[EventStream] = set()
+        self._late_replies: dict[tuple[str, str], list[float]] = {}
+        self.accepting_websockets = True
+        """False: events WebSocket handshakes are refused (503), as while res_ari restarts."""
         self._register_routes()
+
+    async def drop_websockets(self, *, refuse_new: bool = False) -> None:
+        """Close every events WebSocket from the server side; ``refuse_new`` keeps clients out
+        (``accepting_websockets``) until a test lets them back in. The apps keep their
+        channels, bridges and subscriptions; events meanwhile are lost, as on Asterisk."""
+        if refuse_new:
+            self.accepting_websockets = False
+        for stream in list(self._streams):
+            with contextlib.suppress(Exception):
+                await stream.ws.close()
+
+    def answer_late(self, resource: str, nickname: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` requests of this operation (``"channels", "play"``) are carried
+        out at once but answered ``seconds`` (real) later: a client whose time-out is shorter
+        sees a time-out for a request Asterisk did handle (a busy box's taskprocessor queue)."""
+        self._late_replies.setdefault((resource, nickname), []).extend([seconds] * times)
 
     @property
     def url(self) -> str:
@@ -799,11 +837,15 @@ class AriServer:
                         body = json.loads(text)
                     except json.JSONDecodeError:
                         return _json_response(400, {"message": "Failed to parse JSON body"})
+            late = self._late_replies.get((operation.resource, operation.nickname))
+            delay = late.pop(0) if late else 0.0
             try:
                 params = parse_params(operation, dict(request.match_info), request.query, body)
                 reply = handler(self.pbx, params)
             except PbxError as exc:
+                await asyncio.sleep(delay)
                 return _json_response(exc.status, exc.body())
+            await asyncio.sleep(delay)
             if reply.status == 204 or reply.body is None:
                 return web.Response(status=reply.status)
             if isinstance(reply.body, bytes):
@@ -818,6 +860,8 @@ class AriServer:
         apps = [name for name in request.query.get("app", "").split(",") if name]
         if not apps:
             return _json_response(400, {"message": "Missing param app"})
+        if not self.accepting_websockets:
+            return _json_response(503, {"message": "Service Unavailable"})
         subscribe_all = request.query.get("subscribeAll", "false").lower() in ("true", "1", "yes")
         ws = web.WebSocketResponse(protocols=("ari",), heartbeat=None)
         await ws.prepare(request)

@@ -65,6 +65,7 @@ RESOURCES: tuple[tuple[str, str], ...] = (
     ("channels", "Channel resources"),
     ("bridges", "Bridge resources"),
     ("recordings", "Recording resources"),
+    ("sounds", "Sound resources"),
     ("playbacks", "Playback control resources"),
     ("deviceStates", "Device state resources"),
     ("events", "WebSocket resource"),
@@ -72,6 +73,22 @@ RESOURCES: tuple[tuple[str, str], ...] = (
 )
 
 OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "sounds",
+        "GET",
+        "/sounds",
+        "list",
+        "List[Sound]",
+        (Param("lang", "query", "string"), Param("format", "query", "string")),
+    ),
+    Operation(
+        "sounds",
+        "GET",
+        "/sounds/{soundId}",
+        "get",
+        "Sound",
+        (Param("soundId", "path", "string", required=True),),
+    ),
     Operation(
         "asterisk",
         "GET",
@@ -957,6 +974,20 @@ MODELS: dict[str, Model] = {
             "bridgevars": Prop("object"),
         },
     ),
+    "FormatLangPair": Model(
+        "FormatLangPair",
+        "sounds",
+        {"language": Prop("string", required=True), "format": Prop("string", required=True)},
+    ),
+    "Sound": Model(
+        "Sound",
+        "sounds",
+        {
+            "id": Prop("string", required=True),
+            "text": Prop("string"),
+            "formats": Prop("List[FormatLangPair]", required=True),
+        },
+    ),
     "Playback": Model(
         "Playback",
         "playbacks",
@@ -1245,6 +1276,42 @@ MODELS: dict[str, Model] = {
         "events",
         {"endpoint": Prop("Endpoint", required=True)},
         extends="Event",
+    ),
+    "ContactStatusChange": Model(
+        "ContactStatusChange",
+        "events",
+        {
+            "endpoint": Prop("Endpoint", required=True),
+            "contact_info": Prop("ContactInfo", required=True),
+        },
+        extends="Event",
+    ),
+    "PeerStatusChange": Model(
+        "PeerStatusChange",
+        "events",
+        {"endpoint": Prop("Endpoint", required=True), "peer": Prop("Peer", required=True)},
+        extends="Event",
+    ),
+    "ContactInfo": Model(
+        "ContactInfo",
+        "events",
+        {
+            "uri": Prop("string", required=True),
+            "contact_status": Prop("string", required=True),
+            "aor": Prop("string", required=True),
+            "roundtrip_usec": Prop("string"),
+        },
+    ),
+    "Peer": Model(
+        "Peer",
+        "events",
+        {
+            "peer_status": Prop("string", required=True),
+            "cause": Prop("string"),
+            "address": Prop("string"),
+            "port": Prop("string"),
+            "time": Prop("string"),
+        },
     ),
     "Dial": Model(
         "Dial",

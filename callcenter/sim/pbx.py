@@ -61,18 +61,22 @@ recordings measure simulated seconds, so a 3 s recording at speed 20 takes 0.15 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from callcenter.sim import ari_models, wav
+from callcenter.sim.voice import Voice
+from callcenter.sounds import core_sounds
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +122,12 @@ HANGUP_REASONS: dict[str, int] = {
 # Cause Asterisk reports on the ChannelHangupRequest raised by an ARI hangup or a dial time-out.
 APP_HANGUP_REQUEST_CAUSE = 32
 
-# Sounds that exist on a stock Asterisk with the core sound package, with their length in
-# seconds. Anything else fails like a missing file (201, PlaybackStarted, PlaybackFinished
-# "failed"), as the capture shows for sound:no-such-sound-file.
+# Lengths in seconds of some of the core sounds a stock Asterisk 22 has (every core sound
+# exists: callcenter/sounds.py). Anything else fails like a missing file (201, PlaybackStarted,
+# PlaybackFinished "failed"), as the capture shows for sound:no-such-sound-file.
 STANDARD_SOUNDS: dict[str, float] = {
     "hello-world": 1.4,
+    "vm-press": 0.72,
     "beep": 0.42,
     "demo-congrats": 19.0,
     "vm-goodbye": 0.9,
@@ -545,6 +550,10 @@ class Dialplan:
         """The route for an extension, or None (Asterisk then hangs up with cause 1)."""
         return self._routes.get((context, exten))
 
+    def routes(self) -> list[DialplanRoute]:
+        """Every route, for ``dialplan show`` over AMI."""
+        return list(self._routes.values())
+
 
 # ---------------------------------------------------------------------------------------------
 # Endpoints and what their phones do when dialled.
@@ -717,6 +726,14 @@ class SimCall:
         """Answer a ringing agent phone (for EndpointBehaviour.manual())."""
         self._pbx.answer_dialled(self.channel_id)
 
+    def speak(self, seconds: float) -> None:
+        """Talk for ``seconds`` (simulated) from now, then fall silent (see ``sim.voice``)."""
+        self._pbx.set_voice(self.channel_id, talk_seconds=seconds)
+
+    def fall_silent(self) -> None:
+        """Stop talking (a phone starts out talking for ever)."""
+        self._pbx.set_voice(self.channel_id, talk_seconds=None)
+
     async def next_event(self, timeout: float = 5.0) -> CallEvent:  # noqa: ASYNC109
         """The next thing this phone noticed."""
         return await asyncio.wait_for(self._events.get(), timeout)
@@ -834,6 +851,8 @@ class Channel:
         self.snoop_target: str | None = None
         self.snoop_ids: list[str] = []
         self.timers: set[asyncio.TimerHandle] = set()
+        self.voice = Voice()
+        """When the far end talks (``SimCall.speak``): what a recording of it holds."""
 
     @property
     def is_pjsip(self) -> bool:
@@ -939,6 +958,9 @@ class LiveRecording:
         max_duration: int,
         terminate_on: str,
         if_exists: str,
+        max_silence: int = 0,
+        app: str | None = None,
+        voice: Voice | None = None,
     ) -> None:
         self._pbx = pbx
         self.name = name
@@ -947,6 +969,15 @@ class LiveRecording:
         self.state = "queued"
         self.cause = ""
         self.max_duration = max_duration
+        self.max_silence = max_silence
+        self.app = app
+        """The app that asked for it: recording events go to it (``stasis_app_control_publish``)
+        even once its channel is gone."""
+        self.voice = voice
+        """A channel recording's far end (what it hears); None for a bridge."""
+        self.talking_seconds: float | None = None
+        """Simulated seconds of talking, once stopped (``maxSilenceSeconds`` set)."""
+        self.silence_timer: asyncio.TimerHandle | None = None
         self.terminate_on = terminate_on
         self.if_exists = if_exists
         self.started_at: float = 0.0
@@ -998,6 +1029,8 @@ class SimulatedAsterisk:
     """The simulated Asterisk 22: one instance per test or demo, bound to the running loop."""
 
     version = "22.10.1"
+    instances: ClassVar[weakref.WeakSet[SimulatedAsterisk]] = weakref.WeakSet()
+    """Every PBX made in this process (tests check none is left holding calls)."""
 
     def __init__(
         self,
@@ -1014,7 +1047,14 @@ class SimulatedAsterisk:
         self.recordings_dir = recordings_dir or Path(
             os.environ.get("CALLCENTER_SIM_RECORDINGS", "/tmp/callcenter-sim-recordings")
         )
-        self.sounds: dict[str, float] = {**STANDARD_SOUNDS, **(sounds or {})}
+        # Every core sound of Asterisk 22 exists (2 s unless STANDARD_SOUNDS knows better).
+        self.sounds: dict[str, float] = {
+            **dict.fromkeys(core_sounds(), DEFAULT_SOUND_SECONDS),
+            **STANDARD_SOUNDS,
+            **(sounds or {}),
+        }
+        self.sound_languages: dict[str, tuple[str, ...]] = {}
+        """Languages of a sound's files when not only ``en`` (GET /sounds, sim/sounds.py)."""
         self.startup_time = _now()
         self.last_reload_time = self.startup_time
         self.dialplan = Dialplan()
@@ -1041,6 +1081,7 @@ class SimulatedAsterisk:
         self._pbx_timers: set[asyncio.TimerHandle] = set()
         self._device_states: dict[str, str] = {}
         self._closed = False
+        SimulatedAsterisk.instances.add(self)
 
     # -- clock --------------------------------------------------------------------------------
 
@@ -1067,6 +1108,16 @@ class SimulatedAsterisk:
         )
         timers.add(handle)
         return handle
+
+    def leftovers(self) -> list[str]:
+        """What is still up: channels (with their dialplan app) and bridges (with their
+        members). A test that ends with anything here left a call behind."""
+        found = [
+            f"channel {c.id} {c.name} ({c.state}, {c.dialplan.app_name or 'no app'})"
+            for c in self.channels.values()
+        ]
+        found += [f"bridge {b.id} {b.name!r} with {b.channel_ids}" for b in self.bridges.values()]
+        return found
 
     async def close(self) -> None:
         """Cancel every pending timer (call at the end of a test)."""
@@ -1106,9 +1157,13 @@ class SimulatedAsterisk:
 
     # -- sounds -------------------------------------------------------------------------------
 
-    def add_sound(self, name: str, seconds: float = DEFAULT_SOUND_SECONDS) -> None:
+    def add_sound(
+        self, name: str, seconds: float = DEFAULT_SOUND_SECONDS, *, language: str = "en"
+    ) -> None:
         """Make ``sound:name`` exist (e.g. the project's IVR prompts), ``seconds`` long."""
         self.sounds[name] = seconds
+        if language != "en":
+            self.sound_languages[name] = (language,)
 
     def media_duration(self, media_uri: str) -> float | None:
         """Simulated length of a media URI, or None when Asterisk could not play it."""
@@ -1234,14 +1289,30 @@ class SimulatedAsterisk:
         return handle
 
     def set_endpoint_online(self, record: EndpointRecord, online: bool) -> None:
+        """The phone's contact answers qualify again (online) or stops answering (offline).
+
+        As Asterisk 22.10.1 with chan_pjsip: ContactStatusChange (Reachable/Unreachable),
+        PeerStatusChange and EndpointStateChange, sent only to apps subscribed to the endpoint
+        (``endpoint:PJSIP/1001``, or ``endpoint:PJSIP`` for all) or to every event; then the
+        device state. While offline, ``channels/create`` to it answers 500 "Allocation failed".
+        """
         if record.online == online:
             return
         record.online = online
+        endpoint = ari_models.endpoint_json(record)
+        targets = [record.device, record.technology]
+        status = "Reachable" if online else "Unreachable"
         self._publish(
-            "EndpointStateChange",
-            {"endpoint": ari_models.endpoint_json(record)},
-            endpoints=[record.device, record.technology],
+            "ContactStatusChange",
+            {"endpoint": endpoint, "contact_info": ari_models.contact_info_json(record, status)},
+            endpoints=targets,
         )
+        self._publish(
+            "PeerStatusChange",
+            {"endpoint": endpoint, "peer": {"peer_status": status}},
+            endpoints=targets,
+        )
+        self._publish("EndpointStateChange", {"endpoint": endpoint}, endpoints=targets)
         self._refresh_device_state(record)
 
     def endpoint_device_state(self, record: EndpointRecord) -> str:
@@ -1661,8 +1732,9 @@ class SimulatedAsterisk:
 
     def _endpoint_for(self, endpoint: str) -> EndpointRecord:
         record = self.endpoints.get(endpoint)
-        if record is None:
-            # Asterisk cannot build a channel for an endpoint it does not know.
+        if record is None or not record.online:
+            # Asterisk cannot build a channel for an endpoint it does not know, nor for one
+            # whose contact is unreachable or unqualified (seen on 22.10.1: same 500).
             raise PbxError(500, "Allocation failed", key="error")
         return record
 
@@ -1848,8 +1920,10 @@ class SimulatedAsterisk:
         if channel.dial.via_originate:
             self._publish_dial(channel, "RINGING", channel.dial.dialstring)
         else:
-            self._publish_dial(channel, "RINGING", "")
+            # Two threads of Asterisk race here: the call-flow and bridged-calls captures show
+            # the state change first (three times), the failure-paths one the Dial once.
             self._set_state(channel, "Ringing")
+            self._publish_dial(channel, "RINGING", "")
         assert channel.far_end is not None and channel.endpoint is not None
         channel.far_end._notice("ringing")
         if channel.endpoint.handle is not None:
@@ -1995,6 +2069,12 @@ class SimulatedAsterisk:
             self._publish_channel("ChannelHangupRequest", channel, **request)
         if channel.id in self._queue_calls or channel.id in self._queue_member_calls:
             self._queue_channel_ending(channel, cause)
+        # A channel recording ends with its channel, but its RecordingFinished is published
+        # by the recording's own thread once the file is closed: it can reach the app after
+        # the channel's StasisEnd and ChannelDestroyed (as a bridge recording's does).
+        for recording in self._recording_targets.pop(f"channel:{channel.id}", []):
+            recording.stopped_at = self.loop_time()
+            self._later(0.0, functools.partial(self._finish_recording, recording))
         self._stop_target_media(f"channel:{channel.id}")
         if channel.bridge is not None:
             self._leave_bridge(channel)
@@ -2481,6 +2561,8 @@ class SimulatedAsterisk:
         self.bridges[bridge.id] = bridge
         if self._listeners:
             self._notify(BridgeCreated(at=_now(), bridge=bridge.snapshot()))
+        # Only apps that take every event hear it: nobody is subscribed to a new bridge yet.
+        self._publish("BridgeCreated", {"bridge": ari_models.bridge_json(bridge)}, bridges=[bridge])
         return bridge
 
     def get_bridge(self, bridge_id: str) -> Bridge:
@@ -2585,6 +2667,17 @@ class SimulatedAsterisk:
         if channel.far_end is not None:
             channel.far_end._notice("unbridged")
         self._update_bridge_peers(bridge)
+        if not bridge.channel_ids and f"bridge:{bridge.id}" in self._recording_targets:
+            # The recorder channel is "lonely" once no real channel is left: it leaves and the
+            # recording ends, a moment after the last leg was destroyed and before the app
+            # deletes the bridge (22.10.1: ChannelDestroyed, RecordingFinished, BridgeDestroyed).
+            self._later(0.0, lambda: self._finish_lonely_recordings(bridge))
+
+    def _finish_lonely_recordings(self, bridge: Bridge) -> None:
+        if self.bridges.get(bridge.id) is not bridge or bridge.channel_ids:
+            return
+        for recording in list(self._recording_targets.get(f"bridge:{bridge.id}", [])):
+            self.stop_recording(recording.name)
 
     def _update_bridge_peers(self, bridge: Bridge) -> None:
         """BRIDGEPEER / BRIDGEPVTCALLID on every member of a mixing bridge with a peer."""
@@ -2727,10 +2820,13 @@ class SimulatedAsterisk:
         for call in self._playback_listeners(playback):
             call._notice("playback_finished", playback.media_uri)
         if playback.next_media_uri is not None:
-            playback.index += 1
+            # PlaybackContinuing names the media that ended (and the next one), then a
+            # PlaybackStarted names the next (capture: hello-world, then vm-press).
             playback.state = "continuing"
             self._publish_playback("PlaybackContinuing", playback)
+            playback.index += 1
             playback.state = "playing"
+            self._publish_playback("PlaybackStarted", playback)
             self._play_current_media(playback)
             return
         self._finish_playback(playback, "done")
@@ -2859,13 +2955,19 @@ class SimulatedAsterisk:
         max_duration: int,
         if_exists: str,
         terminate_on: str,
+        max_silence: int = 0,
     ) -> Json:
         """POST .../record on a channel or bridge: a LiveRecording (state queued)."""
         kind, _, target_id = target_uri.partition(":")
+        voice: Voice | None = None
         if kind == "channel":
-            self._stasis_channel(target_id)
+            channel = self._stasis_channel(target_id)
+            app, voice = channel.stasis_app, channel.voice
         else:
-            self.get_bridge(target_id)
+            bridge = self.get_bridge(target_id)
+            app = next((a.name for a in self.apps.values() if bridge.id in a.bridge_ids), None)
+        if max_silence < 0:
+            raise PbxError(400, "maxSilenceSeconds must be non-negative")
         _check_recording_name(name)
         if max_duration < 0:
             raise PbxError(400, "maxDurationSeconds must be non-negative")
@@ -2887,6 +2989,9 @@ class SimulatedAsterisk:
             max_duration=max_duration,
             terminate_on=terminate_on,
             if_exists=if_exists,
+            max_silence=max_silence,
+            app=app,
+            voice=voice,
         )
         self.live_recordings[name] = recording
         self._recording_targets.setdefault(target_uri, []).append(recording)
@@ -2909,6 +3014,7 @@ class SimulatedAsterisk:
             {"recording": ari_models.live_recording_json(recording, **options)},
             channels=channels,
             bridges=bridges,
+            apps=(recording.app,) if recording.app else (),
         )
 
     def _start_recording(self, recording: LiveRecording) -> None:
@@ -2924,11 +3030,53 @@ class SimulatedAsterisk:
             recording.timer = self._later(
                 recording.max_duration, lambda: self.stop_recording(recording.name)
             )
+        self._watch_silence(recording)
+
+    def set_voice(self, channel_id: str, *, talk_seconds: float | None) -> None:
+        """The far end of a channel talks for ``talk_seconds`` from now (None: falls silent);
+        recordings of the channel started with ``maxSilenceSeconds`` watch the silence."""
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.gone:
+            return
+        now = self.loop_time()
+        if talk_seconds is None:
+            channel.voice.fall_silent(now)
+        else:
+            channel.voice.speak(now, talk_seconds / self.speed)
+        for recording in self._recording_targets.get(f"channel:{channel.id}", []):
+            self._watch_silence(recording)
+
+    def _watch_silence(self, recording: LiveRecording) -> None:
+        """As app.c's silence detection: a channel recording with ``maxSilenceSeconds`` ends
+        once its far end has been silent that long."""
+        if recording.silence_timer is not None:
+            recording.silence_timer.cancel()
+            recording.silence_timer = None
+        voice = recording.voice
+        if voice is None or recording.max_silence <= 0 or recording.state != "recording":
+            return
+        now = self.loop_time()
+        quiet_from = voice.next_silence(now)
+        if quiet_from is None:
+            return  # talking for ever
+        since = voice.silent_since(quiet_from)
+        start = max(recording.started_at, since if since is not None else quiet_from)
+        due = start + recording.max_silence / self.speed
+        if due <= now:
+            self.stop_recording(recording.name)
+            return
+        recording.silence_timer = asyncio.get_running_loop().call_later(
+            due - now, lambda: self._watch_silence(recording)
+        )
 
     def _recorded_bridge(self, recording: LiveRecording) -> Bridge | None:
         kind, _, target_id = recording.target_uri.partition(":")
         bridge = self.bridges.get(target_id) if kind == "bridge" else None
         return bridge if bridge is not None and bridge.bridge_type == "mixing" else None
+
+    def _finish_recording(self, recording: LiveRecording) -> None:
+        if self.live_recordings.get(recording.name) is recording:
+            self.stop_recording(recording.name)
 
     def get_live_recording(self, name: str) -> LiveRecording:
         recording = self.live_recordings.get(name)
@@ -2942,9 +3090,13 @@ class SimulatedAsterisk:
         if recording.timer is not None:
             recording.timer.cancel()
             recording.timer = None
+        if recording.silence_timer is not None:
+            recording.silence_timer.cancel()
+            recording.silence_timer = None
         if recording.started_at == 0.0:
             recording.started_at = self.loop_time()
-        recording.stopped_at = self.loop_time()
+        if recording.stopped_at is None:  # (set already when its channel hung up)
+            recording.stopped_at = self.loop_time()
         if recording.paused_since is not None:
             recording.paused_total += recording.stopped_at - recording.paused_since
             recording.paused_since = None
@@ -2969,13 +3121,29 @@ class SimulatedAsterisk:
         seconds = recording.duration_seconds()
         path = self.recordings_dir / f"{recording.name}.{recording.format}"
         silent = recording.muted
-        if recording.format == "wav":
+        segments = self._voice_segments(recording)
+        if segments is not None:
+            recording.talking_seconds = sum(s for s, quiet in segments if not quiet)
+        if segments is not None and recording.format == "wav" and recording.if_exists != "append":
+            wav.write_wav_segments(path, segments)
+        elif recording.format == "wav":
             if recording.if_exists == "append" and path.is_file():
                 wav.append_wav(path, seconds, silent=silent)
             else:
                 wav.write_wav(path, seconds, silent=silent)
         else:
             wav.write_raw(path, seconds, RECORDING_FORMATS[recording.format])
+
+    def _voice_segments(self, recording: LiveRecording) -> list[tuple[float, bool]] | None:
+        """(simulated seconds, silent) of what a channel recording heard; None for a bridge,
+        a paused or muted recording (written as before: tone, or silence when muted)."""
+        if recording.voice is None or recording.paused_total or recording.muted:
+            return None
+        stop = recording.stopped_at if recording.stopped_at is not None else self.loop_time()
+        return [
+            (seconds * self.speed, silent)
+            for seconds, silent in recording.voice.segments(recording.started_at, stop)
+        ]
 
     def pause_recording(self, name: str, paused: bool) -> None:
         recording = self.get_live_recording(name)

@@ -19,6 +19,7 @@ Pure data and a reproducible plan; ``synthetic.py`` plays it against the PBX cor
         talk_time: {normal: {mean: 20, stddev: 5}}
         no_answer_probability: 0.1
         busy_probability: 0.05
+        offline: [{at: 30, seconds: 20}]            # unreachable for a while (optional)
 
 A duration is a number of seconds or one distribution: ``{uniform: [a, b]}``,
 ``{exponential: mean}``, ``{normal: {mean: m, stddev: s}}``. Sampled values are never negative.
@@ -128,6 +129,14 @@ class CallerSection(_Strict):
     fixed: tuple[FixedCaller, ...] = ()
 
 
+class OfflinePeriod(_Strict):
+    """The phone stops answering qualify at ``at`` (scenario seconds) for ``seconds``: Asterisk
+    marks its contact Unreachable, the endpoint offline, and ``channels/create`` to it fails."""
+
+    at: float = Field(ge=0)
+    seconds: float = Field(gt=0)
+
+
 class AgentBehaviour(_Strict):
     """How one simulated agent phone behaves when rung."""
 
@@ -136,6 +145,8 @@ class AgentBehaviour(_Strict):
     talk_time: Distribution = Distribution(kind="constant", value=10.0)
     no_answer_probability: Probability = 0.0
     busy_probability: Probability = 0.0
+    offline: tuple[OfflinePeriod, ...] = ()
+    """When the phone is unreachable (e.g. ``[{at: 30, seconds: 20}]``)."""
 
     @property
     def technology(self) -> str:

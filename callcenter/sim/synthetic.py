@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callcenter.sim.pbx import EndpointBehaviour, EndpointHandle, SimCall, SimulatedAsterisk
-from callcenter.sim.scenario import AgentBehaviour, PlannedCaller, Scenario, plan_callers
+from callcenter.sim.scenario import (
+    AgentBehaviour,
+    OfflinePeriod,
+    PlannedCaller,
+    Scenario,
+    plan_callers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +146,9 @@ class SyntheticRun:
             self._spawn(self._caller(result, start), f"caller-{result.caller.n}")
             for result in self.report.callers
         ]
+        for agent in self.scenario.agents:
+            for period in agent.offline:
+                self._spawn(self._offline(agent, period, start), f"offline-{agent.endpoint}")
         try:
             await asyncio.gather(*callers)
         finally:
@@ -182,6 +191,17 @@ class SyntheticRun:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _offline(self, agent: AgentBehaviour, period: OfflinePeriod, start: float) -> None:
+        """Take the agent's phone offline for a while (``offline`` in the scenario)."""
+        phone = self.agents.get(agent.endpoint)
+        if phone is None:
+            return
+        loop, speed = asyncio.get_running_loop(), self.pbx.speed
+        await asyncio.sleep(max(0.0, start + period.at / speed - loop.time()))
+        phone.set_online(False)
+        await asyncio.sleep(period.seconds / speed)
+        phone.set_online(True)
 
     async def _caller(self, result: CallerResult, start: float) -> None:
         loop = asyncio.get_running_loop()

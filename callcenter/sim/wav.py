@@ -46,6 +46,18 @@ def write_wav(path: Path, seconds: float, *, silent: bool = False) -> int:
     return path.stat().st_size
 
 
+def write_wav_segments(path: Path, segments: list[tuple[float, bool]]) -> int:
+    """Write a WAV file of ``(seconds, silent)`` pieces: tone where someone talks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(SAMPLE_WIDTH)
+        out.setframerate(SAMPLE_RATE)
+        for seconds, silent in segments:
+            out.writeframes(pcm_samples(seconds, silent=silent))
+    return path.stat().st_size
+
+
 def append_wav(path: Path, seconds: float, *, silent: bool = False) -> int:
     """Append ``seconds`` of audio to an existing WAV file (ifExists=append)."""
     with wave.open(str(path), "rb") as old:

@@ -38,6 +38,7 @@ from callcenter.db.engine import DatabaseError
 from callcenter.db.sessions import SessionStore
 from callcenter.db.users import SignInRefused, TotpRequired, UserStore
 from callcenter.errors import CallCenterError, ConflictError, NotFoundError
+from callcenter.text import REASON_MAX_LENGTH, text_problem
 from callcenter.web.desktop import agent_view, local_time
 from callcenter.web.security import (
     SESSION_COOKIE,
@@ -400,6 +401,11 @@ async def agent_state_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     action = str(form.get("action", ""))
     reason = str(form.get("reason", "")).strip() or None
+    problem = text_problem(reason, REASON_MAX_LENGTH) if reason else None
+    if problem is not None:
+        # Refused here, before the ACD service: a reason the database cannot hold would be
+        # accepted in memory and then lost.
+        raise web.HTTPBadRequest(text=f"the reason {problem}")
     live, agent_id = deps.live, session.agent_id
     if action == "available":
         state = _agent_snapshot(deps, agent_id).get("state")
@@ -520,7 +526,7 @@ async def force_agent_submit(request: web.Request) -> web.StreamResponse:
         raise web.HTTPServiceUnavailable(text="no worker is running")
     agent_id = request.match_info["agent_id"]
     action = request.match_info["action"]
-    reason = f"by supervisor {session_of(request).username}"
+    reason = f"by supervisor {session_of(request).username}"[:REASON_MAX_LENGTH]
     if action == "pause":
         await deps.live.pause(agent_id, reason)
     elif action == "logout":

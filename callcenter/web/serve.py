@@ -30,6 +30,7 @@ from callcenter.db.users import UserStore, user_store
 from callcenter.web.app import WebDeps, add_web_routes
 from callcenter.web.live import WorkerLiveView
 from callcenter.web.security import SessionCodec, SignInRateLimit
+from callcenter.web.voicemail import add_voicemail_routes
 from callcenter.web.wallboard import WallboardHistory, chart_samples
 
 if TYPE_CHECKING:
@@ -192,6 +193,7 @@ def build_web(
         },
     )
     add_web_routes(app, deps)
+    add_voicemail_routes(app)
     app[LIVE_KEY] = live
 
     async def owned_tasks(_app: web.Application) -> AsyncIterator[None]:

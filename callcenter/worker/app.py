@@ -13,10 +13,15 @@ dialled number (or the default flow) runs in a task the worker owns.
 - Asterisk unreachable: the adapter keeps retrying with backoff and logs each attempt. The AMI
   client (``settings.ami``, ``Worker.ami``, also ``session.ami``) connects in the background the
   same way; a call flow must not assume it is up.
-- At the first connection, channels already in the app (a worker that died) are taken over:
-  orphan agent legs hung up, callers not in a bridge started again as new calls, unless
-  ``on_orphan_caller`` (set by the inbound flow) says where the call was: then it carries on
-  under its old call id (``CallSession.resume``). ``takeover_done`` is set once that is over.
+- At the first connection, channels already in the app (a worker that died) are taken over.
+  Each caller is handed to ``on_orphan_caller`` (set by the inbound flow) with the bridge it
+  is in and our own channels (agent legs) beside it: a ``ResumedCall`` carries the call on
+  under its old call id (``CallSession.resume``: back in its queue, or a conversation adopted
+  with its agent leg); otherwise a caller in no bridge starts again as a new call (the IVR from
+  the top rather than silence) and a bridged one is left alone. Agent legs and snoops that no
+  adopted conversation holds are hung up, and the app's bridges nobody is left in are deleted
+  (Asterisk keeps bridges until the app deletes them). ``takeover_done`` is set once that is
+  over.
 - After an ARI reconnect the worker compares its calls with what Asterisk still holds: a call
   whose caller is gone gets a synthetic StasisEnd (Asterisk sent the real one while we were
   away), so its flow ends normally; every other call finds the ``Reconnected`` snapshot in its
@@ -24,6 +29,8 @@ dialled number (or the default flow) runs in a task the worker owns.
 
 ``add_event_listener(fn)`` hands every event to ``fn`` as well (e.g. EndpointStateChange, which
 no call claims); it runs in the WebSocket read loop and must not block.
+``add_connect_listener(fn)`` calls ``fn(snapshot)`` after each (re)connection, once the calls
+have their ``Reconnected`` snapshot (e.g. to subscribe to endpoints again); it must not block.
 
 Channels the app creates itself (agent legs, snoops) must be claimed before they are created;
 an unclaimed StasisStart whose first app argument is in ``OWN_LEG_ARGS`` is logged and left
@@ -38,7 +45,7 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,35 +62,34 @@ from callcenter.asterisk.events import (
     StasisEnd,
     StasisStart,
 )
-from callcenter.asterisk.ids import CallId, ChannelId
 from callcenter.call.messages import InboxItem
 from callcenter.call.router import EventRouter
 from callcenter.call.session import CallEnded, CallFlow, CallSession
+from callcenter.dialplan.contexts import FALLBACK_CONTEXT, FALLBACK_EXTENSION
 from callcenter.errors import AsteriskError
+from callcenter.worker.takeover import (
+    OWN_LEG_ARGS,
+    OrphanCaller,
+    OrphanCallerHook,
+    OrphanTakeover,
+    ResumedCall,
+)
+
+__all__ = [
+    "OWN_LEG_ARGS",
+    "AmiConnection",
+    "HelloWorldFlow",
+    "OrphanCaller",
+    "ResumedCall",
+    "Worker",
+    "WorkerSettings",
+]
 
 if TYPE_CHECKING:
     from callcenter.asterisk.ami import AmiClient
     from callcenter.config import CallCenterConfig
 
 log = logging.getLogger(__name__)
-
-OWN_LEG_ARGS = frozenset({"leg", "agent", "snoop", "originated"})
-"""First app argument of channels the app creates itself (never a new inbound call)."""
-
-
-@dataclass(frozen=True)
-class ResumedCall:
-    """What ``Worker.on_orphan_caller`` answers for an orphan caller whose call can carry on."""
-
-    call_id: CallId
-    resume: object
-    """Handed to the flow as ``CallSession.resume``."""
-
-
-OrphanCallerHook = Callable[[ChannelSnapshot], Awaitable[ResumedCall | None]]
-
-ORPHAN_LOOKUP_TIMEOUT = 10.0
-"""Seconds ``on_orphan_caller`` may take before the caller is started again as a new call."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,15 @@ class WorkerSettings:
             action_timeout=asterisk.request_timeout,
             backoff_max=asterisk.connect_retry_max_delay,
         )
-        values: dict[str, Any] = {"ari": ari, "ami": ami, **overrides}
+        values: dict[str, Any] = {
+            "ari": ari,
+            "ami": ami,
+            # A draining worker sends new callers to the rendered dialplan's fallback (the
+            # app_queue queue of the operator queue's agents), never "all busy" + hang-up.
+            "drain_context": FALLBACK_CONTEXT,
+            "drain_extension": FALLBACK_EXTENSION,
+            **overrides,
+        }
         return cls(**values)
 
 
@@ -210,7 +224,7 @@ class _Metrics:
         child.inc()
 
 
-class Worker:
+class Worker(OrphanTakeover):
     """Runs call flows for one ARI app; see the module docstring."""
 
     def __init__(
@@ -239,7 +253,8 @@ class Worker:
         self._stop_requested = asyncio.Event()
         self._stop_now = asyncio.Event()
         self._runner: web.AppRunner | None = None
-        self._listeners: list[Callable[[AriEvent], None]] = []
+        self._listeners: list[Callable[[AriEvent], object]] = []
+        self._connect_listeners: list[Callable[[Reconnected], None]] = []
         self.http_port: int | None = None
         self.on_orphan_caller: OrphanCallerHook | None = None
         """Asked, at the first connection, about each orphan caller in no bridge: a
@@ -257,7 +272,7 @@ class Worker:
         else:
             self._flows[exten] = flow
 
-    def add_event_listener(self, listener: Callable[[AriEvent], None]) -> Callable[[], None]:
+    def add_event_listener(self, listener: Callable[[AriEvent], object]) -> Callable[[], None]:
         """Also hand every ARI event to ``listener`` (before routing); returns its remover.
 
         It runs inside the WebSocket read loop: it must not block (enqueue work elsewhere).
@@ -270,6 +285,10 @@ class Worker:
                 self._listeners.remove(listener)
 
         return remove
+
+    def add_connect_listener(self, listener: Callable[[Reconnected], None]) -> None:
+        """Call ``listener(snapshot)`` after each ARI (re)connection; it must not block."""
+        self._connect_listeners.append(listener)
 
     def flow_for(self, channel: ChannelSnapshot) -> CallFlow:
         return self._flows.get(channel.exten, self._default_flow)
@@ -428,14 +447,18 @@ class Worker:
         )
         self.metrics.calls_started.inc()
         self.metrics.calls_active.inc()
-        task = asyncio.create_task(self._run_call(session, flow), name=f"call-{session.call_id}")
+        # The flow's task starts now, beside its supervisor: one loop turn to the call's first
+        # request, not two (the first ring of a queued caller waits for it).
+        flow_task = asyncio.create_task(flow.run(session), name=f"flow-{session.call_id}")
+        task = asyncio.create_task(
+            self._run_call(session, flow_task), name=f"call-{session.call_id}"
+        )
         self._call_tasks.add(task)
         task.add_done_callback(self._call_tasks.discard)
         return session
 
-    async def _run_call(self, session: CallSession, flow: CallFlow) -> None:
+    async def _run_call(self, session: CallSession, flow_task: asyncio.Task[None]) -> None:
         outcome = "completed"
-        flow_task = asyncio.create_task(flow.run(session), name=f"flow-{session.call_id}")
         try:
             # The flow ends by itself; if it is still busy end_grace s after the caller left,
             # it is cancelled (a flow must not outlive its call).
@@ -531,7 +554,15 @@ class Worker:
         """After a (re)connect, match our calls with what Asterisk holds."""
         if snapshot.initial:
             self._take_over_orphans(snapshot)
-            return
+        else:
+            self._resync_calls(snapshot)
+        for listener in self._connect_listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                log.exception("connect listener %r failed", listener)
+
+    def _resync_calls(self, snapshot: Reconnected) -> None:
         self.metrics.ari_reconnects.inc()
         live = snapshot.app_channel_ids | {c.id for c in snapshot.channels}
         for session in list(self.sessions.values()):
@@ -552,86 +583,6 @@ class Worker:
         stray = sorted(c for c in snapshot.app_channel_ids if c not in claimed)
         if stray:
             log.warning("after reconnect, channels in the app no call owns: %s", ", ".join(stray))
-
-    def _take_over_orphans(self, snapshot: Reconnected) -> None:
-        """Channels already in our app when this process starts belong to a worker that died.
-
-        Real Asterisk keeps them in the app and sends no StasisStart again. Agent legs and
-        snoops of that worker are hung up; a caller in no bridge carries on where
-        ``on_orphan_caller`` says, else starts again as a new call (the IVR from the top rather
-        than silence); a caller in a bridge (talking to an agent) is left alone and logged.
-        """
-        callers: list[StasisStart] = []
-        bridged = {
-            c for bridge in snapshot.bridges for c in bridge.channels if len(bridge.channels) > 1
-        }
-        for channel in snapshot.channels:
-            if channel.id not in snapshot.app_channel_ids or self.router.owner_of(channel.id):
-                continue
-            args = tuple(channel.app_data.split(",")[1:]) if channel.app_data else ()
-            if args and args[0] in OWN_LEG_ARGS:
-                log.warning(
-                    "orphan %s channel %s of a previous worker: hanging up", args[0], channel.id
-                )
-                self._side_task(self._hang_up_quietly(channel.id), f"orphan-{channel.id}")
-            elif channel.id in bridged:
-                log.warning(
-                    "orphan channel %s is bridged (a call in progress): left alone", channel.id
-                )
-            else:
-                callers.append(StasisStart(channel=channel, args=args))
-        if self.on_orphan_caller is None or not callers:
-            for event in callers:
-                log.warning("orphan caller channel %s: starting its call again", event.channel.id)
-                self._unclaimed_event(event)
-            self.takeover_done.set()
-            return
-        # Claimed now, so that what happens meanwhile (a hang-up) waits for the call's session.
-        held: dict[ChannelId, asyncio.Queue[InboxItem]] = {}
-        for event in callers:
-            held[event.channel.id] = asyncio.Queue()
-            self.router.claim(event.channel.id, held[event.channel.id])
-        self._side_task(
-            self._take_over_callers(callers, held, self.on_orphan_caller), "orphan-callers"
-        )
-
-    async def _take_over_callers(
-        self,
-        callers: list[StasisStart],
-        held: dict[ChannelId, asyncio.Queue[InboxItem]],
-        hook: OrphanCallerHook,
-    ) -> None:
-        try:
-            for event in callers:
-                channel = event.channel
-                resumed: ResumedCall | None = None
-                try:
-                    resumed = await asyncio.wait_for(hook(channel), ORPHAN_LOOKUP_TIMEOUT)
-                except Exception:
-                    # Without the answer the caller still gets a call: the IVR from the top.
-                    log.exception(
-                        "orphan caller channel %s: looking up its call failed", channel.id
-                    )
-                self.router.release(channel.id)
-                if self._draining:
-                    self._side_task(self._turn_away(channel), f"turn-away-{channel.id}")
-                    continue
-                if resumed is None:
-                    log.warning("orphan caller channel %s: starting its call again", channel.id)
-                else:
-                    log.warning(
-                        "orphan caller channel %s: resuming call %s", channel.id, resumed.call_id
-                    )
-                session = self._start_call(event, resumed)
-                waiting = held[channel.id]
-                while not waiting.empty():
-                    session.inbox.put_nowait(waiting.get_nowait())
-        finally:
-            self.takeover_done.set()
-
-    async def _hang_up_quietly(self, channel_id: ChannelId) -> None:
-        with contextlib.suppress(AriRequestError):
-            await self.ari.hangup(channel_id)
 
     def _connection_changed(self, connected: bool) -> None:
         self.metrics.ari_connected.set(1 if connected else 0)

@@ -277,3 +277,31 @@ async def signed_in(
         yield page
     finally:
         await context.close()
+
+
+async def play_audio(page: Page, element_id: str) -> dict[str, Any]:
+    """Load and play the page's ``<audio id=element_id>`` until it has played a moment; its
+    duration, error code (None) and how far it played."""
+    result: dict[str, Any] = await page.evaluate(
+        """async (id) => {
+            const audio = document.getElementById(id);
+            if (audio.readyState < 1) {
+                await new Promise((ok, fail) => {
+                    audio.addEventListener("loadedmetadata", ok, {once: true});
+                    audio.addEventListener("error", fail, {once: true});
+                    audio.load();
+                });
+            }
+            audio.muted = true;  // autoplay without a user gesture is allowed when muted
+            await audio.play();
+            await new Promise((ok) => {
+                const check = () => audio.currentTime > 0 ? ok() : setTimeout(check, 20);
+                check();
+            });
+            audio.pause();
+            return {duration: audio.duration, error: audio.error && audio.error.code,
+                    played: audio.currentTime};
+        }""",
+        element_id,
+    )
+    return result

@@ -26,7 +26,7 @@ from callcenter.cdr.report import build_report
 from callcenter.cli import main
 from callcenter.db.models import Call
 
-from .conftest import SCREENSHOTS, CallRow, Stack, seed_today, signed_in
+from .conftest import SCREENSHOTS, CallRow, Stack, play_audio, seed_today, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -137,27 +137,7 @@ async def test_a_call_from_screen_pop_to_recording(browser: Browser, stack: Stac
         async with qa.expect_navigation():
             await qa.click(f'#calls a[href="/calls/{call_id}"]')
         assert await qa.text_content("#ivr-path") == "main → invoices"
-        audio = await qa.evaluate(
-            """async () => {
-                const audio = document.getElementById("recording");
-                if (audio.readyState < 1) {
-                    await new Promise((ok, fail) => {
-                        audio.addEventListener("loadedmetadata", ok, {once: true});
-                        audio.addEventListener("error", fail, {once: true});
-                        audio.load();
-                    });
-                }
-                audio.muted = true;  // autoplay without a user gesture is allowed when muted
-                await audio.play();
-                await new Promise((ok) => {
-                    const check = () => audio.currentTime > 0 ? ok() : setTimeout(check, 20);
-                    check();
-                });
-                audio.pause();
-                return {duration: audio.duration, error: audio.error && audio.error.code,
-                        played: audio.currentTime};
-            }"""
-        )
+        audio = await play_audio(qa, "recording")
         assert audio["error"] is None
         assert audio["duration"] > 0 and audio["played"] > 0
         await qa.screenshot(path=str(SCREENSHOTS / "qa-call.png"), full_page=True)

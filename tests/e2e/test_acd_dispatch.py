@@ -208,3 +208,31 @@ async def test_ring_all_rings_every_qualified_agent_and_keeps_the_first_to_answe
         await center.settle()
         assert center.pbx.bridges == {}
         assert not center.pbx.channels
+
+
+async def test_caller_whose_agent_left_before_the_bridge_rings_the_next_free_agent_at_once(
+    tmp_path: Path,
+) -> None:
+    config = make_config()
+    behaviours = {"bill1": EndpointBehaviour.manual()}
+    async with running_center(
+        config, tmp_path, ivr=direct_to_queue(ROUTES), behaviours=behaviours, login=["bill1"]
+    ) as center:
+        caller = center.pbx.place_inbound_call("201", "+15550009")
+        await center.wait_until(lambda: bool(center.phone("bill1").calls))
+        await center.service.login("bill2")
+        # bill1 picks up and hangs up at once: no bridge could hold them.
+        agent_call = center.phone("bill1").calls[0]
+        agent_call.answer()
+        agent_call.hangup()
+        # Back in the queue, the caller's offer to the free bill2 is rung at once (not left
+        # reserved until the ring timer calls it a missed ring).
+        await caller.wait_for("bridged", timeout=5)
+        assert caller.bridged_with == [center.phone("bill2").calls[0].channel_id]
+        assert len(center.dials_to("bill2")) == 1
+        assert len(center.dials_to("bill1")) == 1
+        # Nobody was charged a missed ring for an offer that was never rung.
+        for agent_id in ("bill1", "bill2"):
+            assert center.service.dispatcher.agent_status(agent_id).no_answer_count == 0
+        caller.hangup()
+        await center.settle()

@@ -24,6 +24,7 @@ from callcenter.asterisk.events import (
     ChannelDtmfReceived,
     ChannelStateChange,
     Dial,
+    EndpointStateChange,
     PlaybackFinished,
     Reconnected,
     RecordingFinished,
@@ -31,7 +32,7 @@ from callcenter.asterisk.events import (
     StasisStart,
     Unknown,
 )
-from callcenter.asterisk.ids import ChannelId, RecordingName, new_channel_id
+from callcenter.asterisk.ids import BridgeId, ChannelId, PlaybackId, RecordingName, new_channel_id
 from callcenter.errors import AsteriskUnavailable
 from callcenter.sim.ari_server import AriServer, start_ari_server
 from callcenter.sim.pbx import EndpointBehaviour, SimulatedAsterisk, Stasis
@@ -193,6 +194,8 @@ async def test_rest_errors_are_mapped(
 
     with pytest.raises(AriNotFound):
         await ari.get_variable(start.channel.id, "NO_SUCH_VAR")
+    await ari.hangup(start.channel.id)
+    await log.next(StasisEnd)
 
 
 async def test_agent_leg_create_dial_bridge_record_download(
@@ -251,8 +254,7 @@ async def test_websocket_dropped_by_asterisk_reconnects_and_keeps_the_call(
     assert ari.connections == 1
 
     # Asterisk closes our WebSocket (restart of res_ari, network cut...).
-    for stream in list(server._streams):
-        await stream.ws.close()
+    await server.drop_websockets()
 
     first = await asyncio.wait_for(log.reconnects.get(), 5)
     assert first.initial and first.app_channel_ids == frozenset()  # connected before the call
@@ -283,7 +285,9 @@ async def test_connect_retries_until_asterisk_listens(pbx: SimulatedAsterisk) ->
     try:
         await client.wait_connected(within=5)
         pbx.place_inbound_call("100", "+15550002")
-        await log.next(StasisStart)
+        start = await log.next(StasisStart)
+        await client.hangup(start.channel.id)
+        await log.next(StasisEnd)
     finally:
         await client.close()
         await server.close()
@@ -421,10 +425,24 @@ async def test_endpoints_and_subscriptions(
     with pytest.raises(AriNotFound):
         await ari.get_endpoint("PJSIP/nobody")
 
+    phone.set_online(False)  # not subscribed yet: Asterisk sends us nothing of it
+    phone.set_online(True)
     await ari.subscribe("endpoint:PJSIP/1003")
     phone.set_online(False)
-    change = await log.next(Unknown, type="EndpointStateChange")
-    assert change.raw["endpoint"]["state"] == "offline"
+    # As chan_pjsip when a contact stops answering qualify: the contact, the peer, the endpoint.
+    contact = await log.next(EndpointStateChange, source="ContactStatusChange")
+    assert (contact.endpoint, contact.state, contact.contact_status) == (
+        "PJSIP/1003",
+        "offline",
+        "Unreachable",
+    )
+    # (PeerStatusChange is in the adapter's event filter: it says the same as the contact.)
+    change = await log.next(EndpointStateChange, source="EndpointStateChange")
+    assert change.state == "offline"
+    assert [e.state for e in log.seen if isinstance(e, EndpointStateChange)] == ["offline"] * 2
+    with pytest.raises(AriRequestError) as refused:
+        await ari.create_channel("PJSIP/1003")  # its contact is unreachable
+    assert (refused.value.status, refused.value.asterisk_message) == (500, "Allocation failed")
     await ari.unsubscribe("endpoint:PJSIP/1003")
     assert (await ari.get_endpoint("PJSIP/1003")).state == "offline"
 
@@ -470,3 +488,45 @@ async def test_a_server_that_is_not_asterisk_is_reported() -> None:
     finally:
         await client.close()
         await runner.cleanup()
+
+
+async def test_requests_safe_to_repeat_survive_an_answer_that_comes_too_late(
+    server: AriServer, pbx: SimulatedAsterisk
+) -> None:
+    """Asterisk carries each request out but answers after our time-out (a busy box): the
+    requests that are safe to send again are repeated, and what the first attempt did counts."""
+    log = EventLog()
+    client = AriClient(settings_for(server.url, request_timeout=0.3), log.on_event)
+    await client.start()
+    try:
+        await client.wait_connected(within=5)
+        call, start = await inbound_call(pbx, log)
+        channel = start.channel.id
+        pbx.add_sound("long-prompt", 150.0)  # 3 s at speed 50: playing when we ask
+        pbx.register_endpoint("PJSIP", "1001", EndpointBehaviour.manual())
+        for operation in ("answer", "play", "startMoh", "create", "hangup"):
+            server.answer_late("channels", operation, 0.5)
+        server.answer_late("bridges", "create", 0.5)
+        await client.answer(channel)
+        assert call.history[0].kind == "answered"
+        playback = await client.play(channel, "sound:long-prompt", playback_id=PlaybackId("p-1"))
+        # Asked before repeating: the playback existed, so the prompt was not played twice.
+        assert playback == "p-1" and call.heard == ["sound:long-prompt"]
+        await client.start_moh(channel)
+        bridge = await client.create_bridge("mixing", BridgeId("b-late"))
+        assert bridge == "b-late" and list(pbx.bridges) == ["b-late"]
+        agent = await client.create_channel(
+            "PJSIP/1001", app_args="agent", channel_id=ChannelId("agent-late")
+        )
+        assert agent == "agent-late"  # the repeat found it made (409 "... already exists")
+        await client.hangup(agent)  # the repeat finds it gone (404): done
+        await client.destroy_bridge(bridge)
+        await client.hangup(channel)
+        await log.next(StasisEnd)
+        assert pbx.channels == {} and pbx.bridges == {}
+        # A request that is not safe to repeat fails on the first time-out.
+        server.answer_late("asterisk", "getInfo", 0.5)
+        with pytest.raises(AriTimeout):
+            await client.asterisk_info()
+    finally:
+        await client.close()

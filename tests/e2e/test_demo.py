@@ -15,7 +15,9 @@ import aiohttp
 import yaml
 from rich.console import Console
 
+from callcenter.config import load_config
 from callcenter.demo import DEFAULT_CONFIG, DEMO_PASSWORD, DemoOptions, StopRequest, run_demo
+from callcenter.sim.sounds import install_prompts
 
 
 def free_port() -> int:
@@ -162,14 +164,7 @@ async def test_callcenter_run_process_serves_calls_and_exits_0_on_sigterm(tmp_pa
     from callcenter.sim.pbx import EndpointBehaviour, SimulatedAsterisk, Stasis
 
     pbx = SimulatedAsterisk(speed=20.0, recordings_dir=tmp_path / "ast")
-    for sound in (
-        "welcome",
-        "press-1-existing-2-new",
-        "transferring-to-sales",
-        "queue-thankyou",
-        "this-call-may-be-recorded",
-    ):
-        pbx.add_sound(sound, 1.0)
+    install_prompts(pbx, load_config(DEFAULT_CONFIG, env={}))  # what `dialplan deploy` does
     pbx.dialplan.route("100", Stasis("callcenter"))
     for n in range(1, 9):
         pbx.register_endpoint(

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import struct
 import threading
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,12 @@ def write_config(tmp_path: Path, port: int, **changes: Any) -> Path:
     data["database"]["url"] = "sqlite:///callcenter.db"
     for agent in data["agents"]:
         agent["sip_secret"] = f"sip-{agent['id']}-Secret"
+    # Recorded prompts (no text-to-speech needed here), installed into a sounds dir of ours.
+    tone = tmp_path / "tone.wav"
+    write_tone(tone)
+    data["prompts"] = {prompt_id: {"file": str(tone)} for prompt_id in data["prompts"]}
+    data["asterisk"]["sounds_dir"] = str(tmp_path / "sounds")
+    (tmp_path / "sounds").mkdir(exist_ok=True)
     if "ring_timeout" in changes:
         data["queues"]["support"]["ring_timeout"] = changes["ring_timeout"]
     if "agent_name" in changes:
@@ -85,8 +94,32 @@ def write_config(tmp_path: Path, port: int, **changes: Any) -> Path:
     return path
 
 
+def write_tone(path: Path, seconds: float = 0.2) -> None:
+    """A 440 Hz tone as a 16 kHz 16-bit WAV (deploy converts it to 8 kHz)."""
+    rate = 16000
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
+        for n in range(int(rate * seconds))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
 def run(*args: str) -> Result:
-    return CliRunner().invoke(main, ["dialplan", *args])
+    """``callcenter dialplan ARGS``; a deploy skips the doctor (no ARI here) and builds its
+    prompts beside the config file."""
+    extra: list[str] = []
+    if args and args[0] == "deploy" and "-c" in args:
+        config = Path(args[args.index("-c") + 1])
+        extra = ["--build-dir", str(config.parent / "prompts-build")]
+        if "--with-doctor" not in args:
+            extra.append("--no-doctor")
+    return CliRunner().invoke(
+        main, ["dialplan", *[a for a in args if a != "--with-doctor"], *extra]
+    )
 
 
 def deployed(tmp_path: Path) -> dict[str, str]:
@@ -108,6 +141,7 @@ def test_first_deploy_writes_every_file_and_reloads_each_module(
     assert result.exit_code == 0, result.output
     assert sorted(deployed(tmp_path)) == sorted(CORE_FILES)
     assert ami.commands == [
+        "module reload sounds",  # our prompts went in first: ARI's /sounds re-reads them
         "module reload res_musiconhold.so",
         "module reload app_queue.so",
         "module reload res_pjsip.so",
@@ -233,3 +267,79 @@ async def test_an_error_response_to_a_reload_also_rolls_back(tmp_path: Path) -> 
     # Files that did not exist before the deploy are removed again.
     assert sorted(p.name for p in config_dir.glob("*.conf")) == ["extensions.conf"]
     assert "rolled back" in caught.value.message
+
+
+# --- our prompts --------------------------------------------------------------------------------
+
+
+def installed_prompts(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "sounds" / "en" / "callcenter"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def test_deploy_installs_prompts_and_removes_the_unused_ones(
+    ami: ThreadedAmi, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, ami.server.port)
+    result = run("deploy", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    prompts = yaml.safe_load(config.read_text())["prompts"]
+    assert installed_prompts(tmp_path) == sorted(
+        f"{prompt_id}{suffix}" for prompt_id in prompts for suffix in (".sln", ".ulaw", ".wav")
+    )
+    welcome = tmp_path / "sounds" / "en" / "callcenter" / "welcome.wav"
+    with wave.open(str(welcome)) as played:  # what Asterisk reads: 8 kHz mono 16-bit
+        assert (played.getframerate(), played.getnchannels(), played.getsampwidth()) == (8000, 1, 2)
+        assert played.getnframes() == 1600  # the 0.2 s tone
+    assert f"prompts: wrote {3 * len(prompts)}, removed 0 files" in result.output
+    assert "module reload sounds: Module 'sounds' reloaded successfully." in result.output
+
+    # Nothing changed: nothing written, Asterisk's sound index is left alone.
+    ami.commands.clear()
+    again = run("deploy", "-c", str(config))
+    assert again.exit_code == 0 and "prompts: " in again.output and "is up to date" in again.output
+    assert ami.commands == []
+
+    # A prompt the config no longer has (nor plays) is removed from Asterisk's sounds.
+    data = yaml.safe_load(config.read_text())
+    del data["prompts"]["shipped"]
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    third = run("deploy", "-c", str(config))
+    assert third.exit_code == 0, third.output
+    assert "prompts: wrote 0, removed 3 files" in third.output
+    assert not [name for name in installed_prompts(tmp_path) if name.startswith("shipped.")]
+    assert ami.commands == ["module reload sounds"]
+
+
+def test_deploy_refuses_when_its_checks_fail_and_goes_ahead_when_they_pass(
+    ami: ThreadedAmi, tmp_path: Path
+) -> None:
+    from callcenter.db.engine import upgrade
+    from callcenter.sim.ari_server import start_ari_server
+    from callcenter.sim.pbx import SimulatedAsterisk
+
+    pbx = SimulatedAsterisk()
+    ari = ami.call(start_ari_server(pbx, "127.0.0.1", 0, "callcenter", "ari-Secret-42"))
+    try:
+        config = write_config(tmp_path, ami.server.port)
+        data = yaml.safe_load(config.read_text())
+        data["asterisk"]["ari"]["url"] = ari.url
+        data["database"]["url"] = f"sqlite:///{tmp_path / 'cc.db'}"
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+        refused = run("deploy", "-c", str(config), "--with-doctor")
+        assert refused.exit_code == 1
+        assert "✗ database: migrations: at base" in refused.output
+        assert "refusing to deploy: 1 check(s) failed" in refused.output
+        assert "--no-doctor" in refused.output
+        assert deployed(tmp_path) == {} and installed_prompts(tmp_path) == []
+        assert ami.commands == ["manager show user callcenter"]  # the check; no reload
+
+        upgrade(data["database"]["url"])
+        result = run("deploy", "-c", str(config), "--with-doctor")
+        assert result.exit_code == 0, result.output
+        assert sorted(deployed(tmp_path)) == sorted(CORE_FILES)
+        assert installed_prompts(tmp_path)
+    finally:
+        ami.call(ari.close())
+        ami.call(pbx.close())

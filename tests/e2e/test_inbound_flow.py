@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import aiohttp
 import sqlalchemy as sa
 
 from callcenter.cdr.writer import CdrWriter
 from callcenter.db.engine import make_engine, upgrade
 from callcenter.db.models import Call, CallLeg
-from callcenter.routing.testing import APP, PASSWORD, USER, make_config, running_center
+from callcenter.routing.testing import make_config, running_center
 from callcenter.sim.pbx import EndpointBehaviour
 
 
@@ -113,44 +112,8 @@ async def test_waiting_caller_hears_entry_prompt_moh_and_position(tmp_path: Path
         assert center.service.status()["queues"][0]["waiting"] == 0
 
 
-async def test_endpoint_offline_marks_the_agent_unreachable(tmp_path: Path) -> None:
-    config = make_config()
-    behaviours = {"bill1": EndpointBehaviour.answer_after(0.5)}
-    async with running_center(config, tmp_path, behaviours=behaviours, login=["bill1"]) as center:
-        # Asterisk sends EndpointStateChange only to apps subscribed to the endpoint.
-        headers = {"Authorization": aiohttp.encode_basic_auth(USER, PASSWORD)}
-        async with aiohttp.ClientSession(headers=headers) as http:
-            url = f"{center.server.url}ari/applications/{APP}/subscription"
-            async with http.post(url, params={"eventSource": "endpoint:PJSIP/1001"}) as reply:
-                assert reply.status == 200
-        center.phone("bill1").set_online(False)
-        await center.wait_until(lambda: center.agent_state("bill1") == "paused")
-        assert center.service.dispatcher.agent_status("bill1").reason == "unreachable"
-
-
 def _says(media: str):  # type: ignore[no-untyped-def]
     return lambda event: event.detail == media
-
-
-async def test_agent_phone_not_registered_pauses_the_agent_and_requeues(tmp_path: Path) -> None:
-    config = make_config()
-    async with running_center(config, tmp_path, login=["bill1", "bill2"]) as center:
-        center.phone("bill1").set_online(False)
-        center.phone("bill2").set_online(False)
-        caller = center.pbx.place_inbound_call("100", "+15550104")
-        await caller.wait_for("playback_started", timeout=5)
-        caller.send_dtmf("1")
-        await center.wait_until(
-            lambda: all(center.agent_state(a) == "paused" for a in ("bill1", "bill2"))
-        )
-        assert {d.cause for d in center.dials} == {20}
-        assert not caller.ended
-        center.phone("bill2").set_online(True)
-        await center.service.unpause("bill2")
-        await caller.wait_for("bridged", timeout=5)
-        caller.hangup()
-        await center.settle()
-        assert center.pbx.bridges == {}
 
 
 async def test_recorded_queue_stores_the_conversation(tmp_path: Path) -> None:

@@ -45,15 +45,15 @@ SUNDAY = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 
 PROMPTS = [
     "welcome",
-    "press-1-existing-2-new",
+    "main-menu",
     "transferring-to-sales",
     "option-is-invalid",
     "please-choose",
-    "press-1-order-2-billing-3-support",
-    "enter-order-number-then-hash",
+    "existing-menu",
+    "enter-order-number",
     "your-order-status-is",
-    "sorry-cannot-find-order",
-    "press-1-agent-9-main-menu",
+    "order-not-found",
+    "after-status-menu",
     "we-are-closed",
     "opening-hours",
     "shipped",
@@ -154,7 +154,7 @@ async def pbx(tmp_path: Path) -> AsyncIterator[SimulatedAsterisk]:
     pbx = SimulatedAsterisk(speed=PBX_SPEED, recordings_dir=tmp_path)
     pbx.dialplan.route("100", Stasis(APP))
     for name in PROMPTS:
-        pbx.add_sound(name, 1.0)
+        pbx.add_sound(f"callcenter/{name}", 1.0)  # what `dialplan deploy` installs
     yield pbx
     await pbx.close()
 
@@ -209,7 +209,15 @@ def flow(
 
 
 async def hears(call: SimCall, sound: str, within: float = 5.0) -> None:
-    """Wait until the caller's phone starts playing ``sound`` (skipping what came before)."""
+    """Wait until the caller's phone starts playing our prompt ``sound`` (skipping what came
+    before): ``prompt:welcome`` reaches Asterisk as ``sound:callcenter/welcome``."""
+    await call.wait_for(
+        "playback_started", within, lambda e: e.detail == f"sound:callcenter/{sound}"
+    )
+
+
+async def hears_core_sound(call: SimCall, sound: str, within: float = 5.0) -> None:
+    """Wait until the caller's phone starts playing Asterisk's own ``sound:<sound>``."""
     await call.wait_for("playback_started", within, lambda e: e.detail == f"sound:{sound}")
 
 
@@ -229,19 +237,19 @@ async def no_playbacks_left(pbx: SimulatedAsterisk) -> None:
 async def test_barge_in_order_number_lookup_and_queue(
     flow: IvrFlow, pbx: SimulatedAsterisk
 ) -> None:
-    pbx.add_sound("welcome", 500.0)  # ten real seconds: only a barge-in ends it in time
+    pbx.add_sound("callcenter/welcome", 500.0)  # ten real seconds: only a barge-in ends it in time
     call = pbx.place_inbound_call("100", "+441632960001", caller_name="Ann")
     await hears(call, "welcome")
     call.send_dtmf("1")  # barge-in
-    await hears(call, "press-1-order-2-billing-3-support")
-    assert "sound:press-1-existing-2-new" not in call.heard  # the rest of main was cut
+    await hears(call, "existing-menu")
+    assert "sound:callcenter/main-menu" not in call.heard  # the rest of main was cut
     call.send_dtmf("1")
-    await hears(call, "enter-order-number-then-hash")
+    await hears(call, "enter-order-number")
     for digit in "12345#":
         call.send_dtmf(digit)
     await hears(call, "your-order-status-is")
     await hears(call, "shipped")
-    await hears(call, "press-1-agent-9-main-menu")
+    await hears(call, "after-status-menu")
     call.send_dtmf("1")
 
     assert await flow.outcome(call) == QueueRequest("sales", 2)
@@ -263,7 +271,7 @@ async def test_barge_in_order_number_lookup_and_queue(
 
 async def test_invalid_digit_replays_the_menu(flow: IvrFlow, pbx: SimulatedAsterisk) -> None:
     call = pbx.place_inbound_call("100", "+441632960002")
-    await hears(call, "press-1-existing-2-new")
+    await hears(call, "main-menu")
     call.send_dtmf("7")
     await hears(call, "option-is-invalid")
     await hears(call, "welcome")
@@ -278,19 +286,21 @@ async def test_time_outs_exhaust_the_retries_to_the_support_queue(
 ) -> None:
     call = pbx.place_inbound_call("100", "+441632960003")
     assert await flow.outcome(call) == QueueRequest("support")
-    assert call.heard.count("sound:please-choose") == 4  # 3 re-tries, then once on leaving
-    assert call.heard.count("sound:welcome") == 4
+    assert (
+        call.heard.count("sound:callcenter/please-choose") == 4
+    )  # 3 re-tries, then once on leaving
+    assert call.heard.count("sound:callcenter/welcome") == 4
     assert flow.session(call).context.variables["main_exhausted"] == "timeout"
 
 
 async def test_invalid_digits_exhaust_the_retries(flow: IvrFlow, pbx: SimulatedAsterisk) -> None:
-    pbx.add_sound("welcome", 500.0)  # every "8" cuts it: no time-out can count instead
+    pbx.add_sound("callcenter/welcome", 500.0)  # every "8" cuts it: no time-out can count instead
     call = pbx.place_inbound_call("100", "+441632960004")
     for _ in range(4):
         await hears(call, "welcome")
         call.send_dtmf("8")
     assert await flow.outcome(call) == QueueRequest("support")
-    assert call.heard.count("sound:option-is-invalid") == 4
+    assert call.heard.count("sound:callcenter/option-is-invalid") == 4
     assert flow.session(call).context.variables["main_exhausted"] == "invalid"
 
 
@@ -300,7 +310,7 @@ async def test_french_speakers_get_extra_skills_and_priority(
     call = pbx.place_inbound_call("100", "+33102030405")
     await hears(call, "welcome")
     call.send_dtmf("1")
-    await hears(call, "press-1-order-2-billing-3-support")
+    await hears(call, "existing-menu")
     call.send_dtmf("4")
     assert await flow.outcome(call) == QueueRequest(
         "support", 5, (SkillRequirement(skill="french", min_level=5),)
@@ -310,12 +320,12 @@ async def test_french_speakers_get_extra_skills_and_priority(
 async def test_digits_pressed_before_the_menu_listens_are_kept(
     flow: IvrFlow, pbx: SimulatedAsterisk
 ) -> None:
-    pbx.add_sound("enter-order-number-then-hash", 500.0)  # still playing at the hang-up
+    pbx.add_sound("callcenter/enter-order-number", 500.0)  # still playing at the hang-up
     call = pbx.place_inbound_call("100", "+441632960005")
     await call.wait_for("answered")
     call.send_dtmf("1")  # before (or just as) the first prompt starts
     call.send_dtmf("1")
-    await hears(call, "enter-order-number-then-hash")
+    await hears(call, "enter-order-number")
     session = flow.session(call)
     assert path(session) == ["main", "existing", "order_number"]
     call.hangup()
@@ -334,7 +344,7 @@ async def test_outside_business_hours_the_closed_branch_plays(
     session = flow.session(call)
     assert path(session) == ["main", "closed"]
     assert session.context.variables["main_closed"] == "yes"
-    assert "sound:welcome" not in call.heard
+    assert "sound:callcenter/welcome" not in call.heard
 
 
 async def test_holiday_is_closed_too(flow: IvrFlow, pbx: SimulatedAsterisk, clock: FixedClock):
@@ -346,9 +356,9 @@ async def test_holiday_is_closed_too(flow: IvrFlow, pbx: SimulatedAsterisk, cloc
 async def order_number_entered(call: SimCall, number: str) -> None:
     await hears(call, "welcome")
     call.send_dtmf("1")
-    await hears(call, "press-1-order-2-billing-3-support")
+    await hears(call, "existing-menu")
     call.send_dtmf("1")
-    await hears(call, "enter-order-number-then-hash")
+    await hears(call, "enter-order-number")
     for digit in number + "#":
         call.send_dtmf(digit)
 
@@ -359,14 +369,14 @@ async def test_failing_lookup_plays_the_fallback_and_the_call_goes_on(
 ) -> None:
     call = pbx.place_inbound_call("100", "+441632960008")
     await order_number_entered(call, number)
-    await hears(call, "sorry-cannot-find-order")
-    await hears(call, "press-1-agent-9-main-menu")
+    await hears(call, "order-not-found")
+    await hears(call, "after-status-menu")
     call.send_dtmf("1")
     assert await flow.outcome(call) == QueueRequest("sales", 2)
     variables = flow.session(call).context.variables
     assert variables["order_status_failed"] == reason
     assert "order_status" not in variables
-    assert "sound:shipped" not in call.heard
+    assert "sound:callcenter/shipped" not in call.heard
 
 
 async def test_hanging_lookup_times_out_plays_fallback_and_continues(
@@ -384,11 +394,11 @@ async def test_hanging_lookup_times_out_plays_fallback_and_continues(
     lookups.register(
         "order_status", HttpJsonLookup(f"{hanging_shop}/orders/{{value}}", "status", 30.0)
     )
-    pbx.add_sound("welcome", 500.0)  # still playing at the hang-up
+    pbx.add_sound("callcenter/welcome", 500.0)  # still playing at the hang-up
     call = pbx.place_inbound_call("100", "+441632960010")
     await order_number_entered(call, "12345")
-    await hears(call, "sorry-cannot-find-order")
-    await hears(call, "press-1-agent-9-main-menu")
+    await hears(call, "order-not-found")
+    await hears(call, "after-status-menu")
     session = flow.session(call)
     assert session.context.variables["order_status_failed"] == "timeout"
     assert not session._tasks  # the lookup task was cancelled, not left behind
@@ -404,7 +414,7 @@ async def test_hanging_lookup_times_out_plays_fallback_and_continues(
     [
         (["welcome"], "main", "prompt"),
         (
-            ["welcome", "1", "press-1-order-2-billing-3-support", "1", "12"],
+            ["welcome", "1", "existing-menu", "1", "12"],
             "order_number",
             "waiting",
         ),
@@ -418,7 +428,7 @@ async def test_caller_hanging_up_mid_menu_ends_cleanly(
     node: str,
     stage: str,
 ) -> None:
-    pbx.add_sound("welcome", 500.0)  # still playing at the hang-up
+    pbx.add_sound("callcenter/welcome", 500.0)  # still playing at the hang-up
     call = pbx.place_inbound_call("100", "+441632960011")
     for step in steps:
         if step.isdigit():
@@ -430,7 +440,7 @@ async def test_caller_hanging_up_mid_menu_ends_cleanly(
         # The first digit cut the collect prompt: the IVR now waits for the rest.
         await call.wait_for(
             "playback_finished",
-            predicate=lambda e: e.detail == "sound:enter-order-number-then-hash",
+            predicate=lambda e: e.detail == "sound:callcenter/enter-order-number",
         )
     call.hangup()
     assert await flow.outcome(call) == CallerHungUp(node, stage)
@@ -466,9 +476,9 @@ async def test_missing_sound_files_do_not_hang_the_ivr(
     flow: IvrFlow, pbx: SimulatedAsterisk
 ) -> None:
     # As on a real Asterisk, an unknown sound gives PlaybackStarted + PlaybackFinished
-    # ("failed") at once: the IVR goes on as if the prompt had played.
-    pbx.sounds.pop("welcome")
-    pbx.sounds.pop("press-1-existing-2-new")
+    # ("failed") at once: the IVR goes on as if the prompt had played (prompts never deployed).
+    pbx.sounds.pop("callcenter/welcome")
+    pbx.sounds.pop("callcenter/main-menu")
     call = pbx.place_inbound_call("100", "+441632960013")
     await call.wait_for("answered")
     call.send_dtmf("0")
@@ -484,7 +494,7 @@ def with_message_and_transfer(config: CallCenterConfig) -> CallCenterConfig:
     choices = {**main.choices, "7": Goto(menu="leave_message"), "8": Goto(transfer="2001")}
     leave_message = MenuNode(
         type="record_message",
-        prompts=["sound:leave-message-after-tone"],
+        prompts=["sound:vm-intro"],  # a core sound: "please leave your message after the tone"
         variable="message",
         next=Goto(hangup=True, prompt="sound:goodbye"),
     )
@@ -505,14 +515,13 @@ async def test_caller_leaves_a_message_ended_by_hash(
     flow: IvrFlow, pbx: SimulatedAsterisk, config: CallCenterConfig
 ) -> None:
     flow.config = with_message_and_transfer(config)
-    pbx.add_sound("leave-message-after-tone", 1.0)
     call = pbx.place_inbound_call("100", "+441632960014")
     await hears(call, "welcome")
     call.send_dtmf("7")
-    await hears(call, "leave-message-after-tone")
+    await hears_core_sound(call, "vm-intro")
     name = await recording_started(pbx)
     call.send_dtmf("#")  # Asterisk's terminateOn ends the recording
-    await hears(call, "goodbye")
+    await hears_core_sound(call, "goodbye")
     assert await flow.outcome(call) == Hangup()
     session = flow.session(call)
     assert session.context.variables["message"] == name
@@ -559,8 +568,8 @@ async def test_a_plug_in_lookup_that_raises_plays_the_fallback(
     lookups.register("order_status", BrokenLookup())
     call = pbx.place_inbound_call("100", "+441632960017")
     await order_number_entered(call, "12345")
-    await hears(call, "sorry-cannot-find-order")
-    await hears(call, "press-1-agent-9-main-menu")
+    await hears(call, "order-not-found")
+    await hears(call, "after-status-menu")
     call.send_dtmf("1")
     assert await flow.outcome(call) == QueueRequest("sales", 2)
     failed = flow.session(call).context.variables["order_status_failed"]

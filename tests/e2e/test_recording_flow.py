@@ -362,3 +362,44 @@ ivr:
         await ari.get_stored_recording(RecordingName("call44"))
     await ari.hangup(caller)
     await call.wait_for("hangup")
+
+
+async def test_a_recording_known_only_by_its_name_is_stored_once_after_its_call_is_gone(
+    ari: AriClient, pbx: SimulatedAsterisk, events: Events, writer: CdrWriter, tmp_path: Path
+) -> None:
+    """Started by a worker that died, finished after both legs were destroyed, reported twice
+    (a subscribeAll app hears it twice on Asterisk 22.10.1): stored once, by its name."""
+    storage = LocalStorage(tmp_path / "recordings")
+    hooks, seen = Hooks(), HookLog()
+    hooks.add(seen)
+    recorder = Recorder(ari, storage, cdr=writer, hooks=hooks)
+    events.recorder = recorder
+    call, _, leg, bridge, _, _ = await connected_call(ari, pbx, events)
+    call_id = "9" * 32
+    name = await ari.record_bridge(bridge, call_id, "wav")  # the earlier worker's
+    recorder.track(
+        name,
+        call_id,
+        target="bridge",
+        policy=RecordingPolicy(record="agent"),
+        agent_id="a1",
+        queue_id="sales",
+    )
+    await asyncio.sleep(0.1)
+    call.hangup()
+    await ari.hangup(leg)
+    # Both legs gone, the recorder channel alone: RecordingFinished, nobody's call.
+    finished = await events.next(RecordingFinished, name=name)
+    info = await recorder.wait_stored(name, within=5)
+    assert info is not None and info.call_id == call_id and info.agent_id == "a1"
+    assert recorder.on_event(finished)  # the repeat is ours, and ignored
+    await ari.destroy_bridge(bridge)
+    await writer.flush()
+    await hooks.drain()
+    assert [event for event, _ in seen.events] == ["recording_finished"]
+    engine = create_engine(writer.store.url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("select name, sha256 from recordings")).all()
+    engine.dispose()
+    assert rows == [(name, info.sha256)]
+    await recorder.close()

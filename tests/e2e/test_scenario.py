@@ -21,7 +21,7 @@ from callcenter.asterisk.events import (
 from callcenter.asterisk.ids import new_channel_id
 from callcenter.errors import ConfigError
 from callcenter.sim.ari_server import AriServer, start_ari_server
-from callcenter.sim.pbx import SimulatedAsterisk, Stasis
+from callcenter.sim.pbx import DeviceStateChanged, PlayThenHangup, SimulatedAsterisk, Stasis
 from callcenter.sim.scenario import load_scenario, parse_scenario, plan_callers
 from callcenter.sim.synthetic import SyntheticRun
 from callcenter.worker import CallEnded, CallSession, Worker, WorkerSettings
@@ -245,3 +245,30 @@ async def test_the_same_seed_gives_the_same_run(pbx: SimulatedAsterisk, worker: 
     first, _ = await run_scenario(pbx, worker)
     second, _ = await run_scenario(pbx, worker)
     assert summary(first) == summary(second)
+
+
+async def test_a_scenario_takes_an_agent_phone_offline_for_a_while() -> None:
+    scenario = parse_scenario(
+        {
+            "callers": {"fixed": [{"at": 0, "caller_id": "+15550009", "dialled": "900"}]},
+            "agents": [{"endpoint": "PJSIP/1003", "offline": [{"at": 1, "seconds": 2}]}],
+        }
+    )
+    pbx = SimulatedAsterisk(speed=20.0)
+    pbx.dialplan.route("900", PlayThenHangup("silence/10"))  # keeps the run going 10 s
+    states: list[str] = []
+    pbx.add_listener(
+        lambda e: (
+            states.append(e.state)
+            if isinstance(e, DeviceStateChanged) and e.device == "PJSIP/1003"
+            else None
+        )
+    )
+    run = SyntheticRun(pbx, scenario)
+    run.register_agents()
+    try:
+        await asyncio.wait_for(run.run(), 10)
+    finally:
+        await pbx.close()
+    # Registered, then unreachable for 2 s, then back (Asterisk's device states).
+    assert states == ["NOT_INUSE", "UNAVAILABLE", "NOT_INUSE"]

@@ -22,6 +22,9 @@ from callcenter.sim.pbx import (
     Stasis,
 )
 
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
+
 SPEED = 50.0
 QUEUE_SEQUENCE = {
     "QueueCallerJoin", "AgentCalled", "DialBegin", "DialEnd", "QueueCallerLeave", "AgentConnect",

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from callcenter.sim.ari_testing import AriEvents, SimEnv, running_sim
 from callcenter.sim.pbx import EndpointBehaviour, PlayThenHangup, SimCall, Stasis
+
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
 
 APP = "callcenter-test"
 
@@ -111,16 +116,19 @@ async def test_agent_never_answering_times_out_with_cause_19() -> None:
             if e["type"]
             not in ("ChannelVarset", "ChannelConnectedLine", "ChannelDialplan", "StasisStart")
         ]
+        # The failure-paths capture shows Dial RINGING before ChannelStateChange here; the
+        # call-flow and bridged-calls captures show the other order (two threads race): the
+        # sim sends what three of the four captured dials show.
         assert types(mine) == [
             "Dial",
-            "Dial",
             "ChannelStateChange",
+            "Dial",
             "ChannelHangupRequest",
             "StasisEnd",
             "ChannelDestroyed",
         ]
-        assert [e["dialstatus"] for e in mine[:2]] == ["", "RINGING"]
-        assert mine[2]["channel"]["state"] == "Ringing"
+        assert [e["dialstatus"] for e in (mine[0], mine[2])] == ["", "RINGING"]
+        assert mine[1]["channel"]["state"] == "Ringing"
         assert (mine[3]["cause"], mine[3]["soft"]) == (32, True)
         assert (mine[-1]["cause"], mine[-1]["cause_txt"]) == (19, "User alerting, no answer")
         ringing_call = await agent_phone.next_call()

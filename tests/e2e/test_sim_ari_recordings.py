@@ -7,8 +7,13 @@ import io
 import wave
 from pathlib import Path
 
+import pytest
+
 from callcenter.sim.ari_testing import AriEvents, SimEnv, running_sim
 from callcenter.sim.pbx import EndpointBehaviour, SimCall, Stasis
+
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
 
 APP = "callcenter-test"
 
@@ -172,3 +177,74 @@ async def test_recording_ends_when_the_channel_hangs_up(tmp_path: Path) -> None:
             200,
             {"name": "cut", "format": "ulaw"},
         )
+
+
+async def _answered_caller(sim: SimEnv, events: AriEvents) -> tuple[SimCall, str]:
+    """A caller in the app, answered, in no bridge (as one leaving a voicemail)."""
+    sim.pbx.dialplan.route("100", Stasis(APP))
+    call = sim.pbx.place_inbound_call("100", "+15550002")
+    caller = (await events.expect("StasisStart"))["channel"]["id"]
+    await sim.rest("POST", f"/channels/{caller}/answer")
+    return call, caller
+
+
+async def test_max_silence_ends_a_channel_recording_and_reports_talk(tmp_path: Path) -> None:
+    from callcenter.voicemail.sound import sound_seconds
+
+    async with running_sim(recordings_dir=tmp_path, speed=20.0) as sim:
+        events = await sim.events(APP)
+        call, caller = await _answered_caller(sim, events)
+        call.fall_silent()
+        await sim.rest(
+            "POST",
+            f"/channels/{caller}/record",
+            {"name": "vm", "format": "wav", "maxDurationSeconds": 60, "maxSilenceSeconds": 3},
+        )
+        await events.expect("RecordingStarted")
+        call.speak(4.0)  # then silence: 3 s of it end the recording (~7 s in all)
+        finished = await events.expect("RecordingFinished", timeout=5)
+        recording = finished["recording"]
+        assert recording["state"] == "done"
+        assert 6 <= recording["duration"] <= 8
+        assert recording["talking_duration"] == 4
+        assert recording["silence_duration"] == recording["duration"] - 4
+        assert not call.ended  # the recording ended, the call did not
+        _, audio = await sim.rest("GET", "/recordings/stored/vm/file")
+        assert sound_seconds(audio, "wav") == pytest.approx(4.0, abs=0.3)
+        call.hangup()
+
+
+async def test_without_max_silence_no_talking_duration(tmp_path: Path) -> None:
+    async with running_sim(recordings_dir=tmp_path) as sim:
+        events = await sim.events(APP)
+        call, caller = await _answered_caller(sim, events)
+        await sim.rest(
+            "POST",
+            f"/channels/{caller}/record",
+            {"name": "m", "maxDurationSeconds": 2, "format": "wav"},
+        )
+        finished = await events.expect("RecordingFinished")
+        assert finished["recording"]["duration"] == 2
+        assert "talking_duration" not in finished["recording"]
+        call.hangup()
+
+
+async def test_channel_recording_finishes_after_the_callers_stasis_end(tmp_path: Path) -> None:
+    """The caller hangs up while recorded, in no bridge: StasisEnd (and the app's interest in
+    the channel) ends first; RecordingFinished still reaches the app, after it."""
+    async with running_sim(recordings_dir=tmp_path) as sim:
+        events = await sim.events(APP)
+        call, caller = await _answered_caller(sim, events)
+        await sim.rest(
+            "POST", f"/channels/{caller}/record", {"name": "late", "format": "wav", "beep": "true"}
+        )
+        await events.expect("RecordingStarted")
+        await asyncio.sleep(0.05)
+        call.hangup()
+        seen = await events.collect_until("RecordingFinished")
+        kinds = [e["type"] for e in seen]
+        assert kinds.index("StasisEnd") < kinds.index("RecordingFinished")
+        assert seen[-1]["recording"]["name"] == "late"
+        assert seen[-1]["recording"]["state"] == "done"
+        assert seen[-1]["recording"]["duration"] >= 1
+        assert (tmp_path / "late.wav").is_file()

@@ -13,6 +13,9 @@ import pytest
 from callcenter.sim.ari_testing import running_sim
 from callcenter.sim.pbx import EndpointBehaviour, Stasis
 
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
+
 APP = "callcenter-test"
 
 

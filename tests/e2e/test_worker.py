@@ -194,8 +194,7 @@ async def test_reconnect_keeps_live_calls_and_ends_those_that_vanished(
     await leaving.wait_for("answered")
     assert len(worker.sessions) == 2
 
-    for stream in list(server._streams):
-        await stream.ws.close()
+    await server.drop_websockets()
     # While our WebSocket is down, one caller hangs up: its StasisEnd is lost to us.
     leaving.hangup()
     await until(lambda: worker.ari.connections == 2 and len(worker.sessions) == 1)
@@ -455,16 +454,19 @@ async def test_sigterm_stops_the_worker_process_with_status_0(
         stderr=asyncio.subprocess.PIPE,
     )
     pbx.add_sound("hello-world", 50.0)  # 1 s at speed 50: the call is still on at SIGTERM
+    # The rendered dialplan's fallback (app_queue there; a prompt here is enough to tell).
+    pbx.dialplan.route("s", PlayThenHangup("beep"), context="callcenter-fallback")
     try:
         await until(lambda: pbx.apps.get(APP) is not None and pbx.apps[APP].sink is not None, 10)
         call = pbx.place_inbound_call("100", "+15550012")
         await call.wait_for("playback_started", timeout=5)
         process.send_signal(signal.SIGTERM)
         await until_draining(http_port)
-        # While draining, a new caller is turned away; the call in progress ends normally.
+        # While draining, a new caller goes to the dialplan's fallback (not "all busy" and a
+        # hang-up); the call in progress ends normally.
         newcomer = pbx.place_inbound_call("100", "+15550013")
         await newcomer.wait_for("hangup", timeout=5)
-        assert newcomer.heard != ["sound:hello-world"]
+        assert newcomer.heard == ["sound:beep"]
         await call.wait_for("hangup", timeout=5)
         assert call.heard == ["sound:hello-world"]
         _, stderr = await asyncio.wait_for(process.communicate(), 10)
@@ -475,6 +477,6 @@ async def test_sigterm_stops_the_worker_process_with_status_0(
     assert process.returncode == 0, stderr.decode()
     log = stderr.decode()
     assert "stop requested" in log and "worker stopped" in log
-    assert "turning channel" in log  # the newcomer
+    assert "back to callcenter-fallback" in log  # the newcomer
     assert "call=" in log and "finished: completed" in log
     assert "drain grace over" not in log  # the call in progress was not cut

@@ -66,9 +66,14 @@ def test_migrations_match_the_models_on_postgres(pg_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    from callcenter.db.asterisk_cdr import not_asterisk_cdr
+
     upgrade(pg_url)
     engine = make_engine(pg_url)
     with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        # asterisk_cdr is Asterisk's table (cdr_pgsql writes it), not one of our models: the
+        # migration environment leaves it out of comparisons the same way.
+        context = MigrationContext.configure(conn, opts={"include_object": not_asterisk_cdr})
+        differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []

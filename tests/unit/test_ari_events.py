@@ -18,6 +18,8 @@ from callcenter.asterisk.events import (
     ChannelLeftBridge,
     ChannelStateChange,
     Dial,
+    EndpointStateChange,
+    PlaybackContinuing,
     PlaybackFinished,
     PlaybackStarted,
     RecordingFailed,
@@ -205,17 +207,76 @@ def test_unmodelled_event_is_unknown_but_still_routable() -> None:
     assert event.raw == raw
 
 
-def test_unmodelled_playback_and_bridge_events_are_routable() -> None:
+def test_playback_continuing_is_typed_and_routed_to_its_channel() -> None:
+    # Asterisk 22.10.1, one play of "sound:hello-world,sound:vm-press": Started,
+    # Continuing (hello-world ended), Started (vm-press), one Finished at the end.
     continuing = parse_event(
         {
             "type": "PlaybackContinuing",
-            "playback": {"id": "p", "target_uri": "channel:c1", "state": "continuing"},
+            "playback": {
+                "id": "p",
+                "media_uri": "sound:hello-world",
+                "target_uri": "channel:c1",
+                "state": "continuing",
+            },
         }
     )
-    assert isinstance(continuing, Unknown)
+    assert isinstance(continuing, PlaybackContinuing)
+    assert continuing.playback_id == "p"
+    assert continuing.media_uri == "sound:hello-world"
+    assert continuing.state == "continuing"
     assert continuing.channel_ids == ("c1",)
+
+
+def test_unmodelled_bridge_events_are_routable() -> None:
     on_bridge = parse_event({"type": "BridgeBlindTransfer", "bridge": BRIDGE})
+    assert isinstance(on_bridge, Unknown)
     assert on_bridge.bridge_ids == ("e18f",)
+
+
+ENDPOINT_1001 = {"technology": "PJSIP", "resource": "1001", "state": "offline", "channel_ids": []}
+
+
+def test_endpoint_state_change_names_the_endpoint_and_its_state() -> None:
+    event = parse_event({"type": "EndpointStateChange", "endpoint": ENDPOINT_1001})
+    assert isinstance(event, EndpointStateChange)
+    assert (event.endpoint, event.state, event.source) == (
+        "PJSIP/1001",
+        "offline",
+        "EndpointStateChange",
+    )
+    assert event.channel_ids == () and event.bridge_ids == ()
+
+
+def test_contact_and_peer_status_changes_carry_the_endpoint_state_too() -> None:
+    # As a real Asterisk 22.10.1 sent them when a phone stopped answering qualify (capture).
+    contact = parse_event(
+        {
+            "type": "ContactStatusChange",
+            "endpoint": ENDPOINT_1001,
+            "contact_info": {
+                "uri": "sip:1001@127.0.0.3:5081",
+                "contact_status": "Unreachable",
+                "aor": "1001",
+                "roundtrip_usec": "0",
+            },
+        }
+    )
+    assert isinstance(contact, EndpointStateChange)
+    assert (contact.endpoint, contact.state, contact.contact_status) == (
+        "PJSIP/1001",
+        "offline",
+        "Unreachable",
+    )
+    peer = parse_event(
+        {
+            "type": "PeerStatusChange",
+            "endpoint": {**ENDPOINT_1001, "state": "online"},
+            "peer": {"peer_status": "Reachable"},
+        }
+    )
+    assert isinstance(peer, EndpointStateChange)
+    assert (peer.state, peer.source) == ("online", "PeerStatusChange")
 
 
 @pytest.mark.parametrize(
@@ -264,6 +325,10 @@ def test_every_event_of_the_real_asterisk_captures_parses(shared_asterisk: Path)
         "RecordingFinished",
         "RecordingFailed",
         "ApplicationReplaced",
+        "PlaybackContinuing",
+        "EndpointStateChange",
+        "ContactStatusChange",
+        "PeerStatusChange",
     }
     count = 0
     for capture in sorted((shared_asterisk / "captures").glob("*.jsonl")):

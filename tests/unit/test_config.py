@@ -227,11 +227,9 @@ def test_unknown_ids_suggest_the_nearest_known_one(tmp_path: Path) -> None:
         f"error: {bad}: agents[0].skills.suport: unknown skill 'suport' (did you mean 'support'?)"
         in lines
     )
-    assert f"{bad}: queues.sales.overflow.queue: unknown queue 'refunds'" in lines
-    assert (
-        f"{bad}: ivr.menus.main.choices.2.queue: unknown queue 'sale' (did you mean 'sales'?)"
-        in lines
-    )
+    assert f"error: {bad}: queues.sales.overflow.queue: unknown queue 'refunds'" in lines
+    sale = "unknown queue 'sale' (did you mean 'sales'?)"
+    assert f"error: {bad}: ivr.menus.main.choices.2.queue: {sale}" in lines
 
 
 def test_commands_without_a_config_say_where_one_is(

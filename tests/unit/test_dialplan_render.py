@@ -199,7 +199,8 @@ def test_every_missing_secret_is_reported_at_once_with_its_variable(tmp_path: Pa
     lines = result.output.splitlines()
     assert lines[0].startswith("error: 10 secrets are missing or placeholders")
     assert "--allow-insecure-defaults" in lines[0]
-    keys = [line.split(":", 1)[0].strip() for line in lines[1:]]
+    # One `error:` line per secret, each naming its key first.
+    keys = [line.removeprefix("error: ").split(":", 1)[0] for line in lines[1:]]
     assert keys == [f"agents[{i}].sip_secret" for i in range(8)] + [
         "asterisk.ari.password",
         "asterisk.ami.secret",
@@ -247,9 +248,9 @@ def test_an_ami_secret_with_a_semicolon_is_refused(raw: dict[str, Any]) -> None:
         render_files(build(raw))
 
 
-def test_a_hostile_ami_host_is_refused_by_render(raw: dict[str, Any]) -> None:
+def test_a_hostile_ami_host_is_refused(raw: dict[str, Any]) -> None:
     raw["asterisk"]["ami"]["host"] = "127.0.0.1\n[evil]"
-    with pytest.raises(RenderError, match=r"asterisk.ami.host"):
+    with pytest.raises(ConfigError, match=r"asterisk.ami.host"):  # at load, before render
         render_files(build(raw))
 
 

@@ -614,3 +614,18 @@ def test_pause_asked_while_held_elsewhere_applies_when_freed() -> None:
     assert d.agent_status("a1").reason == "meeting"
     d.agent_busy_elsewhere("a1", 4.0)  # only an available agent can be taken elsewhere
     assert d.agent_state("a1") is AgentState.PAUSED
+
+
+# --- a conversation adopted after a worker restart --------------------------------------------
+
+
+def test_an_adopted_conversation_puts_a_logged_out_agent_on_call_then_into_wrap_up() -> None:
+    d = dispatcher([queue(wrapup_seconds=30)], [agent("a1"), agent("a2")], log_in=False)
+    d.agent_on_adopted_call("a1", "c1", "sales", answered_at=40.0, now=100.0)
+    status = d.agent_status("a1")
+    assert (status.state, status.call_id, status.queue_id) == (AgentState.ON_CALL, "c1", "sales")
+    assert d.next_assignments(100.0) == []  # never offered while talking
+    d.call_finished("a1", 130.0)
+    assert d.agent_state("a1") is AgentState.WRAPUP
+    d.tick(160.0)
+    assert d.agent_state("a1") is AgentState.AVAILABLE

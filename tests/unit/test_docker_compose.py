@@ -58,7 +58,7 @@ def compose() -> dict[str, Any]:
 def test_services_and_their_wiring(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert set(services) == {"postgres", "setup", "asterisk", "worker"}
-    assert set(compose["volumes"]) == {"pgdata", "asterisk-config"}
+    assert set(compose["volumes"]) == {"pgdata", "asterisk-config", "asterisk-prompts"}
     # Asterisk starts once the files are rendered; the worker once Asterisk and PG are healthy.
     assert services["asterisk"]["depends_on"]["setup"]["condition"] == (
         "service_completed_successfully"
@@ -98,8 +98,17 @@ def test_volumes_mount_the_rendered_files_where_the_config_says(
         assert mount in compose["services"][name]["volumes"]
     setup_command = " ".join(compose["services"]["setup"]["command"])
     assert f"--out {config.asterisk.config_dir}" in setup_command
-    assert "callcenter db upgrade" in setup_command
-    assert "callcenter cdr init-asterisk-table" in setup_command  # cdr_pgsql's table
+    assert "callcenter db upgrade" in setup_command  # also creates cdr_pgsql's asterisk_cdr
+    # Our prompts: installed by setup where the config says, played by Asterisk from its own
+    # sounds/en/callcenter/ (the same volume).
+    assert "callcenter prompts install" in setup_command
+    assert config.prompts and {p.language for p in config.prompts.values()} == {"en"}
+    prompts_dir = f"{config.asterisk.sounds_dir}/en/callcenter"
+    assert f"asterisk-prompts:{prompts_dir}" in compose["services"]["setup"]["volumes"]
+    assert (
+        "asterisk-prompts:/var/lib/asterisk/sounds/en/callcenter:ro"
+        in compose["services"]["asterisk"]["volumes"]
+    )
     for name in ("setup", "worker"):
         assert (
             "./callcenter.yaml:/etc/callcenter/callcenter.yaml:ro"

@@ -412,7 +412,7 @@ def test_exhausted_without_on_exhausted_goes_to_the_operator_queue() -> None:
         call.prompt_ends()
         call.press("5")
     call.prompt_ends()
-    assert only_play(call.press("5")).media == ("sound:option-is-invalid",)
+    assert only_play(call.press("5")).media == ("sound:invalid",)
     assert finish(call.prompt_ends()) == QueueRequest("operator")
 
 
@@ -508,7 +508,7 @@ def test_typeahead_is_dropped_after_an_invalid_digit() -> None:
     call.press("31")  # "3" is invalid in existing; the "1" after it must not count
     out = call.prompt_ends()
     assert call.path == ["main", "info", "existing"]
-    assert only_play(out).media == ("sound:option-is-invalid", "sound:press-1-order")
+    assert only_play(out).media == ("sound:invalid", "sound:press-1-order")
 
 
 # --- collecting a digit string ---------------------------------------------------------------
@@ -552,7 +552,7 @@ def test_collect_terminator_with_too_few_digits_is_invalid() -> None:
     call = at_order_number()
     out = call.press("12#")
     assert only_play(out).media == (
-        "sound:option-is-invalid",
+        "sound:invalid",
         "sound:enter-order-number-then-hash",
     )
     assert "order_number" not in call.variables
@@ -571,13 +571,13 @@ def test_collect_inter_digit_timeout_with_too_few_digits_is_invalid() -> None:
     call = at_order_number()
     call.press("12")
     out = call.timer_fires()
-    assert only_play(out).media[0] == "sound:option-is-invalid"
+    assert only_play(out).media[0] == "sound:invalid"
 
 
 def test_collect_star_is_invalid() -> None:
     call = at_order_number()
     out = call.press("12*")
-    assert only_play(out).media[0] == "sound:option-is-invalid"
+    assert only_play(out).media[0] == "sound:invalid"
 
 
 def test_collect_stops_at_max_digits_without_terminator() -> None:

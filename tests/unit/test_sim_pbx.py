@@ -12,6 +12,9 @@ import pytest
 from callcenter.sim import pbx as sim
 from callcenter.sim.pbx import EndpointBehaviour, PbxError, Reject, SimulatedAsterisk, Stasis
 
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
+
 APP = "app"
 
 

@@ -11,6 +11,9 @@ import pytest
 from callcenter.sim import pbx as sim
 from callcenter.sim.pbx import EndpointBehaviour, Queue, SimulatedAsterisk
 
+# Tests of the simulator itself: calls are left up when the test is about something else.
+pytestmark = pytest.mark.leaves_calls
+
 
 class QueueHarness:
     def __init__(self) -> None:

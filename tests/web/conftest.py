@@ -26,6 +26,7 @@ from callcenter.db.models import Call, Recording
 from callcenter.db.users import UserStore
 from callcenter.web.app import WebDeps, add_web_routes
 from callcenter.web.security import SessionCodec, SignInRateLimit
+from callcenter.web.voicemail import add_voicemail_routes
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "callcenter.yaml"
 PASSWORD = "long enough secret"
@@ -153,6 +154,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         rate_limit=SignInRateLimit(50),
     )
     add_web_routes(app, deps)
+    add_voicemail_routes(app)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from callcenter.db.asterisk_cdr import not_asterisk_cdr
 from callcenter.db.engine import make_engine
 from callcenter.db.models import Base
 
@@ -19,6 +20,7 @@ try:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=not_asterisk_cdr,
         )
         with context.begin_transaction():
             context.run_migrations()
