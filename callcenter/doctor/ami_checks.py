@@ -1,11 +1,10 @@
-"""AMI checks: login, the read/write classes we need, the dialplan, the agents' phones.
+"""AMI checks: login, the read/write classes we need, the dialplan.
 
 Each reads what Asterisk itself prints: ``manager show user NAME`` (main/manager.c
-handle_showmanager: ``read perm: system,call,...``), ``dialplan show EXTEN@CONTEXT``
+handle_showmanager: ``read perm: system,call,...``) and ``dialplan show EXTEN@CONTEXT``
 (pbx_config: one ``N. App(data)`` line per priority, or "There is no existence of ..." with
-``Response: Error``) and ``PJSIPShowEndpoints`` (``Contacts`` and ``DeviceState`` per endpoint:
-no contact = the phone never registered; ``Unavailable`` with a contact = it stopped answering
-qualify OPTIONS).
+``Response: Error``). The agents' phones are checked over ARI (``ari_checks``): AMI's
+PJSIPShowEndpoints needs the ``system`` write class, which our manager.conf does not grant.
 """
 
 from __future__ import annotations
@@ -154,37 +153,6 @@ async def check_dialplan(client: AmiClient, config: CallCenterConfig) -> list[Ch
                 passed("dialplan", name, f"{INBOUND_CONTEXT}: Stasis({app}), fallback queue")
             )
     return checks
-
-
-async def check_endpoints(client: AmiClient, config: CallCenterConfig) -> Check:
-    """Every agent's PJSIP endpoint exists, has registered and answers qualify."""
-    fix = (
-        "deploy pjsip.conf, then register each phone with its agent's SIP user and password "
-        "(sip_secret); a phone that stops answering OPTIONS becomes Unavailable"
-    )
-    if not config.agents:
-        return passed("agents", "phones", "no agents configured")
-    try:
-        endpoints = {e.name: e for e in await client.pjsip_endpoints()}
-    except AsteriskError as exc:
-        return failed("agents", "phones", exc.message, fix)
-    problems = []
-    for agent in config.agents:
-        resource = agent.endpoint.removeprefix("PJSIP/")
-        endpoint = endpoints.get(resource)
-        if endpoint is None:
-            problems.append(f"{agent.id} ({agent.endpoint}): no such endpoint")
-        elif not endpoint.contacts:
-            problems.append(f"{agent.id} ({agent.endpoint}): not registered")
-        elif endpoint.device_state == "Unavailable":
-            problems.append(f"{agent.id} ({agent.endpoint}): unreachable (no answer to qualify)")
-    if problems:
-        shown = "; ".join(problems[:6]) + (
-            f"; and {len(problems) - 6} more" if len(problems) > 6 else ""
-        )
-        return failed("agents", "phones", shown, fix)
-    count = len(config.agents)
-    return passed("agents", "phones", f"all {count} registered and reachable")
 
 
 async def close(client: AmiClient | None) -> None:

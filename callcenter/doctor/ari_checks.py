@@ -94,6 +94,45 @@ async def _check_app(probe: AriProbe, app: str) -> Check:
     )
 
 
+async def check_endpoints(probe: AriProbe, config: CallCenterConfig) -> Check:
+    """Every agent's PJSIP endpoint exists and is online (``GET /endpoints/PJSIP``): a PJSIP
+    endpoint is online while one of its contacts answers qualify OPTIONS, so offline means the
+    phone never registered or stopped answering (``channels/create`` to it answers 500
+    "Allocation failed" on Asterisk 22)."""
+    fix = (
+        "deploy pjsip.conf, then register each phone with its agent's SIP user and password "
+        "(sip_secret); a phone that stops answering OPTIONS goes offline"
+    )
+    if not config.agents:
+        return passed("agents", "phones", "no agents configured")
+    try:
+        answer = await probe.get("endpoints", "PJSIP")
+    except AsteriskUnavailable as exc:
+        return failed("agents", "phones", exc.message, "check that ARI answers (above)")
+    if answer.status != 200 or not isinstance(answer.body, list):
+        return failed("agents", "phones", f"GET /endpoints/PJSIP: {answer.message}", fix)
+    states = {
+        f"PJSIP/{e.get('resource', '')}": str(e.get("state", "unknown"))
+        for e in answer.body
+        if isinstance(e, dict)
+    }
+    problems = []
+    for agent in config.agents:
+        state = states.get(agent.endpoint)
+        if state is None:
+            problems.append(f"{agent.id} ({agent.endpoint}): no such endpoint")
+        elif state != "online":
+            problems.append(
+                f"{agent.id} ({agent.endpoint}): {state} (not registered, or not answering qualify)"
+            )
+    if problems:
+        shown = "; ".join(problems[:6]) + (
+            f"; and {len(problems) - 6} more" if len(problems) > 6 else ""
+        )
+        return failed("agents", "phones", shown, fix)
+    return passed("agents", "phones", f"all {len(config.agents)} registered and reachable")
+
+
 def sounds_to_check(config: CallCenterConfig) -> dict[str, str]:
     """Asterisk sound id -> the first key path that plays it (config and worker built-ins)."""
     wanted: dict[str, str] = {}

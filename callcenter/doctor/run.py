@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from callcenter.asterisk.ari_probe import AriProbe
 from callcenter.config import CallCenterConfig
 from callcenter.doctor import ami_checks
-from callcenter.doctor.ari_checks import check_ari, check_sounds, skipped_before_deploy
+from callcenter.doctor.ari_checks import (
+    check_ari,
+    check_endpoints,
+    check_sounds,
+    skipped_before_deploy,
+)
 from callcenter.doctor.local_checks import DEFAULT_WORKER_URL, check_database, check_worker
 from callcenter.doctor.model import Report
 
@@ -41,12 +46,14 @@ async def run_doctor(config: CallCenterConfig, options: DoctorOptions | None = N
                 report.checks.append(await ami_checks.check_permissions(client, config))
                 if full:
                     report.checks.extend(await ami_checks.check_dialplan(client, config))
-                    report.checks.append(await ami_checks.check_endpoints(client, config))
             if not full:
                 report.checks.append(skipped_before_deploy("dialplan", "numbers"))
-                report.checks.append(skipped_before_deploy("agents", "phones"))
         finally:
             await ami_checks.close(client)
+        if not full:
+            report.checks.append(skipped_before_deploy("agents", "phones"))
+        elif ari_ok:
+            report.checks.append(await check_endpoints(probe, config))
         if ari_ok:
             report.checks.append(await check_sounds(probe, config, prompts=full))
     finally:

@@ -239,6 +239,26 @@ def response(
     return frame
 
 
+ACTION_AUTHORITY: dict[str, frozenset[str]] = {
+    "command": frozenset({"command"}),
+    "corestatus": frozenset({"system", "reporting"}),
+    "coreshowchannels": frozenset({"system", "reporting"}),
+    "status": frozenset({"system", "call", "reporting"}),
+    "hangup": frozenset({"system", "call"}),
+    "originate": frozenset({"originate"}),
+    "pjsipshowendpoints": frozenset({"system"}),
+    "mixmonitor": frozenset({"system"}),
+    "stopmixmonitor": frozenset({"system", "call"}),
+    "mixmonitormute": frozenset({"system", "call"}),
+    "queuepause": frozenset({"agent"}),
+}
+"""The write classes each action needs (any one of them), as Asterisk 22's modules register
+them (``ast_manager_register_xml(name, EVENT_FLAG_..., ...)`` in main/manager.c, res_pjsip,
+app_mixmonitor, app_queue). Login, Logoff, Challenge, Ping, Events, QueueStatus and QueueSummary
+need none. With the rendered manager.conf (no ``system`` in write) PJSIPShowEndpoints and
+MixMonitor are refused, as on a real Asterisk."""
+
+
 class AmiServer:
     """The simulated manager: owns the listening socket, the sessions and background tasks."""
 
@@ -423,6 +443,12 @@ class AmiServer:
         if handler is None:
             self._unknown_action(session, request, action)
             return True
+        authority = ACTION_AUTHORITY.get(name, frozenset())
+        if authority and not authority & self.write_perm:
+            # manager.c process_message: an action runs only when the user's write perm shares
+            # a class with the action's authority; else "Permission denied".
+            session.send(response("Error", request, message="Permission denied"))
+            return True
         return await handler(session, request)
 
     def _unknown_action(self, session: AmiSession, request: Headers, action: str) -> None:
@@ -529,10 +555,6 @@ class AmiServer:
         return True
 
     async def _command(self, session: AmiSession, request: Headers) -> bool:
-        if "command" not in self.write_perm:
-            # manager.c process_message: the action's class is not in the user's write perm.
-            session.send(response("Error", request, message="Permission denied"))
-            return True
         command = " ".join(header(request, "Command").split())
         if not command:
             session.send(response("Error", request, message="No command provided"))

@@ -99,6 +99,7 @@ async def test_queue_status_collects_the_event_list(client: AmiClient) -> None:
 
 
 async def test_pjsip_endpoints(ami: AmiServer, client: AmiClient) -> None:
+    ami.write_perm = ami.write_perm | {"system"}  # PJSIPShowEndpoints needs `system` in write
     [endpoint] = await client.pjsip_endpoints()
     assert endpoint.name == "agent1"
     assert endpoint.contacts == ("agent1/sip:a@h:5081",)

@@ -308,7 +308,28 @@ async def test_queue_summary_event_list_shape(ami: AmiServer) -> None:
     await conn.close()
 
 
+async def test_actions_outside_the_users_write_classes_are_refused(ami: AmiServer) -> None:
+    """main/manager.c process_message: an action runs only when the user's write perm shares a
+    class with the action's authority. The rendered manager.conf grants no `system`, so on a
+    real Asterisk 22 PJSIPShowEndpoints (system) and MixMonitor (system) answer "Permission
+    denied" while Command, QueueStatus and Ping work."""
+    conn = await logged_in(ami)
+    for n, action in enumerate(("PJSIPShowEndpoints", "MixMonitor")):
+        conn.send(("Action", action), ("ActionID", f"d{n}"))
+        assert await conn.frame() == [
+            ("Response", "Error"),
+            ("ActionID", f"d{n}"),
+            ("Message", "Permission denied"),
+        ]
+    conn.send(("Action", "Ping"), ("ActionID", "p1"))
+    assert ("Response", "Success") in await conn.frame()
+    conn.send(("Action", "CoreStatus"), ("ActionID", "p2"))  # system or reporting: reporting
+    assert ("Response", "Success") in await conn.frame()
+    await conn.close()
+
+
 async def test_pjsip_show_endpoints_shape(ami: AmiServer) -> None:
+    ami.write_perm = ami.write_perm | {"system"}  # a user granted `system` (not ours)
     conn = await logged_in(ami)
     conn.send(("Action", "PJSIPShowEndpoints"), ("ActionID", "a6"))
     assert (await conn.frame())[-1] == (
