@@ -27,9 +27,12 @@ class AriAnswer:
 
     @property
     def message(self) -> str:
-        """Asterisk's error text (``{"message": ...}``), else the status."""
-        if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
-            return str(self.body["message"])
+        """Asterisk's error text (``{"message": ...}``, or ``{"error": ...}`` for some 500s such
+        as "Allocation failed"), else the status."""
+        if isinstance(self.body, dict):
+            for key in ("message", "error"):
+                if isinstance(self.body.get(key), str):
+                    return str(self.body[key])
         return f"HTTP {self.status}"
 
 

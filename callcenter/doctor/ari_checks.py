@@ -133,6 +133,35 @@ async def check_endpoints(probe: AriProbe, config: CallCenterConfig) -> Check:
     return passed("agents", "phones", f"all {len(config.agents)} registered and reachable")
 
 
+def records_anything(config: CallCenterConfig) -> bool:
+    """True when some call or voicemail message is recorded by Asterisk."""
+    policies = [config.recordings.default, *(q.recording for q in config.queues.values())]
+    if config.ivr.recording is not None:
+        policies.append(config.ivr.recording)
+    return bool(config.voicemail) or any(p is not None and p.record != "none" for p in policies)
+
+
+async def check_recording_spool(probe: AriProbe, config: CallCenterConfig) -> Check:
+    """Asterisk can record and list what it recorded (``GET /recordings/stored``): without its
+    spool directory (astspooldir/recording) Asterisk 22 answers 500 "Allocation failed" here
+    and 500 to every record request, so no conversation or message would be kept."""
+    if not records_anything(config):
+        return passed("recordings", "spool", "nothing is recorded (recording policies: none)")
+    try:
+        answer = await probe.get("recordings", "stored")
+    except AsteriskUnavailable as exc:
+        return failed("recordings", "spool", exc.message, "check that ARI answers (above)")
+    if answer.status == 200:
+        return passed("recordings", "spool", "Asterisk records and lists its recordings")
+    return failed(
+        "recordings",
+        "spool",
+        f"GET /recordings/stored answered {answer.status} {answer.message}",
+        "create Asterisk's recording directory (astspooldir in asterisk.conf, usually "
+        "/var/spool/asterisk/recording), writable by the asterisk user",
+    )
+
+
 def sounds_to_check(config: CallCenterConfig) -> dict[str, str]:
     """Asterisk sound id -> the first key path that plays it (config and worker built-ins)."""
     wanted: dict[str, str] = {}

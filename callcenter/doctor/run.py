@@ -10,6 +10,7 @@ from callcenter.doctor import ami_checks
 from callcenter.doctor.ari_checks import (
     check_ari,
     check_endpoints,
+    check_recording_spool,
     check_sounds,
     skipped_before_deploy,
 )
@@ -56,6 +57,7 @@ async def run_doctor(config: CallCenterConfig, options: DoctorOptions | None = N
             report.checks.append(await check_endpoints(probe, config))
         if ari_ok:
             report.checks.append(await check_sounds(probe, config, prompts=full))
+            report.checks.append(await check_recording_spool(probe, config))
     finally:
         await probe.close()
     report.checks.extend(await check_database(config))

@@ -1047,6 +1047,10 @@ class SimulatedAsterisk:
         self.recordings_dir = recordings_dir or Path(
             os.environ.get("CALLCENTER_SIM_RECORDINGS", "/tmp/callcenter-sim-recordings")
         )
+        # Asterisk's installer creates astspooldir/recording; without it (a broken install,
+        # a test removing it) recording answers 500 and listing stored recordings 500
+        # "Allocation failed" (res/ari/resource_recordings.c, seen on 22.10.1).
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
         # Every core sound of Asterisk 22 exists (2 s unless STANDARD_SOUNDS knows better).
         self.sounds: dict[str, float] = {
             **dict.fromkeys(core_sounds(), DEFAULT_SOUND_SECONDS),
@@ -2916,7 +2920,8 @@ class SimulatedAsterisk:
     def stored_recordings(self) -> list[tuple[str, str]]:
         """(name, format) of every stored recording."""
         if not self.recordings_dir.is_dir():
-            return []
+            # stasis_app_stored_recording_find_all() gives NULL without the directory.
+            raise PbxError(500, "Allocation failed", key="error")
         found = []
         for path in sorted(self.recordings_dir.rglob("*")):
             audio_format = path.suffix.lstrip(".")
@@ -2977,6 +2982,10 @@ class SimulatedAsterisk:
             raise PbxError(400, "terminateOn invalid")
         if audio_format not in RECORDING_FORMATS:
             raise PbxError(422, "specified format is unknown on this system")
+        if not self.recordings_dir.is_dir():
+            # The recording file cannot be opened: an errno record does not map, so
+            # resource_bridges.c / resource_channels.c answer a plain 500.
+            raise PbxError(500, "Internal Server Error")
         if name in self.live_recordings:
             raise PbxError(409, "Recording already in progress")
         if if_exists == "fail" and self._stored_recording_path(name) is not None:

@@ -8,6 +8,7 @@ real worker connected to the app (its /healthz served), a migrated SQLite databa
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,7 @@ async def test_every_check_passes_on_a_deployed_asterisk(
     assert sounds.detail.startswith("all ") and "sounds and prompts we play exist" in sounds.detail
     assert check(report, "database", "migrations").detail.startswith("at head")
     assert "answers 200 (ok)" in check(report, "worker", "healthz").detail
+    assert check(report, "recordings", "spool").status == "ok"
 
 
 async def test_the_cli_prints_one_line_per_check_and_json(
@@ -318,6 +320,22 @@ async def test_a_phone_that_stopped_answering_qualify(sim: Sim) -> None:
         "erin (PJSIP/1005): offline (not registered, or not answering qualify)"
     )
     assert "sip_secret" in (phones.fix or "")
+
+
+# --- recordings ------------------------------------------------------------------------------
+
+
+async def test_an_asterisk_without_its_recording_spool(sim: Sim) -> None:
+    # Seen on a real Asterisk 22.10.1 whose astspooldir/recording was missing: GET
+    # /recordings/stored answered 500 "Allocation failed" and every bridge record 500.
+    config = sim.config()
+    deployed(sim, config)
+    shutil.rmtree(sim.pbx.recordings_dir)
+    report = await doctor(config)
+    spool = check(report, "recordings", "spool")
+    assert spool.status == "fail"
+    assert spool.detail == "GET /recordings/stored answered 500 Allocation failed"
+    assert "/var/spool/asterisk/recording" in (spool.fix or "")
 
 
 # --- sounds -----------------------------------------------------------------------------------
